@@ -1,0 +1,40 @@
+"""Error types that name the file, line and field at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GeoR1Error(Exception):
+    """Base class of every error geor1 raises on purpose."""
+
+
+class RecordError(GeoR1Error, ValueError):
+    """A bad input record, located by file, line (1-based) and field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ):
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = ""
+        if self.path is not None:
+            where = self.path + (f":{line}" if line is not None else "")
+        if field is not None:
+            where = f"{where} field '{field}'" if where else f"field '{field}'"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigError(GeoR1Error, ValueError):
+    """A bad configuration value, named by its key."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"config key '{key}': {message}")

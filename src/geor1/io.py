@@ -1,0 +1,121 @@
+"""File I/O that never leaves a half-written file: atomic writes, JSONL with line-numbered errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from geor1.errors import RecordError
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Yield a temporary file beside ``path``; it replaces ``path`` only if the block ends without error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    binary = "b" in mode
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically and return the path."""
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path."""
+    with atomic_open(path, "wb", encoding=None) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write ``rows`` as JSON Lines atomically; return the number of rows written."""
+    count = 0
+    with atomic_open(path, "w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write one JSON document (indented) atomically and return the path."""
+    return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line; a bad line raises RecordError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise RecordError("file not found", path=path)
+    with path.open("r", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RecordError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
+            if not isinstance(obj, dict):
+                raise RecordError("expected a JSON object", path=path, line=number)
+            yield number, obj
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Return every object of a JSON Lines file (see ``iter_jsonl`` for errors)."""
+    return [obj for _, obj in iter_jsonl(path)]
+
+
+class JsonlAppender:
+    """Append-only JSONL writer that flushes every record, for resumable long jobs."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair_tail()
+        self._handle = self.path.open("a", encoding="utf-8")
+
+    def _repair_tail(self) -> None:
+        # A process killed mid-write can leave a partial last line: drop it so the file stays valid JSONL.
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open("rb+") as handle:
+            data = handle.read()
+            if data.endswith(b"\n"):
+                return
+            cut = data.rfind(b"\n") + 1
+            handle.seek(cut)
+            handle.truncate()
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one record and flush it to the OS."""
+        self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._handle.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

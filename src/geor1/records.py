@@ -1,0 +1,157 @@
+"""On-disk record types: views (one geotagged image) and task examples (TRL conversational format).
+
+View manifest line::
+
+    {"id": str, "image": "rel/path.png", "lat": float, "lon": float, "view": "satellite", "place": str, "meta": {...}}
+
+``image`` is relative to the manifest's root (the manifest's folder unless given) and must stay inside it.
+``place`` groups views taken at the same location (several kinds of one place); it defaults to the id.
+
+Task example line (feeds TRL's SFTTrainer/GRPOTrainer unchanged)::
+
+    {"id", "task", "images": [paths relative to the task file's folder], "prompt": [messages],
+     "solution": str, "meta": {...}}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from geor1.errors import RecordError
+from geor1.io import iter_jsonl, write_jsonl
+
+VIEW_KINDS = ("street", "satellite", "aerial", "terrain", "landcover", "context", "drone", "panorama")
+
+# Geo-R1's instruction suffix (released code): images first, then question + this sentence.
+THINK_ANSWER_SUFFIX = (
+    "First output the thinking process in <think> </think> tags and then output the final answer in "
+    "<answer> </answer> tags."
+)
+
+
+@dataclass
+class View:
+    """One geotagged image of a place."""
+
+    id: str
+    image: str
+    lat: float
+    lon: float
+    view: str
+    place: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.place:
+            self.place = self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the manifest-line dict of this view."""
+        return asdict(self)
+
+
+def check_relative_path(image: object, *, path: str | Path | None = None, line: int | None = None) -> str:
+    """Return ``image`` as a POSIX relative path, or raise RecordError if it is absolute or escapes its root."""
+    if not isinstance(image, str) or not image.strip():
+        raise RecordError("image path must be a non-empty string", path=path, line=line, field="image")
+    p = PurePosixPath(image.replace("\\", "/"))
+    if p.is_absolute() or (len(image) > 1 and image[1] == ":") or ".." in p.parts:
+        raise RecordError(f"image path {image!r} escapes the root", path=path, line=line, field="image")
+    return str(p)
+
+
+def view_from_dict(obj: dict[str, Any], *, path: str | Path | None = None, line: int | None = None) -> View:
+    """Return a validated View from a manifest-line dict, or raise RecordError naming the field."""
+    for key in ("id", "image", "lat", "lon", "view"):
+        if key not in obj or obj[key] is None or obj[key] == "":
+            raise RecordError("missing required field", path=path, line=line, field=key)
+    coords = {}
+    for key, bound in (("lat", 90.0), ("lon", 180.0)):
+        value = obj[key]
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            raise RecordError(f"not a number: {value!r}", path=path, line=line, field=key) from None
+        if not math.isfinite(number) or abs(number) > bound:
+            raise RecordError(
+                f"out of range [-{bound:g}, {bound:g}]: {value!r}", path=path, line=line, field=key
+            )
+        coords[key] = number
+    meta = obj.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise RecordError("meta must be an object", path=path, line=line, field="meta")
+    return View(
+        id=str(obj["id"]),
+        image=check_relative_path(obj["image"], path=path, line=line),
+        lat=coords["lat"],
+        lon=coords["lon"],
+        view=str(obj["view"]),
+        place=str(obj.get("place") or obj["id"]),
+        meta=meta,
+    )
+
+
+def write_views(path: str | Path, views: Iterable[View]) -> int:
+    """Write a view manifest (JSONL) atomically; return the number of views."""
+    return write_jsonl(path, (v.to_dict() for v in views))
+
+
+def read_views(path: str | Path) -> list[View]:
+    """Read a JSONL view manifest strictly (first bad line raises RecordError with file:line)."""
+    return [view_from_dict(obj, path=path, line=n) for n, obj in iter_jsonl(path)]
+
+
+def user_prompt(question: str, n_images: int, labels: list[str] | None = None) -> list[dict[str, Any]]:
+    """Return a one-turn conversational prompt: the images first (optionally each after a label), then
+    the question followed by Geo-R1's think/answer instruction.
+
+    Image blocks carry ``"text": None`` so every content block has the same Arrow struct.
+    """
+    content: list[dict[str, Any]] = []
+    for i in range(n_images):
+        if labels is not None:
+            content.append({"type": "text", "text": labels[i]})
+        content.append({"type": "image", "text": None})
+    content.append({"type": "text", "text": f"{question} {THINK_ANSWER_SUFFIX}"})
+    return [{"role": "user", "content": content}]
+
+
+def prompt_text(prompt: list[dict[str, Any]]) -> str:
+    """Return the concatenated text of a conversational prompt, with ``<image>`` for image blocks."""
+    parts: list[str] = []
+    for message in prompt:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+            continue
+        for block in content or []:
+            parts.append("<image>" if block.get("type") == "image" else (block.get("text") or ""))
+    return "".join(parts)
+
+
+TASK_EXAMPLE_KEYS = ("id", "task", "images", "prompt", "solution", "meta")
+
+
+def check_task_example(
+    obj: dict[str, Any], *, path: str | Path | None = None, line: int | None = None
+) -> None:
+    """Raise RecordError unless ``obj`` has the task-example fields with the right types."""
+    for key in TASK_EXAMPLE_KEYS:
+        if key not in obj:
+            raise RecordError("missing required field", path=path, line=line, field=key)
+    if not isinstance(obj["images"], list) or not all(isinstance(p, str) for p in obj["images"]):
+        raise RecordError("images must be a list of paths", path=path, line=line, field="images")
+    if not isinstance(obj["prompt"], list):
+        raise RecordError("prompt must be a list of messages", path=path, line=line, field="prompt")
+    n_slots = prompt_text(obj["prompt"]).count("<image>")
+    if n_slots != len(obj["images"]):
+        raise RecordError(
+            f"prompt has {n_slots} image blocks but images lists {len(obj['images'])}",
+            path=path,
+            line=line,
+            field="images",
+        )

@@ -1,0 +1,114 @@
+import math
+
+import numpy as np
+import pytest
+from geographiclib.geodesic import Geodesic
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geor1.geo import SphereIndex, destination, haversine_km, initial_bearing_deg, validate_latlon, wrap_lon
+
+SPHERE = Geodesic(6371008.8, 0.0)
+lat_s = st.floats(-89.9, 89.9)
+lon_s = st.floats(-180, 180)
+
+
+@pytest.mark.parametrize(
+    "lat,lon,msg",
+    [
+        (91, 0, "out of range"),
+        (0, -180.5, "out of range"),
+        (float("nan"), 0, "finite"),
+        ("x", 0, "number"),
+        (True, 0, "number"),
+    ],
+)
+def test_validate_rejects(lat, lon, msg):
+    with pytest.raises(ValueError, match=msg):
+        validate_latlon(lat, lon, where="row 3")
+
+
+def test_validate_accepts_strings_and_bounds():
+    assert validate_latlon("45.5", -180) == (45.5, -180.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lat_s, lon_s, lat_s, lon_s)
+def test_haversine_matches_geographiclib(lat1, lon1, lat2, lon2):
+    ours = haversine_km(lat1, lon1, lat2, lon2)
+    ref = Geodesic.WGS84.Inverse(lat1, lon1, lat2, lon2)["s12"] / 1000.0
+    assert ours == pytest.approx(ref, rel=6e-3, abs=1.0)
+    assert ours == pytest.approx(SPHERE.Inverse(lat1, lon1, lat2, lon2)["s12"] / 1000.0, rel=1e-9, abs=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lat_s, lon_s, lat_s, lon_s)
+def test_bearing_matches_geographiclib(lat1, lon1, lat2, lon2):
+    if haversine_km(lat1, lon1, lat2, lon2) < 10 or haversine_km(lat1, lon1, -lat2, lon2 + 180) < 10:
+        return  # bearing undefined or unstable for coincident/antipodal points
+    ours = initial_bearing_deg(lat1, lon1, lat2, lon2)
+    ref = SPHERE.Inverse(lat1, lon1, lat2, lon2)["azi1"] % 360
+    diff = abs((ours - ref + 180) % 360 - 180)
+    assert diff < 1e-6
+
+
+def test_haversine_vectorised_and_antimeridian():
+    d = haversine_km(
+        np.array([0.0, 10.0]), np.array([179.9, -179.9]), np.array([0.0, 10.0]), np.array([-179.9, 179.9])
+    )
+    assert d.shape == (2,)
+    assert np.all(d < 25)
+    assert wrap_lon(190.0) == pytest.approx(-170.0)
+
+
+def test_destination_roundtrip():
+    lat, lon = destination(10.0, 179.0, 90.0, 500.0)
+    assert haversine_km(10.0, 179.0, lat, lon) == pytest.approx(500.0, rel=1e-9)
+    assert -180 <= float(lon) < 180
+
+
+def _random_points(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.degrees(np.arcsin(rng.uniform(-1, 1, n))), rng.uniform(-180, 180, n)
+
+
+def test_index_knn_and_within_match_bruteforce():
+    lat, lon = _random_points(2000)
+    idx = SphereIndex(lat, lon)
+    d_all = haversine_km(lat[0], lon[0], lat, lon)
+    dist, nn = idx.knn(lat[0], lon[0], k=5)
+    assert list(nn[0]) == list(np.argsort(d_all)[:5])
+    assert dist[0] == pytest.approx(np.sort(d_all)[:5], abs=1e-6)
+    inside = idx.within(lat[0], lon[0], 1500.0)[0]
+    assert set(inside.tolist()) == set(np.flatnonzero(d_all <= 1500.0).tolist())
+
+
+def test_index_rejects_bad_coordinates():
+    with pytest.raises(ValueError, match="point 1"):
+        SphereIndex([0.0, 95.0], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("band", [(0, 100), (100, 1000), (1000, 20000)])
+def test_sample_band_holds_band_and_groups(band):
+    lat, lon = _random_points(5000, seed=1)
+    groups = np.arange(5000) // 2  # pairs of points share a place
+    lat[1::2], lon[1::2] = lat[::2], lon[::2]
+    idx = SphereIndex(lat, lon, groups=groups)
+    rng = np.random.default_rng(0)
+    q = np.arange(0, 5000, 7)
+    out = idx.sample_band(q, band[0], band[1], 3, rng)
+    for row, qi in enumerate(q):
+        picks = out[row][out[row] >= 0]
+        assert len(set(picks.tolist())) == len(picks)
+        assert not np.any(groups[picks] == groups[qi])
+        d = haversine_km(lat[qi], lon[qi], lat[picks], lon[picks])
+        assert np.all((d >= band[0]) & (d <= band[1]))
+    if band[0] >= 100:
+        assert (out >= 0).all()
+
+
+def test_sample_band_reports_shortage():
+    idx = SphereIndex([0.0, 0.0, 50.0], [0.0, 0.5, 50.0])
+    out = idx.sample_band([0], 10, 200, 3, np.random.default_rng(0))
+    assert out[0, 0] == 1 and (out[0, 1:] == -1).all()
+    assert math.isclose(haversine_km(0, 0, 0, 0.5), 55.6, rel_tol=1e-2)
