@@ -1,27 +1,32 @@
-"""The ``geo-r1`` command line. Each stage lives in its own module under ``geor1.commands``.
+"""The ``geo-r1`` command line.
 
-Heavy libraries (torch, transformers, trl) are imported inside the commands that need them, so
-``geo-r1 --help`` and the data commands start fast.
+Every module in ``geor1.commands`` that defines ``register(app)`` adds its commands; a new stage is a
+new module there. Heavy libraries (torch, transformers, trl) are imported inside the commands that
+need them, so ``geo-r1 --help`` and the data commands start fast.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 import typer
 
-app = typer.Typer(
-    help="geor1: teach vision-language models to reason about places (Geo-R1).", no_args_is_help=True
-)
-
-# Modules that define commands; each exposes ``register(app)``.
-COMMAND_MODULES = ("geor1.commands.data",)
+import geor1.commands
 
 
 def build_app() -> typer.Typer:
-    """Return the Typer app with every command group registered."""
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+    """Return the Typer app with every command module under ``geor1.commands`` registered."""
+    app = typer.Typer(
+        help="geor1: teach vision-language models to reason about places (Geo-R1).",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+    )
+    for info in sorted(pkgutil.iter_modules(geor1.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"geor1.commands.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(app)
     return app
 
 

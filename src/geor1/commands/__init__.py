@@ -1,1 +1,2 @@
-"""CLI command groups; each module exposes ``register(app: typer.Typer)``."""
+"""CLI command modules. A module here that defines ``register(app: typer.Typer)`` is picked up by
+``geor1.cli``; ``data_*`` modules add subcommands to the ``data`` group instead (see ``data.py``)."""

@@ -1,22 +1,23 @@
 """``geo-r1 data …``: build views, proxy tasks, exports and previews.
 
-Each subcommand is defined in a small module of its own (``geor1.commands.data_*``) and registered here.
+Every module ``geor1.commands.data_*`` defines its subcommands on ``data_app`` when imported.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 import typer
 
-data_app = typer.Typer(help="Build geotagged views and proxy/evaluation tasks.", no_args_is_help=True)
+import geor1.commands
 
-# Each module defines commands on ``data_app`` when imported.
-DATA_COMMAND_MODULES: tuple[str, ...] = ()
+data_app = typer.Typer(help="Build geotagged views and proxy/evaluation tasks.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the ``data`` group to the main app."""
-    for name in DATA_COMMAND_MODULES:
-        importlib.import_module(name)
+    """Import every ``data_*`` command module and attach the ``data`` group to the main app."""
+    for info in sorted(pkgutil.iter_modules(geor1.commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("data_"):
+            importlib.import_module(f"geor1.commands.{info.name}")
     app.add_typer(data_app, name="data")
