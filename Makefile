@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(BIN)/geo-r1 demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(STAMP) lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
