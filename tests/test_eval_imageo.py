@@ -1,0 +1,191 @@
+"""IMAGEO-Bench scoring against the shared fixtures, checked with an independent plain-Python computation."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from geor1.cli import build_app
+from geor1.eval.imageo import (
+    answer_from_json,
+    answer_from_text,
+    parse_imageo_json,
+    read_predictions,
+    score_imageo_files,
+    standardize_state,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/fixtures/imageo"
+MODELS = ("gpt-4.1-mini", "Llama-3.2-11B-Vision-Instruct-Turbo")
+
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f"IMAGEO fixtures folder {FIXTURES} is absent (CI has it)"
+)
+
+STATES = {"michigan": "MI", "minnesota": "MN", "texas": "TX", "california": "CA", "georgia": "GA",
+          "pennsylvania": "PA", "new york": "NY", "tennessee": "TN", "florida": "FL", "ohio": "OH",
+          "illinois": "IL", "virginia": "VA", "maryland": "MD", "arizona": "AZ", "alabama": "AL",
+          "new jersey": "NJ", "washington": "WA", "oregon": "OR", "nevada": "NV", "colorado": "CO",
+          "louisiana": "LA", "north carolina": "NC", "south carolina": "SC", "kentucky": "KY",
+          "massachusetts": "MA", "wisconsin": "WI", "indiana": "IN", "missouri": "MO", "utah": "UT",
+          "oklahoma": "OK", "kansas": "KS", "new mexico": "NM", "arkansas": "AR", "iowa": "IA",
+          "mississippi": "MS", "nebraska": "NE", "delaware": "DE", "connecticut": "CT", "maine": "ME",
+          "new hampshire": "NH", "vermont": "VT", "rhode island": "RI", "west virginia": "WV",
+          "idaho": "ID", "montana": "MT", "wyoming": "WY", "north dakota": "ND", "south dakota": "SD",
+          "alaska": "AK", "hawaii": "HI"}  # fmt: skip
+
+
+def independent_metrics(pred_path: Path, truth_path: Path) -> dict:
+    """A deliberately plain re-computation of the authors' scoring from the two files."""
+    truth = {}
+    with truth_path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            truth[row["image_id"]] = {k: (v if v != "" else None) for k, v in row.items()}
+    joined = []
+    for line in pred_path.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        key = rec["image_file"].rsplit(".", 1)[0]
+        if key in truth:
+            joined.append((rec.get("location_info") or {}, truth[key]))
+
+    def num(v):
+        if v is None or str(v).lower() in ("null", "none", ""):
+            return None
+        try:
+            x = float(v)
+        except ValueError:
+            return None
+        return None if x == 0.0 else x
+
+    dists, city, state, country, parsed = [], [], [], [], 0
+    for info, t in joined:
+        rg = info.get("reverse_geocoding")
+        if isinstance(rg, dict):
+            parsed += 1
+        rg = rg if isinstance(rg, dict) else {}
+        addr = rg.get("address") if isinstance(rg.get("address"), dict) else {}
+        co = rg.get("coordinates") if isinstance(rg.get("coordinates"), dict) else {}
+        lat, lon = num(co.get("latitude")), num(co.get("longitude"))
+        if lat is not None and lon is not None:
+            p1, p2 = math.radians(lat), math.radians(float(t["latitude"]))
+            dp, dl = p2 - p1, math.radians(float(t["longitude"]) - lon)
+            h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+            dists.append(2 * 6371 * math.asin(math.sqrt(h)))
+        if addr.get("city") is not None and t["city"] is not None:
+            city.append(str(addr["city"]).lower() == t["city"].lower())
+        s = addr.get("state")
+        if s not in (None, "") and t["state"] is not None:
+            s = s.strip().lower()
+            code = s.upper() if (len(s) == 2 and s.isalpha()) else STATES.get(s, s.upper())
+            state.append(code == t["state"])
+        if addr.get("country") is not None and t["country"] is not None:
+            country.append(str(addr["country"]).lower() == t["country"].lower())
+    return {
+        "n": len(joined),
+        "n_parsed": parsed,
+        "median_km": statistics.median(dists),
+        "mean_km": statistics.fmean(dists),
+        "acc_km": {str(k): sum(d <= k for d in dists) / len(dists) for k in (1, 25, 200, 750, 2500)},
+        "city_acc": sum(city) / len(city),
+        "state_acc": sum(state) / len(state),
+        "country_acc": sum(country) / len(country),
+    }
+
+
+@needs_fixtures
+@pytest.mark.parametrize("model", MODELS)
+def test_imageo_fixture_metrics_match_independent_computation(model: str) -> None:
+    pred, truth = FIXTURES / f"dataset3_{model}.jsonl", FIXTURES / "dataset3_info.csv"
+    got = score_imageo_files(pred, truth)
+    want = independent_metrics(pred, truth)
+    for key in ("n", "n_parsed"):
+        assert got[key] == want[key], key
+    for key in ("median_km", "mean_km", "city_acc", "state_acc", "country_acc"):
+        assert got[key] == pytest.approx(want[key], rel=1e-9), key
+    for t, value in want["acc_km"].items():
+        assert got["acc_km"][t] == pytest.approx(value, rel=1e-9), t
+    # the files: 271 answers, one id absent from the truth, one "x.jpg.jpg" id the authors' join drops
+    assert got["n"] == 269 and got["n_unmatched_predictions"] == 2
+
+
+@needs_fixtures
+@pytest.mark.parametrize("model", MODELS)
+def test_reparsing_raw_responses_reproduces_the_authors_parsed_field(model: str) -> None:
+    records, malformed = read_predictions(FIXTURES / f"dataset3_{model}.jsonl")
+    assert malformed == 0 and len(records) == 271
+    for rec in records:
+        a, b = answer_from_json(rec["location_info"]), answer_from_text(rec["raw_response"])
+        assert (a.parsed, a.city, a.state, a.country, a.lat, a.lon) == (
+            b.parsed, b.city, b.state, b.country, b.lat, b.lon,
+        ), rec["image_file"]  # fmt: skip
+
+
+@needs_fixtures
+def test_normalize_mode_credits_country_aliases() -> None:
+    pred, truth = FIXTURES / "dataset3_gpt-4.1-mini.jsonl", FIXTURES / "dataset3_info.csv"
+    strict, fair = score_imageo_files(pred, truth), score_imageo_files(pred, truth, normalize=True)
+    assert fair["country_acc"] > strict["country_acc"]  # "United States" vs "USA" counts as right
+    assert fair["n"] == 270  # the "x.jpg.jpg" file joins once extensions are stripped
+    every = score_imageo_files(pred, truth, count_unparsed=True)
+    assert every["denominators"]["city"] == every["n"] and every["city_acc"] < strict["city_acc"]
+
+
+@needs_fixtures
+def test_cli_prints_metrics_json() -> None:
+    result = CliRunner().invoke(
+        build_app(),
+        ["eval", "imageo", "--predictions", str(FIXTURES / "dataset3_gpt-4.1-mini.jsonl"),
+         "--truth", str(FIXTURES / "dataset3_info.csv"), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) >= {
+        "n",
+        "n_parsed",
+        "median_km",
+        "mean_km",
+        "acc_km",
+        "city_acc",
+        "state_acc",
+        "country_acc",
+    }
+    assert set(out["acc_km"]) == {"1", "25", "200", "750", "2500"}
+
+
+def test_malformed_lines_and_answers_are_counted_not_fatal(tmp_path: Path) -> None:
+    truth = tmp_path / "info.csv"
+    truth.write_text(
+        "image_id,address,latitude,longitude,street,city,state,country\n"
+        "A,x,48.8566,2.3522,,Paris,,France\nB,x,40.7128,-74.006,,New York,NY,USA\n"
+        "C,x,35.0,139.0,,Tokyo,,Japan\n",
+        encoding="utf-8",
+    )
+    good = {"reverse_geocoding": {"address": {"city": "paris", "state": "", "country": "France"},
+                                  "coordinates": {"latitude": "48.85", "longitude": "2.35"}}}  # fmt: skip
+    lines = [
+        json.dumps({"image_file": "A.jpg", "raw_response": "```json\n" + json.dumps(good) + "\n```\nthanks"}),
+        "{not json at all",
+        json.dumps({"image_file": "B.jpg", "raw_response": "Sorry, I cannot help."}),
+        json.dumps({"image_file": "C.png", "raw_response": "{'reverse_geocoding': {'address': {'city': 'Tokyo',"
+                    " 'state': 'Tokyo', 'country': 'Japan'}, 'coordinates': {'latitude': 0, 'longitude': 0}},}"}),
+    ]  # fmt: skip
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    m = score_imageo_files(pred, truth)
+    assert m["n_malformed_lines"] == 1 and m["n"] == 3 and m["n_parsed"] == 2
+    assert m["n_with_coords"] == 1  # (0, 0) counts as missing, as in the authors' code
+    assert m["city_acc"] == 1.0 and m["denominators"]["city"] == 2
+    assert m["state_acc"] is None  # "" is no state; Tokyo has no truth state
+
+
+def test_parser_and_state_rules() -> None:
+    assert parse_imageo_json("") is None and parse_imageo_json(None) is None
+    assert parse_imageo_json("Here you go: {a: 1, 'b': True,} bye") == {"a": 1, "b": True}
+    assert standardize_state("michigan") == "MI" and standardize_state(" tx ") == "TX"
+    assert standardize_state("Kyoto Prefecture") == "KYOTO PREFECTURE" and standardize_state("") is None
