@@ -112,3 +112,46 @@ def test_sample_band_reports_shortage():
     out = idx.sample_band([0], 10, 200, 3, np.random.default_rng(0))
     assert out[0, 0] == 1 and (out[0, 1:] == -1).all()
     assert math.isclose(haversine_km(0, 0, 0, 0.5), 55.6, rel_tol=1e-2)
+
+
+def test_sample_band_at_off_index_queries_exclude_groups():
+    lat, lon = _random_points(3000, seed=2)
+    places = np.array([f"p{i // 3}" for i in range(3000)])
+    idx = SphereIndex(lat, lon, groups=places)
+    qlat, qlon = _random_points(400, seed=3)
+    qplaces = places[np.arange(400) * 7]
+    out = idx.sample_band_at(qlat, qlon, 100, 2000, 4, np.random.default_rng(1), exclude_groups=qplaces)
+    assert (out >= 0).all()
+    for row in range(400):
+        assert len(set(out[row].tolist())) == 4
+        assert not np.any(places[out[row]] == qplaces[row])
+        d = haversine_km(qlat[row], qlon[row], lat[out[row]], lon[out[row]])
+        assert np.all((d >= 100) & (d <= 2000))
+    assert (idx.group_codes_of(["p0", "nope"]) == [idx.group_codes[0], -1]).all()
+
+
+def test_sample_band_exhausts_small_bands_exactly_and_is_deterministic():
+    # 12 points in a ring cluster + one far point: the band holds exactly 12 candidates for query 0
+    ring_lat, ring_lon = destination(np.zeros(12), np.full(12, 179.5), np.arange(12) * 30.0, 300.0)
+    lat = np.r_[0.0, ring_lat, 60.0]
+    lon = np.r_[179.5, ring_lon, 10.0]
+    idx = SphereIndex(lat, lon)
+    out = idx.sample_band([0], 250, 350, 12, np.random.default_rng(0))
+    assert sorted(out[0].tolist()) == list(range(1, 13))  # crosses the antimeridian, nothing repeated
+    short = idx.sample_band([0], 250, 350, 14, np.random.default_rng(0))
+    assert (short[0] >= 0).sum() == 12 and (short[0, 12:] == -1).all()
+    a = idx.sample_band([0, 13], 100, 20000, 3, np.random.default_rng(5))
+    b = idx.sample_band([0, 13], 100, 20000, 3, np.random.default_rng(5))
+    assert (a == b).all()
+
+
+def test_sample_band_is_roughly_uniform_over_band_members():
+    lat, lon = _random_points(20000, seed=4)
+    idx = SphereIndex(lat, lon)
+    members = np.flatnonzero(haversine_km(lat[0], lon[0], lat, lon) <= 1500)
+    members = members[members != 0]
+    out = idx.sample_band(np.zeros(4000, dtype=np.int64), 0, 1500, 1, np.random.default_rng(0))
+    counts = np.bincount(out[:, 0], minlength=len(lat))[members]
+    assert set(np.flatnonzero(np.bincount(out[:, 0], minlength=len(lat)))) <= set(members.tolist())
+    # ~4000 draws over ~len(members) points: no point should get a large multiple of its fair share
+    assert counts.max() <= 8 * 4000 / len(members) + 5

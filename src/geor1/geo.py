@@ -134,12 +134,16 @@ class SphereIndex:
         self.radius_km = radius_km
         self.xyz = unit_vectors(self.lat, self.lon)
         self.tree = cKDTree(self.xyz)
+        self.group_labels: NDArray | None = None
         if groups is None:
             self.group_codes = np.arange(len(self.lat), dtype=np.int64)
         else:
             if len(groups) != len(self.lat):
                 raise ValueError("groups must have one label per point")
-            _, self.group_codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+            self.group_labels, self.group_codes = np.unique(
+                np.asarray(groups, dtype=object).astype(str), return_inverse=True
+            )
+        self._grid: _CellGrid | None = None
 
     def __len__(self) -> int:
         return len(self.lat)
@@ -160,6 +164,18 @@ class SphereIndex:
         hits = self.tree.query_ball_point(q, r=km_to_chord(radius_km, self.radius_km), workers=-1)
         return [np.sort(np.asarray(h, dtype=np.int64)) for h in hits]
 
+    def group_codes_of(self, labels: Sequence[object] | NDArray) -> NDArray[np.int64]:
+        """Return the internal group code of each label (-1 for a label no indexed point carries).
+
+        Without ``groups`` every point is its own group, labelled by its index.
+        """
+        if self.group_labels is None:
+            codes = np.asarray(labels, dtype=np.int64).ravel()
+            return np.where((codes >= 0) & (codes < len(self)), codes, -1)
+        keys = np.asarray(labels, dtype=object).astype(str).ravel()
+        pos = np.minimum(np.searchsorted(self.group_labels, keys), len(self.group_labels) - 1)
+        return np.where(self.group_labels[pos] == keys, pos, -1).astype(np.int64)
+
     def sample_band(
         self,
         query: ArrayLike,
@@ -173,62 +189,183 @@ class SphereIndex:
         """Return an (len(query), n) array of point indices whose distance to each query point lies in
         [min_km, max_km], distinct within a row and never in the query's group; -1 where too few exist.
 
-        Fast path: propose random targets uniformly (by area) inside the band around each query and take
-        their nearest indexed points, keeping those that fall in the band. Rows still short after
-        ``proposal_rounds`` fall back to an exact ball query with uniform choice among band members.
+        ``query`` holds indices of indexed points. See ``sample_band_at`` for the method.
         """
+        query = np.asarray(query, dtype=np.int64).ravel()
+        return self._sample_band(
+            self.lat[query], self.lon[query], self.group_codes[query], min_km, max_km, n, rng, proposal_rounds
+        )
+
+    def sample_band_at(
+        self,
+        lat: ArrayLike,
+        lon: ArrayLike,
+        min_km: float,
+        max_km: float,
+        n: int,
+        rng: np.random.Generator,
+        *,
+        exclude_groups: Sequence[object] | NDArray | None = None,
+        proposal_rounds: int = 8,
+    ) -> NDArray[np.int64]:
+        """Return an (len(lat), n) array of point indices whose distance to each query coordinate lies in
+        [min_km, max_km] (closed interval), distinct within a row and never in the row's
+        ``exclude_groups`` label; -1 where fewer than ``n`` such points exist.
+
+        Fast path (all rows at once, vectorised): propose targets uniformly by area inside the band
+        around each query, take a uniformly chosen indexed point from the target's cell of an
+        equal-area grid (about four points a cell), and keep those inside the band. Points alone in
+        sparse cells are therefore picked somewhat more often than points in crowded cells. Rows still
+        short after ``proposal_rounds`` fall back to an exact ball query with a uniform choice among all
+        band members, so -1 means the band truly holds too few points.
+        """
+        qlat = np.atleast_1d(np.asarray(lat, dtype=np.float64)).ravel()
+        qlon = np.atleast_1d(np.asarray(lon, dtype=np.float64)).ravel()
+        if qlat.shape != qlon.shape:
+            raise ValueError("lat and lon must have the same length")
+        bad = ~(np.isfinite(qlat) & np.isfinite(qlon)) | (np.abs(qlat) > 90) | (np.abs(qlon) > 180)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"query {i} has invalid coordinates ({qlat[i]}, {qlon[i]})")
+        if exclude_groups is None:
+            qgrp = np.full(len(qlat), -1, dtype=np.int64)
+        else:
+            if len(exclude_groups) != len(qlat):
+                raise ValueError("exclude_groups must have one label per query")
+            qgrp = self.group_codes_of(exclude_groups)
+        return self._sample_band(qlat, qlon, qgrp, min_km, max_km, n, rng, proposal_rounds)
+
+    def _cell_grid(self) -> _CellGrid:
+        if self._grid is None:
+            self._grid = _CellGrid(self.xyz)
+        return self._grid
+
+    def _sample_band(
+        self,
+        qlat: NDArray[np.float64],
+        qlon: NDArray[np.float64],
+        qgrp: NDArray[np.int64],
+        min_km: float,
+        max_km: float,
+        n: int,
+        rng: np.random.Generator,
+        proposal_rounds: int,
+    ) -> NDArray[np.int64]:
         if not 0 <= min_km < max_km:
             raise ValueError(f"distance band must satisfy 0 <= min_km < max_km, got [{min_km}, {max_km}]")
-        query = np.asarray(query, dtype=np.int64).ravel()
-        out = np.full((len(query), n), -1, dtype=np.int64)
-        filled = np.zeros(len(query), dtype=np.int64)
-        if n == 0 or len(query) == 0:
+        out = np.full((len(qlat), n), -1, dtype=np.int64)
+        filled = np.zeros(len(qlat), dtype=np.int64)
+        if n == 0 or len(qlat) == 0 or len(self) == 0:
             return out
-        qlat, qlon, qgrp = self.lat[query], self.lon[query], self.group_codes[query]
+        grid = self._cell_grid()
         lo_c, hi_c = math.cos(min_km / self.radius_km), math.cos(min(max_km / self.radius_km, math.pi))
-        knn_k = min(4, len(self))
+        # Local frame of each query: position q, north and east unit vectors.
+        p, lm = np.radians(qlat), np.radians(qlon)
+        sp, cp, sl, cl = np.sin(p), np.cos(p), np.sin(lm), np.cos(lm)
         for _ in range(proposal_rounds):
             rows = np.flatnonzero(filled < n)
             if len(rows) == 0:
                 break
-            # one proposal per missing slot, area-uniform in the band (cos of angle uniform)
-            need = n - filled[rows]
-            rep = np.repeat(rows, need)
-            cosd = rng.uniform(hi_c, lo_c, size=len(rep))
-            dist = np.arccos(np.clip(cosd, -1.0, 1.0)) * self.radius_km
-            tlat, tlon = destination(qlat[rep], qlon[rep], rng.uniform(0.0, 360.0, size=len(rep)), dist)
-            _, cand = self.tree.query(unit_vectors(tlat, tlon), k=knn_k, workers=-1)
-            cand = np.asarray(cand).reshape(len(rep), knn_k)
-            pick = cand[np.arange(len(rep)), rng.integers(0, knn_k, size=len(rep))]
+            rep = np.repeat(rows, n - filled[rows])  # one proposal per missing slot
+            cosd = rng.uniform(hi_c, lo_c, size=len(rep))  # cos of the angle uniform = uniform by area
+            sind = np.sqrt(np.clip(1.0 - cosd * cosd, 0.0, 1.0))
+            bearing = rng.uniform(0.0, 2.0 * math.pi, size=len(rep))
+            along_n, along_e = sind * np.cos(bearing), sind * np.sin(bearing)
+            sp_r, cp_r, sl_r, cl_r = sp[rep], cp[rep], sl[rep], cl[rep]
+            target = np.empty((len(rep), 3))
+            target[:, 0] = cosd * cp_r * cl_r - along_n * sp_r * cl_r - along_e * sl_r
+            target[:, 1] = cosd * cp_r * sl_r - along_n * sp_r * sl_r + along_e * cl_r
+            target[:, 2] = cosd * sp_r + along_n * cp_r
+            pick = grid.pick(target, rng)
+            hit = pick >= 0
+            rep, pick = rep[hit], pick[hit]
             d = haversine_km(qlat[rep], qlon[rep], self.lat[pick], self.lon[pick], self.radius_km)
             ok = (d >= min_km) & (d <= max_km) & (self.group_codes[pick] != qgrp[rep])
-            for row, idx in zip(rep[ok].tolist(), pick[ok].tolist(), strict=True):
-                f = filled[row]
-                if f < n and idx not in out[row, :f]:
-                    out[row, f] = idx
-                    filled[row] = f + 1
-        for row in np.flatnonzero(filled < n).tolist():
-            self._fill_exact(row, int(query[row]), min_km, max_km, out, filled, rng)
+            _place_picks(out, filled, rep[ok], pick[ok], len(self))
+        short = np.flatnonzero(filled < n)
+        for start in range(0, len(short), 256):  # chunks bound the memory of wide-band ball queries
+            self._fill_exact(short[start : start + 256], qlat, qlon, qgrp, min_km, max_km, out, filled, rng)
         return out
 
     def _fill_exact(
         self,
-        row: int,
-        q: int,
+        rows: NDArray[np.int64],
+        qlat: NDArray[np.float64],
+        qlon: NDArray[np.float64],
+        qgrp: NDArray[np.int64],
         min_km: float,
         max_km: float,
         out: NDArray[np.int64],
         filled: NDArray[np.int64],
         rng: np.random.Generator,
     ) -> None:
-        members = np.asarray(
-            self.tree.query_ball_point(self.xyz[q], r=km_to_chord(max_km, self.radius_km)), dtype=np.int64
+        hits = self.tree.query_ball_point(
+            unit_vectors(qlat[rows], qlon[rows]), r=km_to_chord(max_km, self.radius_km), workers=-1
         )
-        if len(members):
-            d = haversine_km(self.lat[q], self.lon[q], self.lat[members], self.lon[members], self.radius_km)
-            members = members[(d >= min_km) & (self.group_codes[members] != self.group_codes[q])]
-        members = np.setdiff1d(members, out[row, : filled[row]])
-        take = min(len(members), out.shape[1] - filled[row])
-        if take:
-            out[row, filled[row] : filled[row] + take] = rng.choice(members, size=take, replace=False)
-            filled[row] += take
+        for row, members in zip(rows.tolist(), hits, strict=True):
+            members = np.asarray(members, dtype=np.int64)
+            if len(members):
+                d = haversine_km(qlat[row], qlon[row], self.lat[members], self.lon[members], self.radius_km)
+                members = members[(d >= min_km) & (d <= max_km) & (self.group_codes[members] != qgrp[row])]
+            members = np.setdiff1d(members, out[row, : filled[row]])
+            take = min(len(members), out.shape[1] - filled[row])
+            if take:
+                out[row, filled[row] : filled[row] + take] = rng.choice(members, size=take, replace=False)
+                filled[row] += take
+
+
+def _place_picks(
+    out: NDArray[np.int64],
+    filled: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    picks: NDArray[np.int64],
+    n_points: int,
+) -> None:
+    """Append accepted ``picks`` to their ``rows`` of ``out`` in proposal order, skipping repeats and
+    anything beyond the row's free slots (vectorised; updates ``out`` and ``filled`` in place)."""
+    if len(rows) == 0:
+        return
+    _, first = np.unique(rows * n_points + picks, return_index=True)
+    first.sort()  # back to proposal order: taking sorted keys would favour low indices
+    rows, picks = rows[first], picks[first]
+    fresh = ~(out[rows] == picks[:, None]).any(axis=1)
+    rows, picks = rows[fresh], picks[fresh]
+    order = np.argsort(rows, kind="stable")
+    rows, picks = rows[order], picks[order]
+    run_start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    rank = np.arange(len(rows)) - np.repeat(run_start, np.diff(np.r_[run_start, len(rows)]))
+    slot = filled[rows] + rank
+    keep = slot < out.shape[1]
+    out[rows[keep], slot[keep]] = picks[keep]
+    filled += np.bincount(rows[keep], minlength=len(filled))
+
+
+class _CellGrid:
+    """Equal-area grid on the unit sphere (bands equal in z, equal longitude sectors) holding the
+    indexed points sorted by cell, so a uniform point of any cell is two array lookups away."""
+
+    def __init__(self, xyz: NDArray[np.float64], points_per_cell: int = 4):
+        self.bands = max(1, int(math.sqrt(len(xyz) / points_per_cell / 2.0)))
+        self.sectors = 2 * self.bands
+        cell = self.cell_of(xyz)
+        self.order = np.argsort(cell, kind="stable")
+        self.count = np.bincount(cell, minlength=self.bands * self.sectors)
+        self.start = np.cumsum(self.count) - self.count
+
+    def cell_of(self, xyz: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Return the cell number of each (not necessarily normalised) 3-D direction."""
+        norm = np.sqrt(np.einsum("ij,ij->i", xyz, xyz))
+        z = xyz[:, 2] / np.where(norm > 0, norm, 1.0)
+        band = np.clip(((z + 1.0) * 0.5 * self.bands).astype(np.int64), 0, self.bands - 1)
+        lon = np.arctan2(xyz[:, 1], xyz[:, 0])
+        sector = np.clip(
+            ((lon + math.pi) / (2.0 * math.pi) * self.sectors).astype(np.int64), 0, self.sectors - 1
+        )
+        return band * self.sectors + sector
+
+    def pick(self, xyz: NDArray[np.float64], rng: np.random.Generator) -> NDArray[np.int64]:
+        """Return a uniformly chosen point index from each direction's cell (-1 for an empty cell)."""
+        cell = self.cell_of(xyz)
+        count = self.count[cell]
+        slot = self.start[cell] + (rng.random(len(cell)) * count).astype(np.int64)
+        return np.where(count > 0, self.order[np.minimum(slot, len(self.order) - 1)], -1)
