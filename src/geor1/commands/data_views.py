@@ -1,0 +1,65 @@
+"""``geo-r1 data views``: read a view source (manifest or real cross-view dataset) into a view manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from geor1.commands.data import data_app
+from geor1.errors import GeoR1Error
+from geor1.sources.folder import manifest_prefix, write_manifest
+from geor1.sources.registry import SOURCES, load_views
+
+
+@data_app.command("views")
+def views_command(
+    source: str = typer.Option(..., "--source", help=f"View source: {'|'.join(SOURCES)}."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Normalized JSONL view manifest to write (inside the image root or a parent of it).",
+    ),
+    root: Path | None = typer.Option(
+        None,
+        "--root",
+        help="Dataset root (image paths are relative to it); manifest: defaults to its folder.",
+    ),
+    manifest: Path | None = typer.Option(None, "--manifest", help="Manifest file (CSV, JSONL or Parquet)."),
+    gps: Path | None = typer.Option(None, "--gps", help="University-1652: CSV of building_id,lat,lon."),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="vigor: same_area_train|same_area_test|cross_area_train|cross_area_test; "
+        "cvusa: train|val|all; university1652: train|test.",
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad row instead of skipping it."),
+    verify_images: bool = typer.Option(
+        False,
+        "--verify-images",
+        help="Decode every image fully; corrupt or truncated files count as bad rows.",
+    ),
+) -> None:
+    """Read geotagged views from a source and write them as a normalized JSONL view manifest (atomically)."""
+    if source not in SOURCES:
+        raise typer.BadParameter(f"choose one of {', '.join(SOURCES)}", param_hint="--source")
+    options: dict[str, object] = {"strict": strict, "verify_images": verify_images}
+    for name, value in (("manifest", manifest), ("gps", gps), ("split", split)):
+        if value is not None:
+            options[name] = value
+    try:
+        image_root = root if root is not None else (manifest.parent if manifest is not None else None)
+        if image_root is not None:
+            manifest_prefix(out, image_root)  # fail before reading when the output cannot hold the paths
+        result = load_views(source, root, **options)
+        if not result.views:
+            typer.echo(result.summary(), err=True)
+            raise GeoR1Error(f"no views read from source {source!r}; nothing written")
+        written = write_manifest(out, result.views, result.root)
+    except (GeoR1Error, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    kinds = ", ".join(f"{kind}: {n}" for kind, n in result.kinds().items())
+    places = len({v.place for v in result.views})
+    typer.echo(f"wrote {written} views of {places} places to {out} ({kinds})")
+    typer.echo(result.summary(limit=10))
