@@ -409,7 +409,7 @@ def test_cli_cvusa_and_university(tmp_path: Path) -> None:
         ["data", "views", "--source", "cvusa", "--root", str(root), "--split", "train", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert "wrote 4 views of 2 places" in result.output and "street: 2, satellite: 2" in result.output
+    assert "wrote 4 views of 2 place(s)" in result.output and "street: 2, satellite: 2" in result.output
     back = read_views(out)
     assert back[0].image == "cvusa/streetview/panos/0000002.jpg" and (out.parent / back[0].image).is_file()
 
@@ -436,3 +436,26 @@ def test_cli_cvusa_and_university(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, [*args, "--strict"])
     assert result.exit_code == 1 and "building 0002 has no row" in result.output
+
+
+def test_cli_vigor_split_with_city_subset(tmp_path: Path) -> None:
+    root = vigor_tree(tmp_path / "VIGOR")
+    out = tmp_path / "views.jsonl"
+    args = [
+        "data",
+        "views",
+        "--source",
+        "vigor",
+        "--root",
+        str(root),
+        "--split",
+        "same_area_train",
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 1 and "pass cities=/--city" in result.output and not out.exists()
+    result = CliRunner().invoke(build_app(), [*args, "--city", "NewYork", "--city", "SanFrancisco"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 5 views of 2 place(s)" in result.output and "no bad rows" in result.output
+    assert {v.meta["city"] for v in read_views(out)} == {"NewYork", "SanFrancisco"}

@@ -276,7 +276,7 @@ def test_cli_manifest_writes_views_and_reports_bad_rows(images: Path) -> None:
     out = images / "views.jsonl"
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "wrote 2 views of 2 places" in result.output and "street: 1" in result.output
+    assert "wrote 2 views of 2 place(s)" in result.output and "street: 1" in result.output
     assert "satellite: 1" in result.output
     assert f"{manifest}:4 field 'image': image file not found" in result.output
     assert [v.id for v in read_views(out)] == ["a", "b"]

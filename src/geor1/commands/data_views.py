@@ -33,6 +33,9 @@ def views_command(
         help="vigor: same_area_train|same_area_test|cross_area_train|cross_area_test; "
         "cvusa: train|val|all; university1652: train|test.",
     ),
+    city: list[str] | None = typer.Option(
+        None, "--city", help="vigor, cvcities: read only this city (repeat for several); default: all."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail on the first bad row instead of skipping it."),
     verify_images: bool = typer.Option(
         False,
@@ -44,8 +47,8 @@ def views_command(
     if source not in SOURCES:
         raise typer.BadParameter(f"choose one of {', '.join(SOURCES)}", param_hint="--source")
     options: dict[str, object] = {"strict": strict, "verify_images": verify_images}
-    for name, value in (("manifest", manifest), ("gps", gps), ("split", split)):
-        if value is not None:
+    for name, value in (("manifest", manifest), ("gps", gps), ("split", split), ("cities", city)):
+        if value:
             options[name] = value
     try:
         image_root = root if root is not None else (manifest.parent if manifest is not None else None)
@@ -61,5 +64,5 @@ def views_command(
         raise typer.Exit(1) from None
     kinds = ", ".join(f"{kind}: {n}" for kind, n in result.kinds().items())
     places = len({v.place for v in result.views})
-    typer.echo(f"wrote {written} views of {places} places to {out} ({kinds})")
+    typer.echo(f"wrote {written} views of {places} place(s) to {out} ({kinds})")
     typer.echo(result.summary(limit=10))

@@ -201,7 +201,14 @@ class ViewCollector:
         """Count a bad row that failed before it became candidate views (raises if strict)."""
         self.rows += 1
         self._bar.update(1)
-        self.log.add(reason, error)
+        self._log(reason, error)
+
+    def _log(self, reason: str, error: RecordError) -> None:
+        try:
+            self.log.add(reason, error)
+        except RecordError:
+            self._bar.close()  # strict: the error is the last thing printed, not a dangling bar
+            raise
 
     def add_row(self, candidates: Iterable[dict[str, Any]], where: Where) -> list[View] | None:
         """Check a row's candidate view dicts; keep and return its views, or count it and return None."""
@@ -211,7 +218,7 @@ class ViewCollector:
             views = [self._check(obj, where) for obj in candidates]
             fresh = self._check_ids(views, where)
         except BadRow as bad:
-            self.log.add(bad.reason, bad.error)
+            self._log(bad.reason, bad.error)
             return None
         for view in fresh:
             self._views[view.id] = view

@@ -117,7 +117,10 @@ def _load_split(
     for city in cities:
         path = label_file(root, split, city, splits_dir)
         if not path.is_file():
-            raise LayoutError(f"{path}: VIGOR label file for split {split!r} not found; expected {LAYOUT}")
+            raise LayoutError(
+                f"{path}: VIGOR label file for split {split!r} not found (the split covers "
+                f"{', '.join(cities)}; pass cities=/--city to read fewer); expected {LAYOUT}"
+            )
         labels.append((city, city_folders(root, city), path))
     collector = ViewCollector(
         root,
