@@ -320,3 +320,18 @@ def test_cli_rejects_bad_arguments(images: Path) -> None:
     empty = write_csv(images / "e.csv", ["x,img/none.png,1,2,street,"])
     result = run_cli("--source", "manifest", "--manifest", str(empty), "--out", str(out))
     assert result.exit_code == 1 and "no views read" in result.output and not out.exists()
+
+
+def test_unreadable_files_raise_located_errors(images: Path) -> None:
+    csv_path = images / "m.csv"
+    csv_path.write_bytes(f"{HEADER}\n{GOOD}\n".encode() + b"b,img/b.jpg,1,2,street,caf\xe9\n")
+    with pytest.raises(RecordError, match=r"m\.csv:3: not UTF-8 text"):
+        load_manifest(csv_path)
+    jsonl = images / "m.jsonl"
+    jsonl.write_bytes(b'{"id": "\xff"}\n')
+    result = load_manifest(jsonl)
+    assert result.counts == {"invalid JSON": 1} and result.problems[0].line == 1
+    parquet = images / "m.parquet"
+    parquet.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(RecordError, match=r"m\.parquet: not a readable Parquet file"):
+        load_manifest(parquet)

@@ -280,14 +280,29 @@ class ViewCollector:
 
 def iter_csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(physical line number where the row starts, fields)`` for every non-blank row of a CSV file."""
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
+    decoded = 0
+
+    def lines(handle: Any) -> Iterator[str]:
+        # Decode line by line (not in buffered chunks) so a bad byte is reported at its own line.
+        nonlocal decoded
+        for raw in handle:
+            text = raw.decode("utf-8-sig" if decoded == 0 else "utf-8")
+            decoded += 1
+            yield text
+
+    with path.open("rb") as handle:
+        reader = csv.reader(lines(handle))
         start = 1
-        for fields in reader:
-            line, start = start, reader.line_num + 1
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            yield line, fields
+        try:
+            for fields in reader:
+                line, start = start, reader.line_num + 1
+                if not fields or all(not f.strip() for f in fields):
+                    continue
+                yield line, fields
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"not UTF-8 text ({exc.reason})", path=path, line=decoded + 1) from None
+        except csv.Error as exc:
+            raise RecordError(f"not a readable CSV file ({exc})", path=path, line=reader.line_num) from None
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -367,11 +382,16 @@ def _csv_records(path: Path, collector: ViewCollector) -> Iterator[tuple[dict[st
 
 
 def _jsonl_records(path: Path, collector: ViewCollector) -> Iterator[tuple[dict[str, Any], Where]]:
-    with path.open("r", encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = Where(path, line=number)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                collector.reject("invalid JSON", where.error(f"not UTF-8 text ({exc.reason})"))
+                continue
             if not text.strip():
                 continue
-            where = Where(path, line=number)
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -383,10 +403,19 @@ def _jsonl_records(path: Path, collector: ViewCollector) -> Iterator[tuple[dict[
             yield obj, where
 
 
-def _parquet_records(path: Path) -> Iterator[tuple[dict[str, Any], Where]]:
+def _open_parquet(path: Path) -> Any:
+    """Return a ``pyarrow.parquet.ParquetFile``, or raise RecordError if the file is not readable Parquet."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise RecordError(f"not a readable Parquet file ({exc})", path=path) from None
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[dict[str, Any], Where]]:
+    parquet = _open_parquet(path)
     _missing_columns(parquet.schema_arrow.names, path, None)
     row = 0
     for batch in parquet.iter_batches(batch_size=65536):
@@ -417,9 +446,7 @@ def load_manifest(
     if not root.is_dir():
         raise LayoutError(f"{root}: image root folder not found")
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        total = pq.ParquetFile(path).metadata.num_rows
+        total = _open_parquet(path).metadata.num_rows
     else:
         total = count_lines(path) - (1 if suffix == ".csv" else 0)
     collector = ViewCollector(
