@@ -30,13 +30,11 @@ every image in the city folders is read and a panorama is paired with the neares
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from geor1.geo import SphereIndex
 from geor1.sources.folder import (
     LayoutError,
     ViewCollector,
@@ -191,6 +189,8 @@ def _load_split(
 def _load_folders(
     root: Path, cities: Sequence[str], max_pair_m: float, strict: bool, verify_images: bool
 ) -> ViewsResult:
+    from geor1.geo import SphereIndex  # scipy: imported only when pairing by distance
+
     listing = []
     for city in cities:
         pano_dir, sat_dir = city_folders(root, city)
@@ -240,7 +240,7 @@ def _load_folders(
                 continue
             place = f"vigor/{city}/{pano.name}"
             pano_meta: dict[str, Any] = {**meta, "panorama": True}
-            if index is not None and np.isfinite(lat_f) and np.isfinite(lon_f) and abs(lat_f) <= 90:
+            if index is not None and math.isfinite(lat_f) and math.isfinite(lon_f) and abs(lat_f) <= 90:
                 distance_km, nearest = index.knn(lat_f, lon_f, k=1)
                 if distance_km[0, 0] * 1000.0 <= max_pair_m:
                     place = tiles[int(nearest[0, 0])][0]
