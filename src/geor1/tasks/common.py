@@ -1,0 +1,233 @@
+"""Shared pieces of every task builder: a loaded view manifest, answer letters spread evenly over
+positions, image paths relative to the task file, and writing/reading task sets (JSONL and 🤗 datasets).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import string
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geor1.errors import RecordError
+from geor1.io import iter_jsonl, write_jsonl
+from geor1.records import View, check_task_example, view_from_dict
+
+LETTERS = string.ascii_uppercase
+
+# Place metadata (offline Earth keys) copied into task examples for later analysis and CoT synthesis.
+PLACE_KEYS = (
+    "country_code",
+    "country",
+    "admin1",
+    "place_name",
+    "continent",
+    "landcover_dominant",
+    "landcover_dominant_share",
+    "land_share",
+    "water_share",
+    "coastal",
+    "hemisphere_ns",
+    "hemisphere_ew",
+    "lat_band",
+    "near_equator",
+    "desert",
+    "mountainous",
+)
+
+
+def option_letters(k: int) -> list[str]:
+    """Return the first ``k`` option letters (A, B, C, …)."""
+    if not 1 <= k <= len(LETTERS):
+        raise ValueError(f"number of options must be in [1, {len(LETTERS)}], got {k}")
+    return list(LETTERS[:k])
+
+
+def balanced_positions(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``n`` answer positions in ``[0, k)`` where every position occurs ``n // k`` or ``n // k + 1``
+    times, in random order.
+
+    Balanced rather than i.i.d.: position ``i`` is used ``ceil`` or ``floor`` of ``n / k`` times (which
+    positions get the extra one is random), so a model can never gain by preferring a letter.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    base = np.tile(np.arange(k), n // k)
+    extra = rng.permutation(k)[: n % k]
+    return rng.permutation(np.concatenate([base, extra]).astype(np.int64))
+
+
+def place_info(meta: dict[str, Any]) -> dict[str, Any]:
+    """Return the place-level metadata keys (``PLACE_KEYS``) present in a view's meta."""
+    return {key: meta[key] for key in PLACE_KEYS if key in meta}
+
+
+@dataclass
+class ViewSet:
+    """A view manifest loaded in memory: the views, their manifest line numbers, and the folder their
+    image paths are relative to."""
+
+    manifest: Path
+    views: list[View]
+    lines: list[int]
+    root: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.root = self.manifest.parent
+
+    def kinds(self) -> list[str]:
+        """Return the view kinds present, in first-seen order."""
+        return list(dict.fromkeys(v.view for v in self.views))
+
+    def of_kind(self, kind: str) -> list[int]:
+        """Return the indices of views of ``kind`` (manifest order)."""
+        return [i for i, v in enumerate(self.views) if v.view == kind]
+
+    def first_of_kind_per_place(self, kind: str) -> dict[str, int]:
+        """Return ``{place: index of its first view of kind}`` (manifest order)."""
+        first: dict[str, int] = {}
+        for i in self.of_kind(kind):
+            first.setdefault(self.views[i].place, i)
+        return first
+
+    def require_kind(self, kind: str, option: str) -> list[int]:
+        """Return ``of_kind(kind)``, or raise ValueError naming the option and the kinds present."""
+        idx = self.of_kind(kind)
+        if not idx:
+            raise ValueError(
+                f"{option} {kind!r}: no view of that kind in {self.manifest} (kinds present: "
+                f"{', '.join(self.kinds()) or 'none'})"
+            )
+        return idx
+
+    def image_path(self, i: int) -> Path:
+        """Return the absolute path of view ``i``'s image, or raise RecordError naming its manifest line."""
+        path = (self.root / self.views[i].image).resolve()
+        if not path.is_file():
+            raise RecordError(
+                f"image file not found: {path}", path=self.manifest, line=self.lines[i], field="image"
+            )
+        return path
+
+    def image_relative_to(self, i: int, out_dir: Path) -> str:
+        """Return view ``i``'s image path relative to ``out_dir`` (POSIX), checking the file exists."""
+        return Path(os.path.relpath(self.image_path(i), out_dir.resolve())).as_posix()
+
+
+def load_view_set(path: str | Path) -> ViewSet:
+    """Read a JSONL view manifest strictly; bad lines and duplicate ids raise RecordError naming file:line."""
+    path = Path(path)
+    views: list[View] = []
+    lines: list[int] = []
+    seen: dict[str, int] = {}
+    for number, obj in iter_jsonl(path):
+        view = view_from_dict(obj, path=path, line=number)
+        if view.id in seen:
+            raise RecordError(
+                f"duplicate view id {view.id!r} (first on line {seen[view.id]})",
+                path=path,
+                line=number,
+                field="id",
+            )
+        seen[view.id] = number
+        views.append(view)
+        lines.append(number)
+    if not views:
+        raise RecordError("view manifest holds no views", path=path)
+    return ViewSet(manifest=path, views=views, lines=lines)
+
+
+def write_task_set(
+    path: str | Path, examples: Sequence[dict[str, Any]], hf_dataset: str | Path | None = None
+) -> int:
+    """Validate and write task examples as JSONL atomically (and, if ``hf_dataset`` is given, as a 🤗
+    dataset saved there); return the number written."""
+    path = Path(path)
+    seen: set[str] = set()
+    for n, example in enumerate(examples, start=1):
+        check_task_example(example, path=path, line=n)
+        if example["id"] in seen:
+            raise RecordError(f"duplicate example id {example['id']!r}", path=path, line=n, field="id")
+        seen.add(example["id"])
+    count = write_jsonl(path, examples)
+    if hf_dataset is not None:
+        save_hf_dataset(examples, path, hf_dataset)
+    return count
+
+
+def resolve_images(example: dict[str, Any], task_file: str | Path) -> list[Path]:
+    """Return the absolute image paths of an example whose paths are relative to ``task_file``'s folder."""
+    folder = Path(task_file).resolve().parent
+    return [(folder / p).resolve() for p in example["images"]]
+
+
+def to_hf_dataset(examples: Sequence[dict[str, Any]], task_file: str | Path) -> Any:
+    """Return a ``datasets.Dataset`` of the examples in TRL's vision layout: ``images`` a list of
+    ``Image()`` features (decoded to PIL on access), ``prompt`` conversational, ``meta`` a JSON string
+    (its keys differ between tasks, which Arrow structs cannot hold)."""
+    from datasets import Dataset, Image, List
+
+    rows = []
+    for n, example in enumerate(examples, start=1):
+        paths = resolve_images(example, task_file)
+        for p in paths:
+            if not p.is_file():
+                raise RecordError(f"image file not found: {p}", path=task_file, line=n, field="images")
+        rows.append(
+            {
+                "id": example["id"],
+                "task": example["task"],
+                "images": [str(p) for p in paths],
+                "prompt": example["prompt"],
+                "solution": example["solution"],
+                "meta": json.dumps(example["meta"], ensure_ascii=False, sort_keys=True),
+            }
+        )
+    dataset = Dataset.from_list(rows)
+    return dataset.cast_column("images", List(Image()))
+
+
+def save_hf_dataset(examples: Sequence[dict[str, Any]], task_file: str | Path, out_dir: str | Path) -> Path:
+    """Save the examples as a 🤗 dataset in ``out_dir`` (image bytes embedded), replacing it only once the
+    new copy is complete; return ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        to_hf_dataset(examples, task_file).save_to_disk(str(tmp))
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            os.replace(out_dir, old / "data")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def load_task_examples(path: str | Path) -> list[dict[str, Any]]:
+    """Read a task-example JSONL file, validating every line (errors name file:line and field)."""
+    examples = []
+    for number, obj in iter_jsonl(path):
+        check_task_example(obj, path=path, line=number)
+        examples.append(obj)
+    return examples
+
+
+def count_by(examples: Iterable[dict[str, Any]], key: str) -> dict[str, int]:
+    """Return ``{value: count}`` of ``meta[key]`` over the examples (missing values counted as '-')."""
+    counts: dict[str, int] = {}
+    for example in examples:
+        value = str(example.get("meta", {}).get(key, "-"))
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))

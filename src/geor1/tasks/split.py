@@ -1,0 +1,102 @@
+"""Train/test splits of places, so that no place (and, for region splits, no region) leaks across.
+
+Every view of a place lands in the split of its place. A place's split comes from a hash of a key and
+the seed: the key is the place id (``by="place"``), the lat/lon grid cell of ``region_deg`` degrees that
+holds the place (``by="region"``, a harder split: test places sit in areas never seen in training),
+or the place's ``country_code`` / ``continent`` metadata. A key goes to ``test`` when its hash, read as
+a number in [0, 1), is below ``test_fraction``; the fraction is over keys, so region/country/continent
+splits hold roughly, not exactly, that fraction of places.
+
+Task builders draw negatives only from views of the same split (the candidate index is built over the
+split's places), so a test example never shows a training place, even as a distractor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from geor1.errors import RecordError
+from geor1.records import View
+
+SPLIT_BY = ("place", "region", "country", "continent")
+SPLITS = ("train", "test", "all")
+
+
+@dataclass
+class SplitConfig:
+    """How places are divided between train and test."""
+
+    by: str = "place"
+    test_fraction: float = 0.2
+    seed: int = 0
+    region_deg: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.by not in SPLIT_BY:
+            raise ValueError(f"--split-by must be one of {', '.join(SPLIT_BY)}, got {self.by!r}")
+        if not 0.0 <= self.test_fraction <= 1.0:
+            raise ValueError(f"--test-fraction must be in [0, 1], got {self.test_fraction}")
+        if not 0.0 < self.region_deg <= 180.0:
+            raise ValueError(f"region cell size must be in (0, 180] degrees, got {self.region_deg}")
+
+
+def unit_hash(key: str, seed: int) -> float:
+    """Return a number in [0, 1) fixed by ``key`` and ``seed`` (SHA-256, stable across runs and machines)."""
+    digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def region_cell(lat: float, lon: float, deg: float) -> str:
+    """Return the id of the ``deg``-degree lat/lon grid cell holding the point."""
+    row = min(int(math.floor((lat + 90.0) / deg)), int(math.ceil(180.0 / deg)) - 1)
+    col = int(math.floor(((lon + 180.0) % 360.0) / deg))
+    return f"{row}:{col}"
+
+
+def split_key(
+    view: View, config: SplitConfig, *, manifest: str | None = None, line: int | None = None
+) -> str:
+    """Return the key whose hash decides the split of ``view``'s place."""
+    if config.by == "place":
+        return view.place
+    if config.by == "region":
+        return region_cell(view.lat, view.lon, config.region_deg)
+    meta_key = "country_code" if config.by == "country" else "continent"
+    value = view.meta.get(meta_key)
+    if not value:
+        raise RecordError(
+            f"--split-by {config.by} needs meta.{meta_key} on every view",
+            path=manifest,
+            line=line,
+            field="meta",
+        )
+    return str(value)
+
+
+def assign_splits(
+    views: list[View], config: SplitConfig, *, manifest: str | None = None, lines: list[int] | None = None
+) -> dict[str, str]:
+    """Return ``{place: "train" | "test"}``; a place's split follows its first view in the list."""
+    out: dict[str, str] = {}
+    for i, view in enumerate(views):
+        if view.place in out:
+            continue
+        key = split_key(view, config, manifest=manifest, line=lines[i] if lines else None)
+        out[view.place] = "test" if unit_hash(key, config.seed) < config.test_fraction else "train"
+    return out
+
+
+def places_in_split(assignment: dict[str, str], split: str) -> set[str] | None:
+    """Return the places of ``split`` (None for ``all``: no filtering), or raise if the split is empty."""
+    if split not in SPLITS:
+        raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split == "all":
+        return None
+    places = {place for place, s in assignment.items() if s == split}
+    if not places:
+        raise ValueError(
+            f"split {split!r} holds no places (try another --test-fraction, --seed or --split-by)"
+        )
+    return places
