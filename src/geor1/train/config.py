@@ -1,0 +1,371 @@
+"""Training configs: geor1's dataclasses beside TRL's ``ModelConfig`` and ``SFTConfig``/``GRPOConfig``.
+
+A config is one flat YAML mapping, the same shape as a TRL ``TrlParser`` recipe (an optional ``env:``
+mapping sets environment variables), overridden by ``--key value`` pairs on the command line::
+
+    geo-r1 grpo configs/grpo_tiny_cpu.yaml --learning_rate 1e-4 --rewards accuracy,format
+
+Every key is checked against the field types of the dataclasses before anything is built, so a bad
+value fails fast with a ``ConfigError`` that names the key (unknown key, wrong type, value not among
+the choices). Values that TRL's own ``__post_init__`` rejects are reported under the key its message
+names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from geor1.errors import ConfigError
+from geor1.io import atomic_write_text
+
+# String fields TRL validates late (or not at all): checked here so the error names the key up front.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "scale_rewards": ("group", "batch", "none", True, False),
+    "vllm_mode": ("server", "colocate"),
+    "importance_sampling_level": ("token", "sequence"),
+    "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
+    "dtype": ("auto", "bfloat16", "float16", "float32", None),
+    "lora_task_type": ("CAUSAL_LM", "SEQ_2_SEQ_LM", "FEATURE_EXTRACTION"),
+}
+# Keys whose choices depend on the trainer (SFT's loss_type comes from SFTConfig's field metadata).
+TRAINER_CHOICES: dict[str, dict[str, tuple[Any, ...]]] = {
+    "sft": {},
+    "grpo": {"loss_type": ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")},
+}
+
+
+@dataclass
+class DataArguments:
+    """Where the examples are and how images are sized."""
+
+    train_file: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Task/CoT JSONL file(s); image paths are relative to each file."},
+    )
+    eval_file: list[str] | None = field(default=None, metadata={"help": "Optional evaluation JSONL file(s)."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Keep only the first N examples."})
+    min_pixels: int | None = field(
+        default=None, metadata={"help": "Smallest image area after resizing (Qwen: shortest_edge)."}
+    )
+    max_pixels: int | None = field(
+        default=None, metadata={"help": "Largest image area after resizing; bounds visual tokens per image."}
+    )
+
+
+@dataclass
+class SFTScriptArguments(DataArguments):
+    """geor1 options of an SFT (scaffolding) run."""
+
+
+@dataclass
+class GRPOScriptArguments(DataArguments):
+    """geor1 options of a GRPO (elevating) run: rewards and the optional difficulty curriculum."""
+
+    rewards: list[str] = field(
+        default_factory=lambda: ["accuracy", "format"],
+        metadata={
+            "help": "Reward names from geor1.rewards (accuracy, format, length, repetition, geodesic)."
+        },
+    )
+    reward_options: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Keyword options passed to geor1.rewards.build_reward_funcs."}
+    )
+    curriculum: bool = field(default=False, metadata={"help": "Raise negative difficulty band by band."})
+    curriculum_bands: list[str] = field(
+        default_factory=lambda: ["easy", "medium", "hard"],
+        metadata={"help": "Bands in order of difficulty (values of the examples' meta.band)."},
+    )
+    curriculum_threshold: float = field(
+        default=0.7, metadata={"help": "Running accuracy that moves the curriculum to the next band."}
+    )
+    curriculum_window: int = field(default=4, metadata={"help": "Logged steps in the running accuracy."})
+    curriculum_reward: str = field(
+        default="accuracy", metadata={"help": "Reward whose mean is the curriculum's accuracy."}
+    )
+
+
+def trainer_classes(kind: str) -> tuple[type, type, type]:
+    """Return the (script, model, trainer) dataclass types of a run kind ("sft" or "grpo")."""
+    from trl import GRPOConfig, ModelConfig, SFTConfig
+
+    if kind == "sft":
+        return SFTScriptArguments, ModelConfig, SFTConfig
+    if kind == "grpo":
+        return GRPOScriptArguments, ModelConfig, GRPOConfig
+    raise ValueError(f"unknown run kind {kind!r}")
+
+
+# ----------------------------------------------------------------------------------------------- coercion
+
+_NONE_STRINGS = {"none", "null", "~"}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+class _Mismatch(Exception):
+    """A value that does not fit a type (turned into a ConfigError naming the key by the caller)."""
+
+
+def _type_name(hint: Any) -> str:
+    if hint is type(None):
+        return "null"
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(hint))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    if origin is not None:
+        return repr(hint).replace("typing.", "")
+    return getattr(hint, "__name__", repr(hint))
+
+
+def _parse_text(text: str) -> Any:
+    """Parse a command-line string as a YAML scalar/collection (``[a, b]``, ``{k: v}``, ``1e-4``)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def coerce(value: Any, hint: Any) -> Any:
+    """Return ``value`` converted to the type ``hint`` (strings from the command line are parsed), or
+    raise ``_Mismatch`` with the reason."""
+    if hint is Any or hint is object:
+        return _parse_text(value) if isinstance(value, str) else value
+    if hint is type(None):
+        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE_STRINGS):
+            return None
+        raise _Mismatch("expected null")
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        # "none" stays a string where strings are allowed (report_to: none); "null" and "~" are always null.
+        nulls = {"null", "~"} if str in args else _NONE_STRINGS
+        if value is None or (
+            type(None) in args and isinstance(value, str) and value.strip().lower() in nulls
+        ):
+            if type(None) in args:
+                return None
+            raise _Mismatch(f"expected {_type_name(hint)}, got null")
+        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+        if enums and isinstance(value, str | enum.Enum):
+            return coerce(value, enums[0])  # "Enum | str" fields: the str is for serialisation only
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg)
+            except _Mismatch:
+                continue
+        raise _Mismatch(f"expected {_type_name(hint)}, got {value!r}")
+    if origin is typing.Literal:
+        if value in typing.get_args(hint):
+            return value
+        raise _Mismatch(f"expected {_type_name(hint)}, got {value!r}")
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        choices = [m.value for m in hint]
+        raw = value.value if isinstance(value, enum.Enum) else value
+        if raw in choices:
+            return raw
+        raise _Mismatch(f"expected one of {', '.join(map(str, choices))}; got {value!r}")
+    if origin in (list, tuple) or hint in (list, tuple):
+        item = (typing.get_args(hint) or (Any,))[0]
+        if isinstance(value, str):
+            parsed = _parse_text(value) if value.strip().startswith("[") else None
+            value = parsed if isinstance(parsed, list) else [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            value = [value]
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(coerce(v, item))
+            except _Mismatch as exc:
+                raise _Mismatch(f"item {i}: {exc}") from None
+        return out
+    if origin is dict or hint is dict:
+        parsed = _parse_text(value) if isinstance(value, str) else value
+        if isinstance(parsed, dict):
+            return parsed
+        raise _Mismatch(f"expected a mapping, got {value!r}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise _Mismatch(f"expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise _Mismatch(f"expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise _Mismatch(f"expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise _Mismatch(f"expected a string, got {value!r}")
+    if isinstance(value, str):
+        return value
+    return value
+
+
+# ----------------------------------------------------------------------------------------------- parsing
+
+
+def parse_overrides(tokens: list[str]) -> dict[str, Any]:
+    """Return the ``{key: value}`` of command-line overrides: ``--key value``, ``--key=value``, ``--flag``
+    (true), ``--key v1 v2`` (a list). Dashes in keys become underscores; values stay strings."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise ConfigError(token, "expected --key value on the command line")
+        key, eq, inline = token[2:].partition("=")
+        key = key.replace("-", "_")
+        i += 1
+        if eq:
+            out[key] = inline
+            continue
+        values = []
+        while i < len(tokens) and not tokens[i].startswith("--"):
+            values.append(tokens[i])
+            i += 1
+        out[key] = "true" if not values else values[0] if len(values) == 1 else values
+    return out
+
+
+def read_yaml_config(path: str | Path) -> dict[str, Any]:
+    """Return the mapping of a YAML config file (its ``env:`` block is applied to ``os.environ``)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("config", f"file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError("config", f"{path} is not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"{path} must hold a mapping of keys to values")
+    env = data.pop("env", None) or {}
+    if not isinstance(env, dict):
+        raise ConfigError("env", "must be a mapping of environment variables")
+    for name, value in env.items():
+        os.environ[str(name)] = str(value)
+    return data
+
+
+def _field_index(classes: tuple[type, ...]) -> tuple[dict[str, tuple[type, Any]], dict[str, tuple]]:
+    """Return ``{key: (dataclass, type hint)}`` and the ``choices`` declared in field metadata."""
+    index: dict[str, tuple[type, Any]] = {}
+    declared: dict[str, tuple] = {}
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.init and f.name not in index:
+                index[f.name] = (cls, hints.get(f.name, Any))
+                if f.metadata.get("choices"):
+                    declared[f.name] = tuple(f.metadata["choices"])
+    return index, declared
+
+
+def _key_in_message(message: str, keys: list[str]) -> str:
+    for key in sorted(keys, key=len, reverse=True):
+        if key in message:
+            return key
+    return "config"
+
+
+def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Return ``(script_args, model_args, trainer_args)`` built from a flat mapping; a bad key or value
+    raises ConfigError naming it."""
+    classes = trainer_classes(kind)
+    index, declared = _field_index(classes)
+    choices = {**declared, **CHOICES, **TRAINER_CHOICES[kind]}
+    kwargs: dict[type, dict[str, Any]] = {cls: {} for cls in classes}
+    for key, value in mapping.items():
+        if key not in index:
+            close = difflib.get_close_matches(key, list(index), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(key, f"unknown key for a {kind} run{hint}")
+        cls, hint_type = index[key]
+        if key in choices:
+            allowed = choices[key]
+            raw = (
+                _parse_text(value) if isinstance(value, str) and value.lower() in {"true", "false"} else value
+            )
+            if raw not in allowed:
+                shown = ", ".join(str(c) for c in allowed)
+                raise ConfigError(key, f"expected one of {shown}; got {value!r}")
+            kwargs[cls][key] = raw
+            continue
+        try:
+            kwargs[cls][key] = coerce(value, hint_type)
+        except _Mismatch as exc:
+            raise ConfigError(key, str(exc)) from None
+    built = []
+    for cls in classes:
+        try:
+            built.append(cls(**kwargs[cls]))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(_key_in_message(str(exc), list(mapping) or list(index)), str(exc)) from None
+    return tuple(built)
+
+
+def load_config(
+    kind: str, path: str | Path, overrides: list[str] | None = None
+) -> tuple[dict[str, Any], tuple]:
+    """Return ``(merged_mapping, (script_args, model_args, trainer_args))`` from a YAML file and
+    command-line overrides (overrides win)."""
+    mapping = read_yaml_config(path)
+    mapping.update(parse_overrides(list(overrides or [])))
+    return mapping, build_configs(kind, mapping)
+
+
+def _plain(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=lambda o: o.value if isinstance(o, enum.Enum) else str(o)))
+
+
+def save_run_config(output_dir: str | Path, kind: str, mapping: dict[str, Any], configs: tuple) -> Path:
+    """Write ``config.yaml`` (the given keys: rerun with ``geo-r1 <kind> config.yaml``) and
+    ``config_resolved.yaml`` (every field of every dataclass) into ``output_dir``; return the first."""
+    output_dir = Path(output_dir)
+    given = {k: mapping[k] for k in mapping}
+    header = f"# geor1 {kind} run config (rerun: geo-r1 {kind} {output_dir / 'config.yaml'})\n"
+    path = atomic_write_text(
+        output_dir / "config.yaml",
+        header + yaml.safe_dump(_plain(given), sort_keys=False, allow_unicode=True),
+    )
+    resolved: dict[str, Any] = {}
+    for cfg in configs:
+        data = cfg.to_dict() if hasattr(cfg, "to_dict") else dataclasses.asdict(cfg)
+        resolved[type(cfg).__name__] = _plain(data)
+    atomic_write_text(output_dir / "config_resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    return path

@@ -1,0 +1,118 @@
+"""Task and CoT examples (JSONL) as 🤗 Datasets for TRL's SFTTrainer and GRPOTrainer.
+
+Each line is a task example (see ``geor1.records``); CoT examples add a ``completion``. Image paths are
+relative to the JSONL file's folder: they are resolved, checked to exist, and typed as
+``List(Image())`` so images are decoded lazily, row by row. Columns of the dataset:
+
+- ``id``, ``task``, ``prompt`` (conversational, every content a list of blocks), ``images``, ``solution``
+  (passed on to the reward functions), ``band`` (``meta.band`` or ""; the curriculum samples by it),
+  ``meta`` (the example's metadata as a JSON string: its keys differ between tasks, so it is not an
+  Arrow struct), and ``completion`` for SFT.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from geor1.errors import RecordError
+from geor1.io import iter_jsonl
+from geor1.records import check_relative_path, check_task_example
+
+Purpose = Literal["sft", "grpo"]
+
+
+def _blocks(content: Any, *, path: Path, line: int, where: str) -> list[dict[str, Any]]:
+    """Return message content as a list of ``{"type", "text"}`` blocks (one Arrow struct for all rows)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise RecordError("content must be a string or a list of blocks", path=path, line=line, field=where)
+    out = []
+    for block in content:
+        if not isinstance(block, dict) or block.get("type") not in ("text", "image"):
+            raise RecordError("content blocks need type 'text' or 'image'", path=path, line=line, field=where)
+        out.append({"type": block["type"], "text": block.get("text") if block["type"] == "text" else None})
+    return out
+
+
+def _messages(messages: Any, *, path: Path, line: int, where: str) -> list[dict[str, Any]]:
+    if not isinstance(messages, list) or not messages:
+        raise RecordError("must be a non-empty list of messages", path=path, line=line, field=where)
+    out = []
+    for message in messages:
+        if not isinstance(message, dict) or "role" not in message:
+            raise RecordError("every message needs a role", path=path, line=line, field=where)
+        out.append(
+            {
+                "role": str(message["role"]),
+                "content": _blocks(message.get("content", ""), path=path, line=line, where=where),
+            }
+        )
+    return out
+
+
+def read_examples(path: str | Path, purpose: Purpose) -> list[dict[str, Any]]:
+    """Return the rows of one task/CoT JSONL file, validated, with absolute image paths.
+
+    Raises RecordError naming file, line and field for a malformed example, a missing image, or (for
+    SFT) a missing assistant completion.
+    """
+    path = Path(path)
+    root = path.parent.resolve()
+    rows = []
+    for line, obj in iter_jsonl(path):
+        check_task_example(obj, path=path, line=line)
+        images = []
+        for rel in obj["images"]:
+            image = root / check_relative_path(rel, path=path, line=line)
+            if not image.is_file():
+                raise RecordError(f"image not found: {image}", path=path, line=line, field="images")
+            images.append(str(image))
+        meta = obj.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise RecordError("meta must be an object", path=path, line=line, field="meta")
+        row = {
+            "id": str(obj["id"]),
+            "task": str(obj["task"]),
+            "prompt": _messages(obj["prompt"], path=path, line=line, where="prompt"),
+            "images": images,
+            "solution": str(obj["solution"]),
+            "band": str(meta.get("band") or ""),
+            "meta": json.dumps(meta, ensure_ascii=False, sort_keys=True),
+        }
+        if purpose == "sft":
+            completion = obj.get("completion")
+            if completion is None:
+                raise RecordError(
+                    "SFT needs an assistant completion", path=path, line=line, field="completion"
+                )
+            completion = _messages(completion, path=path, line=line, where="completion")
+            if [m["role"] for m in completion] != ["assistant"]:
+                raise RecordError("must be one assistant message", path=path, line=line, field="completion")
+            # A plain string keeps the assistant turn a single text block once TRL formats it.
+            row["completion"] = [
+                {"role": "assistant", "content": "".join(b["text"] or "" for b in completion[0]["content"])}
+            ]
+        rows.append(row)
+    if not rows:
+        raise RecordError("no examples", path=path)
+    return rows
+
+
+def load_examples(paths: str | Path | Iterable[str | Path], purpose: Purpose, limit: int | None = None):
+    """Return a ``datasets.Dataset`` of the examples in one or more JSONL files (images decode lazily)."""
+    from datasets import Dataset, Image, List
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    rows: list[dict[str, Any]] = []
+    for p in paths:
+        rows.extend(read_examples(p, purpose))
+        if limit is not None and len(rows) >= limit:
+            rows = rows[:limit]
+            break
+    dataset = Dataset.from_list(rows)
+    return dataset.cast_column("images", List(Image()))

@@ -1,0 +1,67 @@
+"""What SFT and GRPO runs share: checkpoint resolution, model init kwargs, the run folder, callbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from geor1.errors import ConfigError
+from geor1.train.callbacks import MetricsJsonlCallback, RankDoneCallback
+from geor1.train.config import save_run_config
+
+LATEST = {"true", "latest", "last", "yes"}
+
+
+def resolve_checkpoint(value: str | bool | None, output_dir: str | Path) -> str | None:
+    """Return the checkpoint folder to resume from: None, the newest ``checkpoint-*`` in ``output_dir``
+    for ``true``/``latest``, or the given folder (ConfigError if it does not exist)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if (
+        value is None
+        or value is False
+        or (isinstance(value, str) and value.lower() in {"", "false", "no", "none"})
+    ):
+        return None
+    if value is True or str(value).lower() in LATEST:
+        last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+        if last is None:
+            raise ConfigError(
+                "resume_from_checkpoint", f"no checkpoint-* folder in {output_dir} to resume from"
+            )
+        return last
+    if not Path(value).is_dir():
+        raise ConfigError("resume_from_checkpoint", f"checkpoint folder not found: {value}")
+    return str(value)
+
+
+def model_init_kwargs(model_args: Any, trainer_args: Any) -> dict[str, Any]:
+    """Return the ``from_pretrained`` kwargs TRL uses when it loads the model from its path."""
+    kwargs = dict(trainer_args.model_init_kwargs or {})
+    kwargs.setdefault("dtype", model_args.dtype)
+    if model_args.attn_implementation is not None:
+        kwargs.setdefault("attn_implementation", model_args.attn_implementation)
+    if model_args.model_revision not in (None, "main"):
+        kwargs.setdefault("revision", model_args.model_revision)
+    return kwargs
+
+
+def check_model_path(model_args: Any) -> str:
+    """Return the model path or hub id; ConfigError if it is missing."""
+    if not model_args.model_name_or_path:
+        raise ConfigError("model_name_or_path", "required: a model folder or hub id")
+    return str(model_args.model_name_or_path)
+
+
+def prepare_run_folder(kind: str, trainer_args: Any, mapping: dict[str, Any] | None, configs: tuple) -> Path:
+    """Create the run folder and (on the main process) write the config used; return the folder."""
+    output_dir = Path(trainer_args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if trainer_args.process_index == 0 and mapping is not None:
+        save_run_config(output_dir, kind, mapping, configs)
+    return output_dir
+
+
+def run_callbacks(output_dir: Path) -> list[Any]:
+    """Return the callbacks every geor1 run gets: metrics.jsonl and per-rank completion markers."""
+    return [MetricsJsonlCallback(output_dir), RankDoneCallback(output_dir)]
