@@ -23,10 +23,12 @@ every view lies at its true position.
 
 Sampling (deterministic per seed): the candidates are the GeoNames rows that pass the filters
 (``countries``, ``continents``, ``bbox``; the data has no population column, so there is no population
-filter). Continents get quotas proportional to their land area (largest remainder; a continent that
-runs out hands its deficit to the others). Within a continent, places are drawn spatially balanced:
-the globe is cut into ~2 deg equal-area cells and the draw visits the occupied cells in random order,
-one random place per cell per pass, so dense regions (Europe, India, the eastern US) do not dominate.
+filter). The globe is cut into ~2 deg equal-area cells. Each continent gets a quota proportional to
+the number of cells its candidates occupy, i.e. to the inhabited area the filters leave it (largest
+remainder; a continent that runs out hands its deficit to the others); with no filters that is about
+Asia 35 %, Africa 19 %, North America 15 %, South America 13 %, Europe 11 %, Oceania 7 %. Within a
+continent the draw visits the occupied cells in random order, one random place per cell per pass, so
+dense regions (Europe, India, the eastern US) do not dominate.
 A candidate is accepted if its footprint is at least ``min_land_share`` land (MODIS) and it lies at
 least ``min_spacing_km`` from every place accepted before it.
 
@@ -44,8 +46,9 @@ each MODIS pixel weighted by cos(latitude), i.e. by area):
   ``near_equator`` |lat| < 10; ``desert``: the footprint is at least 50 % IGBP Barren;
   ``relief_roughness``: mean luminance gradient (grey levels per 2 arc-min pixel) of the shaded-relief
   rendering over the footprint's land, away from coasts and lakes (null if under 5 % of the footprint
-  qualifies); measured: 1–5 on plains (Iowa, Amazon, Paris), 14–30 in mountains (Alps, Andes, Himalaya);
-  ``mountainous``: roughness >= 10 (null when roughness is null); ``footprint_deg``.
+  qualifies); measured: 1–5 on plains (Iowa, Amazon, Paris, Sahara erg), 8 Lisbon, 11 Madrid,
+  13 Wales, 15 Appalachians, 19–30 Pyrenees, Rockies, Alps, Andes, Himalaya;
+  ``mountainous``: roughness >= 12 (null when roughness is null); ``footprint_deg``.
 """
 
 from __future__ import annotations
@@ -80,20 +83,10 @@ PLACES_NAME = "places.jsonl"
 INFO_NAME = "earth.json"
 IMAGES_DIR = "images"
 
-# Continent land areas in million km^2 (commonly cited figures); sampling quotas follow them.
-CONTINENT_AREA_MKM2 = {
-    "Asia": 44.6,
-    "Africa": 30.4,
-    "North America": 24.7,
-    "South America": 17.8,
-    "Antarctica": 14.2,
-    "Europe": 10.2,
-    "Oceania": 8.5,
-}
 SAMPLING_CELL_DEG = 2.0
 COASTAL_MIN_OCEAN_SHARE = 0.01
 DESERT_MIN_BARREN_SHARE = 0.5
-MOUNTAINOUS_MIN_ROUGHNESS = 10.0
+MOUNTAINOUS_MIN_ROUGHNESS = 12.0
 ROUGHNESS_MIN_LAND_FRACTION = 0.05
 ROUGHNESS_COAST_BUFFER_PX = 2
 MAX_LAT_FOR_WIDTH = 89.0  # cos(lat) floor for the east-west extent
@@ -485,10 +478,13 @@ def select_places(config: EarthConfig) -> list[SelectedPlace]:
     u_cell = rng.random(math.ceil(180 / SAMPLING_CELL_DEG) * _CELL_COLS_MAX)
     rows = candidate_rows(config)
     continents = _geonames_continents()[rows]
-    queues: dict[str, Iterator[int]] = {
-        name: iter(_balanced_order(rows[continents == name], u_place, u_cell).tolist())
-        for name in sorted(set(continents.tolist()))
-    }
+    cells = sampling_cells(gaz.lat[rows], gaz.lon[rows])
+    queues: dict[str, Iterator[int]] = {}
+    occupied: dict[str, int] = {}
+    for name in sorted(set(continents.tolist())):
+        members = continents == name
+        queues[name] = iter(_balanced_order(rows[members], u_place, u_cell).tolist())
+        occupied[name] = len(np.unique(cells[members]))
     xyz = np.empty((config.places, 3))
     chord_sq = km_to_chord(config.min_spacing_km) ** 2
     chosen: list[SelectedPlace] = []
@@ -507,7 +503,7 @@ def select_places(config: EarthConfig) -> list[SelectedPlace]:
 
     active = list(queues)
     while len(chosen) < config.places and active:
-        quota = _largest_remainder(config.places - len(chosen), {c: CONTINENT_AREA_MKM2[c] for c in active})
+        quota = _largest_remainder(config.places - len(chosen), {c: occupied[c] for c in active})
         for name in list(active):
             taken = 0
             while taken < quota[name]:
