@@ -1,0 +1,57 @@
+"""Generation backends behind one interface: ``generate(examples, sampling) -> list[str]`` (one
+completion per example, same order). ``hf`` runs a local model with batched generation, ``http`` calls
+any OpenAI-compatible chat-completions endpoint, ``vllm`` runs vLLM offline (optional extra, GPU)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from geor1.errors import GeoR1Error
+from geor1.eval.types import EvalExample, SamplingConfig
+
+
+class Backend(ABC):
+    """A text generator for evaluation prompts."""
+
+    #: how many examples the runner hands over at once (and caches right after)
+    chunk_size: int = 8
+
+    def __init__(self, model: str):
+        self.model = model
+
+    @property
+    def model_id(self) -> str:
+        """Return the id that keys this model's cached generations."""
+        return self.model
+
+    @abstractmethod
+    def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
+        """Return one completion per example (same order)."""
+
+    def close(self) -> None:
+        """Release resources (threads, models); the default has none to release."""
+        return None
+
+
+def make_backend(name: str, model: str, **options: Any) -> Backend:
+    """Return the backend called ``name`` ("hf", "http" or "vllm") for ``model``."""
+    if name == "hf":
+        from geor1.eval.backends.hf import HFBackend
+
+        return HFBackend(model, batch_size=options.get("batch_size", 8))
+    if name == "http":
+        from geor1.eval.backends.http import HTTPBackend
+
+        return HTTPBackend(
+            model,
+            base_url=options.get("base_url"),
+            api_key=options.get("api_key"),
+            concurrency=options.get("concurrency", 8),
+        )
+    if name == "vllm":
+        from geor1.eval.backends.vllm import VLLMBackend
+
+        return VLLMBackend(model, batch_size=options.get("batch_size", 64))
+    raise GeoR1Error(f"unknown backend {name!r}; use hf, http or vllm")

@@ -1,0 +1,79 @@
+"""Local 🤗 transformers backend: batched generation with left padding, images processed per batch.
+
+Prompts go through the processor's chat template (images first, as the examples lay them out), the
+batch is padded on the LEFT so every row's last token is the generation start, and only the new tokens
+are decoded. Greedy when ``temperature == 0``; sampling is seeded per batch (``torch.manual_seed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from geor1.eval.backends import Backend
+from geor1.eval.types import EvalExample, SamplingConfig
+
+
+class HFBackend(Backend):
+    """Generate with a local image-text-to-text model on CPU or GPU."""
+
+    def __init__(
+        self, model: str, *, batch_size: int = 8, device: str | None = None, dtype: str | None = None
+    ):
+        super().__init__(model)
+        import torch
+
+        from geor1.models import load_model, load_processor
+
+        self.batch_size = max(1, batch_size)
+        self.chunk_size = self.batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dtype is None:
+            dtype = "auto" if self.device != "cpu" else "float32"
+        self.processor = load_processor(model, padding_side="left")
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.net = load_model(model, dtype=dtype).to(self.device).eval()
+
+    @property
+    def model_id(self) -> str:
+        """Return the resolved model folder (or hub id) as the cache key."""
+        p = Path(self.model)
+        return str(p.resolve()) if p.exists() else self.model
+
+    def _batch_inputs(self, examples: Sequence[EvalExample]) -> Any:
+        from geor1.images import open_image
+
+        texts = [
+            self.processor.apply_chat_template(e.prompt, tokenize=False, add_generation_prompt=True)
+            for e in examples
+        ]
+        images = [open_image(p) for e in examples for p in e.images]
+        kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
+        if images:
+            kwargs["images"] = images
+        return self.processor(**kwargs).to(self.device)
+
+    def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
+        """Return one completion per example, generated ``batch_size`` at a time."""
+        import torch
+
+        out: list[str] = []
+        for start in range(0, len(examples), self.batch_size):
+            batch = examples[start : start + self.batch_size]
+            inputs = self._batch_inputs(batch)
+            kwargs: dict[str, Any] = {
+                "max_new_tokens": sampling.max_new_tokens,
+                "pad_token_id": self.tokenizer.pad_token_id,
+                "do_sample": not sampling.greedy,
+            }
+            if sampling.greedy:
+                kwargs.update(temperature=None, top_p=None, top_k=None)
+            else:
+                kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
+                torch.manual_seed(sampling.seed + start)
+            with torch.inference_mode():
+                generated = self.net.generate(**inputs, **kwargs)
+            new_tokens = generated[:, inputs["input_ids"].shape[1] :]
+            out.extend(self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+        return out

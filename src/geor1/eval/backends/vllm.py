@@ -1,0 +1,46 @@
+"""vLLM offline backend (optional extra ``pip install geor1[vllm]``; needs a GPU)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from geor1.errors import GeoR1Error
+from geor1.eval.backends import Backend
+from geor1.eval.backends.http import to_openai_messages
+from geor1.eval.types import EvalExample, SamplingConfig
+
+
+def import_vllm() -> Any:
+    """Return the ``vllm`` module, or raise GeoR1Error saying how to install it."""
+    try:
+        import vllm
+    except ImportError as exc:
+        raise GeoR1Error(
+            "--backend vllm needs vLLM, which is not installed (a GPU package): "
+            "pip install 'geor1[vllm]', or use --backend hf, or serve the model and use --backend http "
+            f"({exc})"
+        ) from None
+    return vllm
+
+
+class VLLMBackend(Backend):
+    """Batched offline generation with ``vllm.LLM.chat`` (images as data URLs, like the HTTP backend)."""
+
+    def __init__(self, model: str, *, batch_size: int = 64, max_images: int = 8):
+        super().__init__(model)
+        vllm = import_vllm()
+        self._vllm = vllm
+        self.llm = vllm.LLM(model=model, limit_mm_per_prompt={"image": max_images})
+        self.chunk_size = batch_size
+
+    def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
+        """Return one completion per example (one ``LLM.chat`` call per chunk)."""
+        params = self._vllm.SamplingParams(
+            temperature=sampling.temperature,
+            top_p=1.0 if sampling.greedy else sampling.top_p,
+            max_tokens=sampling.max_new_tokens,
+            seed=sampling.seed,
+        )
+        outputs = self.llm.chat([to_openai_messages(e) for e in examples], params, use_tqdm=False)
+        return [o.outputs[0].text for o in outputs]

@@ -1,0 +1,57 @@
+"""Generation cache: one JSONL line per completion, keyed by (model, task, example id, sampling hash).
+
+A re-run, or a run resumed after a crash or a kill, reads the file, skips every key already there and
+appends only new completions (``geor1.io.JsonlAppender`` flushes each line and drops a torn last line),
+so nothing is generated twice and no key is written twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geor1.io import JsonlAppender, iter_jsonl
+
+CacheKey = tuple[str, str, str, str]
+
+
+class GenerationCache:
+    """Completions on disk for resumable evaluation."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._appender = JsonlAppender(self.path)  # repairs a partial last line before we read
+        self._rows: dict[CacheKey, str] = {}
+        if self.path.stat().st_size:
+            for _, row in iter_jsonl(self.path):
+                key = (row["model"], row["task"], row["id"], row["sampling"])
+                self._rows[key] = row["completion"]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: CacheKey) -> str | None:
+        """Return the cached completion for ``key``, or None."""
+        return self._rows.get(key)
+
+    def __contains__(self, key: CacheKey) -> bool:
+        return key in self._rows
+
+    def put(self, key: CacheKey, completion: str) -> None:
+        """Store a completion (appended and flushed at once); a key already present is left as it is."""
+        if key in self._rows:
+            return
+        model, task, example_id, sampling = key
+        self._appender.write(
+            {"model": model, "task": task, "id": example_id, "sampling": sampling, "completion": completion}
+        )
+        self._rows[key] = completion
+
+    def close(self) -> None:
+        """Close the file."""
+        self._appender.close()
+
+    def __enter__(self) -> GenerationCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

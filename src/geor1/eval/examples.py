@@ -1,0 +1,31 @@
+"""Reading evaluation inputs that are task-example JSONL files (the data layer's format)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geor1.errors import RecordError
+from geor1.eval.types import EvalExample
+
+
+def examples_from_task_file(path: Path, task: str | None = None) -> list[EvalExample]:
+    """Return the examples of a task-example JSONL (images made absolute), keeping only ``task`` when
+    given; RecordError (file:line) on a bad line or a file holding none of that task."""
+    from geor1.tasks.common import load_task_examples, resolve_images
+
+    out = []
+    for obj in load_task_examples(path):
+        if task is not None and obj.get("task") != task:
+            continue
+        out.append(
+            EvalExample(
+                id=str(obj["id"]),
+                prompt=obj["prompt"],
+                images=[str(p) for p in resolve_images(obj, path)],
+                solution=obj["solution"],
+                meta=dict(obj.get("meta") or {}),
+            )
+        )
+    if not out:
+        raise RecordError(f"no examples{f' of task {task!r}' if task else ''}", path=path)
+    return out

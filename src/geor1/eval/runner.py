@@ -1,0 +1,162 @@
+"""Run evaluation tasks with a backend, through the generation cache, and write the per-task JSON,
+``report.md`` and plots under ``RUNS_DIR/RUN/eval/``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geor1.errors import GeoR1Error
+from geor1.eval.backends import Backend, make_backend
+from geor1.eval.cache import GenerationCache
+from geor1.eval.tasks import EvalTask, get_task
+from geor1.eval.types import EvalExample, SamplingConfig
+from geor1.io import write_json
+
+
+@dataclass
+class EvalConfig:
+    """Everything one ``geo-r1 eval`` run needs."""
+
+    model: str
+    tasks: list[str]
+    data: list[str] = field(default_factory=list)
+    run: str = "eval"
+    runs_dir: Path = Path("runs")
+    backend: str = "hf"
+    base_url: str | None = None
+    api_key: str | None = None
+    batch_size: int = 8
+    concurrency: int = 8
+    limit: int | None = None
+    seed: int = 0
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    plots: bool = True
+    n_boot: int = 2000
+
+    @property
+    def eval_dir(self) -> Path:
+        """Return RUNS_DIR/RUN/eval."""
+        return Path(self.runs_dir) / self.run / "eval"
+
+
+def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
+    """Return the data path of ``task`` from ``--data`` entries: ``TASK=PATH`` for this task wins, else
+    the first plain folder/file entry (a folder is searched with the task's patterns)."""
+    plain = []
+    for entry in data:
+        name, sep, path = entry.partition("=")
+        if sep and name == task.name:
+            p = Path(path)
+            if not p.exists():
+                raise GeoR1Error(f"--data {entry}: {p} does not exist")
+            return task.find_data(p) if p.is_dir() else p
+        if not sep:
+            plain.append(Path(entry))
+    for p in plain:
+        if p.is_dir():
+            return task.find_data(p)
+        if p.is_file():
+            return p
+        raise GeoR1Error(f"--data {p}: no such file or folder")
+    raise GeoR1Error(f"task '{task.name}' has no data: pass --data FOLDER or --data {task.name}=PATH")
+
+
+def generate_with_cache(
+    backend: Backend,
+    cache: GenerationCache,
+    task: str,
+    examples: Sequence[EvalExample],
+    sampling: SamplingConfig,
+    *,
+    progress: bool = True,
+) -> list[str]:
+    """Return one completion per example: cached ones are reused, the rest are generated chunk by chunk
+    and cached as each chunk finishes."""
+    from tqdm.auto import tqdm
+
+    sampling_id = sampling.settings_hash()
+    key = lambda e: (backend.model_id, task, e.id, sampling_id)  # noqa: E731
+    todo = [e for e in examples if key(e) not in cache]
+    bar = tqdm(total=len(todo), desc=f"generate {task}", unit="ex", disable=not progress or not todo)
+    for start in range(0, len(todo), backend.chunk_size):
+        chunk = todo[start : start + backend.chunk_size]
+        for example, completion in zip(chunk, backend.generate(chunk, sampling), strict=True):
+            cache.put(key(example), completion)
+        bar.update(len(chunk))
+    bar.close()
+    return [cache.get(key(e)) or "" for e in examples]
+
+
+def run_task(
+    task: EvalTask,
+    source: Path,
+    backend: Backend,
+    cache: GenerationCache,
+    config: EvalConfig,
+) -> dict[str, Any]:
+    """Evaluate one task and return its JSON document (also written to EVAL_DIR/<task>.json)."""
+    examples = task.load(source, limit=config.limit, seed=config.seed)
+    sampling = SamplingConfig(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_new_tokens=max(config.max_new_tokens, task.max_new_tokens or 0),
+        seed=config.seed,
+    )
+    completions = generate_with_cache(backend, cache, task.name, examples, sampling)
+    result = task.score(examples, completions).to_dict()
+    by_id = {e.id: c for e, c in zip(examples, completions, strict=True)}
+    for record in result["examples"]:
+        if record.get("id") in by_id:
+            record["completion"] = by_id[record["id"]]
+    doc = {
+        **result,
+        "model": config.model,
+        "model_id": backend.model_id,
+        "backend": config.backend,
+        "data": str(source),
+        "sampling": asdict(sampling),
+        "seed": config.seed,
+        "limit": config.limit,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json(config.eval_dir / f"{task.name}.json", doc)
+    return doc
+
+
+def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
+    """Run every task of ``config`` and write the report; return the path of ``report.md``."""
+    from rich.console import Console
+
+    from geor1.eval.report import write_report
+
+    tasks = [get_task(name) for name in config.tasks]
+    if not tasks:
+        raise GeoR1Error("no tasks given (--tasks pairing,geolocation,chain,…)")
+    sources = {t.name: resolve_data(t, config.data) for t in tasks}  # fail before loading a model
+    own_backend = backend is None
+    if backend is None:
+        backend = make_backend(
+            config.backend,
+            config.model,
+            batch_size=config.batch_size,
+            base_url=config.base_url,
+            api_key=config.api_key,
+            concurrency=config.concurrency,
+        )
+    console = Console(stderr=True)
+    docs = []
+    try:
+        with GenerationCache(config.eval_dir / "generations.jsonl") as cache:
+            for task in tasks:
+                console.print(f"[bold]{task.name}[/bold] ← {sources[task.name]}")
+                docs.append(run_task(task, sources[task.name], backend, cache, config))
+    finally:
+        if own_backend:
+            backend.close()
+    return write_report(config.eval_dir, docs, plots=config.plots, seed=config.seed, n_boot=config.n_boot)
