@@ -270,6 +270,7 @@ def test_filters_countries_continents_and_antimeridian_bbox() -> None:
         ({"bbox": [0, 95, 5, 10]}, "bbox"),
         ({"bbox": [0, 20, 5, 10]}, "bbox"),
         ({"places": 0}, "places"),
+        ({"seed": -1}, "seed"),
         ({"footprint_deg": -1.0}, "footprint_deg"),
         ({"min_spacing_km": -5.0}, "min_spacing_km"),
     ],

@@ -114,8 +114,8 @@ class EarthConfig:
         """Normalise the filters and raise ConfigError naming the first bad parameter."""
         if isinstance(self.places, bool) or not isinstance(self.places, int) or self.places < 1:
             raise ConfigError("places", f"must be a positive integer, got {self.places!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ConfigError("seed", f"must be an integer, got {self.seed!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError("seed", f"must be a non-negative integer, got {self.seed!r}")
         if not (math.isfinite(self.footprint_deg) and 0 < self.footprint_deg <= 30):
             raise ConfigError("footprint_deg", f"must lie in (0, 30] degrees, got {self.footprint_deg!r}")
         if (
