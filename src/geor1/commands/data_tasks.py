@@ -37,7 +37,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (GeoR1Error, ValueError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

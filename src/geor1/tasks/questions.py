@@ -210,8 +210,8 @@ def _lat_band(view: View, ctx: _Context) -> _Item | str:
     if value not in LAT_BANDS:
         return "meta.lat_band unknown"
     question = (
-        "In which latitude band was this image taken? (tropical: |latitude| < 23.44°; subtropical: 23.44–35°; "
-        "temperate: 35–55°; subpolar: 55–66.56°; polar: above 66.56°)"
+        "In which latitude band was this image taken? (tropical: |latitude| < 23.44°; subtropical: 23.44-35°; "
+        "temperate: 35-55°; subpolar: 55-66.56°; polar: above 66.56°)"
     )
     return _Item(question, value, _pick([b for b in LAT_BANDS if b != value], ctx.k - 1, ctx.rng))
 

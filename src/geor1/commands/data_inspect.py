@@ -1,0 +1,57 @@
+"""``geo-r1 data inspect | preview``: statistics and a contact sheet of a task file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from geor1.commands.data import data_app
+from geor1.commands.data_tasks import out, user_errors
+
+
+@data_app.command("inspect")
+def inspect(
+    task_file: Path = typer.Argument(..., help="Task file (JSONL)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of tables."),
+) -> None:
+    """Counts per task / question type / band / direction, answer-letter balance, negatives' distances."""
+    from geor1.tasks.common import load_task_examples
+    from geor1.tasks.inspect import render, summarize
+
+    with user_errors():
+        summary = summarize(load_task_examples(task_file))
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+        else:
+            render(summary, out, title=str(task_file))
+
+
+@data_app.command("preview")
+def preview(
+    task_file: Path = typer.Argument(..., help="Task file (JSONL)."),
+    out_path: Path = typer.Option(..., "--out", help="PNG to write."),
+    n: int = typer.Option(4, "--n", help="Number of examples to show."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Pick examples at random with this seed (default: the first n)."
+    ),
+    tile: int = typer.Option(160, "--tile", help="Size of each image tile in pixels."),
+) -> None:
+    """Contact sheet PNG: each example's images with labels, the correct candidate framed in green."""
+    import numpy as np
+
+    from geor1.tasks.common import load_task_examples
+    from geor1.tasks.preview import contact_sheet
+
+    with user_errors():
+        if n < 1 or tile < 16:
+            raise ValueError("--n must be >= 1 and --tile >= 16")
+        examples = load_task_examples(task_file)
+        if seed is not None:
+            pick = np.sort(np.random.default_rng(seed).permutation(len(examples))[:n])
+            examples = [examples[i] for i in pick]
+        else:
+            examples = examples[:n]
+        contact_sheet(examples, task_file, out_path, tile=tile)
+        out.print(f"wrote a contact sheet of {len(examples)} examples to {out_path}")

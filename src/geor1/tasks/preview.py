@@ -1,0 +1,111 @@
+"""Contact sheet of a few task examples: one row each, the images labelled, the correct pairing candidate
+framed in green, and the question and solution as text."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+from geor1.images import open_image
+from geor1.io import atomic_write_bytes
+from geor1.tasks.common import resolve_images
+from geor1.tasks.export import split_prompt
+
+GREEN = (20, 170, 60)
+BACKGROUND = (250, 250, 250)
+TEXT = (20, 20, 20)
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _tile(path: Path, size: int) -> Image.Image:
+    """Return the image scaled so its longer side is ``size`` (pixel-sharp when enlarged a lot)."""
+    image = open_image(path)
+    scale = size / max(image.size)
+    resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), resample)
+
+
+def _captions(example: dict[str, Any]) -> list[str]:
+    labels, _ = split_prompt(example["prompt"])
+    kind = (example.get("meta") or {}).get("view")
+    fallback = f"{kind} view" if kind and len(labels) == 1 else None
+    return [(label or fallback or f"image {i + 1}").rstrip(":") for i, label in enumerate(labels)]
+
+
+def contact_sheet(
+    examples: Sequence[dict[str, Any]], task_file: str | Path, out: str | Path, *, tile: int = 160
+) -> Path:
+    """Draw ``examples`` (from ``task_file``, whose folder their image paths are relative to) as a PNG
+    contact sheet at ``out`` (written atomically); return ``out``."""
+    if not examples:
+        raise ValueError("no examples to preview")
+    pad, caption_h = 12, 34
+    font, small = _font(15), _font(13)
+    max_images = max(len(ex["images"]) for ex in examples)
+    width = max(pad + max_images * (tile + pad), 760)
+    wrap_chars = max(40, width // 8)
+    rows = []
+    for ex in examples:
+        _, question = split_prompt(ex["prompt"])
+        lines = [f"{ex['id']}  [{ex['task']}]"]
+        for para in question.split("\n"):
+            lines += textwrap.wrap(para, wrap_chars) or [""]
+        meta = ex.get("meta") or {}
+        solution = f"solution: {ex['solution']}"
+        if "answer" in meta:
+            solution += f" ({meta['answer']})"
+        if "band" in meta:
+            lo, hi = meta.get("band_km") or (float("nan"), float("nan"))
+            solution += (
+                f"   band: {meta['band']} [{lo:g}, {hi:g}] km   direction: {meta.get('direction', '')}"
+            )
+        lines.append(solution)
+        rows.append((ex, lines))
+    line_h = 19
+    heights = [pad + len(lines) * line_h + pad + caption_h + tile + pad for _, lines in rows]
+    sheet = Image.new("RGB", (width, sum(heights) + pad), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    y = pad
+    for (ex, lines), h in zip(rows, heights, strict=True):
+        meta = ex.get("meta") or {}
+        for i, line in enumerate(lines):
+            draw.text((pad, y + i * line_h), line, fill=TEXT, font=font)
+        top = y + len(lines) * line_h + pad
+        correct = (
+            1 + int(meta["answer_index"]) if ex["task"] == "pairing" and "answer_index" in meta else None
+        )
+        captions = _captions(ex)
+        distances = meta.get("distractor_km") if ex["task"] == "pairing" else None
+        for j, path in enumerate(resolve_images(ex, task_file)):
+            x = pad + j * (tile + pad)
+            caption = captions[j]
+            if distances is not None and j >= 1:
+                caption = caption.split(" (")[0] + f"  {distances[j - 1]:.0f} km"
+            draw.text((x, top), caption, fill=GREEN if j == correct else TEXT, font=small)
+            if j == correct:
+                draw.text((x, top + 16), "correct", fill=GREEN, font=small)
+            image = _tile(path, tile)
+            sheet.paste(image, (x + (tile - image.width) // 2, top + caption_h + (tile - image.height) // 2))
+            if j == correct:
+                draw.rectangle(
+                    [x - 5, top + caption_h - 5, x + tile + 4, top + caption_h + tile + 4],
+                    outline=GREEN,
+                    width=5,
+                )
+        y += h
+        draw.line([(0, y - pad // 2), (width, y - pad // 2)], fill=(200, 200, 200), width=1)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    atomic_write_bytes(out, buffer.getvalue())
+    return Path(out)

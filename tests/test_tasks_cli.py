@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from geor1.cli import build_app
+from geor1.tasks.common import load_task_examples
+from test_tasks_common import make_manifest
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    return make_manifest(tmp_path_factory.mktemp("cli") / "earth", n_places=80)
+
+
+def run(*args):
+    return runner.invoke(build_app(), ["data", *map(str, args)])
+
+
+def test_pairing_split_inspect_preview_export(manifest, tmp_path):
+    places = {}
+    for split in ("train", "test"):
+        out = tmp_path / f"{split}.jsonl"
+        r = run(
+            "pairing",
+            "--views",
+            manifest,
+            "--out",
+            out,
+            "--band",
+            "easy",
+            "--direction",
+            "both",
+            "--split",
+            split,
+            "--split-by",
+            "region",
+            "--region-deg",
+            "30",
+            "--test-fraction",
+            "0.3",
+            "--seed",
+            1,
+        )
+        assert r.exit_code == 0, r.output
+        assert "examples written" in r.output
+        ex = load_task_examples(out)
+        places[split] = {p for e in ex for p in [e["meta"]["place"], *e["meta"]["candidate_places"]]}
+    assert places["train"] and places["test"] and not places["train"] & places["test"]
+    r = run("inspect", tmp_path / "train.jsonl", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["directions"]["forward"] == summary["directions"]["reverse"] > 0
+    r = run("inspect", tmp_path / "train.jsonl")
+    assert r.exit_code == 0 and "answer-letter balance" in r.output
+    r = run("preview", tmp_path / "train.jsonl", "--out", tmp_path / "sheet.png", "--n", 2, "--seed", 0)
+    assert r.exit_code == 0 and (tmp_path / "sheet.png").stat().st_size > 1000
+    r = run(
+        "export", tmp_path / "train.jsonl", "--to", "llamafactory", "--out", tmp_path / "lf" / "train.json"
+    )
+    assert r.exit_code == 0, r.output
+    assert (
+        json.loads((tmp_path / "lf" / "dataset_info.json").read_text())["train"]["file_name"] == "train.json"
+    )
+    r = run("export", tmp_path / "train.jsonl", "--to", "vlm-r1", "--out", tmp_path / "vlm.jsonl")
+    assert r.exit_code == 0 and "--image_folders" in r.output
+
+
+def test_geoloc_questions_and_hf_dataset(manifest, tmp_path):
+    r = run(
+        "geoloc",
+        "--views",
+        manifest,
+        "--out",
+        tmp_path / "g.jsonl",
+        "--view",
+        "satellite,landcover",
+        "--limit",
+        7,
+        "--hf-dataset",
+        tmp_path / "g_hf",
+    )
+    assert r.exit_code == 0, r.output
+    assert len(load_task_examples(tmp_path / "g.jsonl")) == 7
+    from datasets import load_from_disk
+
+    assert len(load_from_disk(str(tmp_path / "g_hf"))) == 7
+    r = run(
+        "questions",
+        "--views",
+        manifest,
+        "--out",
+        tmp_path / "q.jsonl",
+        "--types",
+        "country,lat_band",
+        "--k",
+        3,
+    )
+    assert r.exit_code == 0, r.output
+    q = load_task_examples(tmp_path / "q.jsonl")
+    assert len(q) == 160 and {len(e["meta"]["options"]) for e in q} == {3}
+
+
+def test_bad_inputs_are_named(manifest, tmp_path):
+    lines = manifest.read_text().splitlines()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        "\n".join([*lines[:2], '{"id": "x", "image": "../up.png", "lat": 0, "lon": 0, "view": "satellite"}'])
+        + "\n"
+    )
+    r = run("pairing", "--views", bad, "--out", tmp_path / "o.jsonl")
+    assert r.exit_code == 2 and "bad.jsonl:3 field 'image'" in r.output and "escapes the root" in r.output
+    bad.write_text("\n".join([*lines[:2], "{not json"]) + "\n")
+    r = run("geoloc", "--views", bad, "--out", tmp_path / "o.jsonl")
+    assert r.exit_code == 2 and "bad.jsonl:3" in r.output and "invalid JSON" in r.output
+    # an image missing on disk is named with the manifest line that points at it
+    copy = tmp_path / "earth" / "views.jsonl"
+    copy.parent.mkdir()
+    copy.write_text(manifest.read_text())
+    r = run("geoloc", "--views", copy, "--out", tmp_path / "o.jsonl")
+    assert r.exit_code == 2 and "views.jsonl:1 field 'image': image file not found" in r.output
+    r = run("pairing", "--views", manifest, "--out", tmp_path / "o.jsonl", "--band", "hard", "--min-km", 5)
+    assert r.exit_code == 2 and "--min-km/--max-km replace --band" in r.output
+    r = run("pairing", "--views", manifest, "--out", tmp_path / "o.jsonl", "--query-view", "street")
+    assert r.exit_code == 2 and "--query-view 'street'" in r.output
+    r = run("pairing", "--views", manifest, "--out", tmp_path / "o.jsonl", "--band", "hard", "--strict")
+    assert r.exit_code == 2 and "fewer than 3 other places" in r.output
+    r = run("inspect", tmp_path / "nope.jsonl")
+    assert r.exit_code == 2 and "nope.jsonl: file not found" in r.output
+    assert not (tmp_path / "o.jsonl").exists()
