@@ -13,7 +13,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_PUNCT = re.compile(r"[\s\-_.,'’`\"()/]+")
+_PUNCT = re.compile(r"[\W_]+")
 
 # Common names pycountry's lookup misses (it knows ISO names, official names and some common names).
 COUNTRY_ALIASES = {

@@ -36,11 +36,12 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def task_bar_chart(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Bar chart of every task's accuracy-type headline metrics (share in [0, 1]) with 95 % CI bars."""
+    """Bar chart of every task's share-type headline metrics (accuracies, acc@km) with 95 % CI bars."""
     bars = []
     for doc in docs:
         for row in headline_rows(doc, n_boot=500):
-            if row["value"] is None or row["metric"].endswith("km") or "geoscore" in row["metric"]:
+            shares = row["statistic"] == "mean" and "geoscore" not in row["metric"]
+            if row["value"] is None or not shares or not 0.0 <= row["value"] <= 1.0:
                 continue
             bars.append((f"{doc['task']}\n{row['metric']}", row["value"], row["ci"]))
     if not bars:

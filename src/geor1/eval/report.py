@@ -13,7 +13,7 @@ from geor1.io import atomic_write_text
 
 
 def headline_rows(doc: dict[str, Any], *, seed: int = 0, n_boot: int = 2000) -> list[dict[str, Any]]:
-    """Return ``[{"metric", "value", "ci", "n", "higher_is_better"}]`` for a task document's headline
+    """Return ``[{"metric", "statistic", "value", "ci", "n", "higher_is_better"}]`` for a task document's headline
     metrics (value and 95 % percentile-bootstrap CI of the statistic over per-example values)."""
     rows = []
     for h in doc.get("headline", []):
@@ -21,6 +21,7 @@ def headline_rows(doc: dict[str, Any], *, seed: int = 0, n_boot: int = 2000) -> 
         rows.append(
             {
                 "metric": h["metric"],
+                "statistic": h["statistic"],
                 "value": point_estimate(values, h["statistic"]),
                 "ci": bootstrap_ci(values, h["statistic"], n_boot=n_boot, seed=seed),
                 "n": sum(v == v for v in values),

@@ -1,0 +1,199 @@
+"""The OpenAI-compatible HTTP backend against a real local server, and resuming from the generation
+cache after the eval process is SIGKILLed mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from geor1.cli import build_app
+from geor1.eval.backends.http import HTTPBackend
+from geor1.eval.examples import examples_from_task_file
+from geor1.eval.types import SamplingConfig
+from geor1.io import read_jsonl, write_jsonl
+from geor1.records import user_prompt
+
+_EXAMPLE = re.compile(r"Example (\S+) near \(([-\d.]+), ([-\d.]+)\)")
+
+
+class ScriptedServer:
+    """``POST /v1/chat/completions`` on 127.0.0.1: answers "<answer>(lat, lon)</answer>" about 0.1°
+    off the coordinates named in the prompt; the first ``fail_first`` requests of each example get a
+    500; every request is logged (example id, whether it had an image, status)."""
+
+    def __init__(self, *, fail_first: int = 0, latency_s: float = 0.0):
+        self.fail_first, self.latency_s = fail_first, latency_s
+        self.log: list[tuple[str, bool, int]] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                parts = body["messages"][-1]["content"]
+                text = " ".join(p.get("text", "") for p in parts if p["type"] == "text")
+                has_image = any(
+                    p["type"] == "image_url" and p["image_url"]["url"].startswith("data:image/png;base64,")
+                    for p in parts
+                )
+                match = _EXAMPLE.search(text)
+                example = match.group(1) if match else "?"
+                with server.lock:
+                    seen = sum(1 for e, _, _ in server.log if e == example)
+                    status = 500 if seen < server.fail_first else 200
+                    server.log.append((example, has_image, status))
+                time.sleep(server.latency_s)
+                if status == 500:
+                    payload = {"error": {"message": "injected failure", "type": "server_error"}}
+                else:
+                    lat, lon = float(match.group(2)) + 0.1, float(match.group(3)) - 0.1
+                    content = f"<think>looks like {example}</think><answer>({lat:.4f}, {lon:.4f})</answer>"
+                    payload = {
+                        "id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": content}}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }  # fmt: skip
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def write_geolocation_tasks(folder: Path, n: int) -> Path:
+    """Write ``n`` geolocation task examples whose prompt names their id and (rounded) coordinates."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        lat, lon = -60.0 + 7.0 * i, -170.0 + 13.0 * i
+        Image.new("RGB", (16, 16), (10 * i % 256, 80, 160)).save(folder / "images" / f"g{i}.png")
+        rows.append(
+            {
+                "id": f"g{i}",
+                "task": "geolocation",
+                "images": [f"images/g{i}.png"],
+                "prompt": user_prompt(f"Example g{i} near ({lat:.1f}, {lon:.1f}). Where is this?", 1),
+                "solution": f"({lat}, {lon})",
+                "meta": {"lat": lat, "lon": lon},
+            }
+        )
+    path = folder / "geolocation.jsonl"
+    write_jsonl(path, rows)
+    return path
+
+
+def test_http_backend_concurrent_with_retries(tmp_path: Path) -> None:
+    examples = examples_from_task_file(write_geolocation_tasks(tmp_path, 6), "geolocation")
+    with ScriptedServer(fail_first=1) as server:
+        backend = HTTPBackend("scripted", base_url=server.base_url, concurrency=3, max_retries=3)
+        try:
+            out = backend.generate(examples, SamplingConfig(max_new_tokens=32))
+        finally:
+            backend.close()
+    assert len(out) == 6
+    for e, completion in zip(examples, out, strict=True):
+        assert f"looks like {e.id}</think>" in completion  # same order as the examples
+    statuses = [s for _, _, s in server.log]
+    assert statuses.count(500) == 6 and statuses.count(200) == 6  # each example failed once, then retried
+    assert all(has_image for _, has_image, _ in server.log)
+
+
+def test_cli_default_spelling_runs_http_eval_and_writes_report(tmp_path: Path) -> None:
+    tasks = write_geolocation_tasks(tmp_path / "data", 5)
+    with ScriptedServer() as server:
+        result = CliRunner().invoke(
+            build_app(),
+            ["eval", "--model", "scripted", "--backend", "http", "--base-url", server.base_url,
+             "--tasks", "geolocation", "--data", f"geolocation={tasks}", "--run", "r1",
+             "--runs-dir", str(tmp_path / "runs"), "--concurrency", "2"],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "runs/r1/eval"
+    doc = json.loads((out / "geolocation.json").read_text())
+    assert doc["metrics"]["n"] == 5 and doc["metrics"]["n_parsed"] == 5
+    assert doc["metrics"]["acc_km"]["25"] == 1.0 and doc["metrics"]["acc_km"]["1"] == 0.0  # ~14 km off
+    assert (out / "report.md").read_text().count("geolocation") >= 2
+    for name in ("tasks_bar.png", "geolocation_cdf.png", "error_map.png"):
+        assert (out / name).stat().st_size > 5_000, name
+    table = CliRunner().invoke(build_app(), ["eval", "compare", "r1", "--runs-dir", str(tmp_path / "runs")])
+    assert table.exit_code == 0 and "acc@25km" in table.output
+
+
+def test_resume_after_sigkill_recomputes_nothing(tmp_path: Path) -> None:
+    n = 14
+    tasks = write_geolocation_tasks(tmp_path / "data", n)
+    runs = tmp_path / "runs"
+    cache = runs / "r/eval/generations.jsonl"
+    with ScriptedServer(latency_s=0.15) as server:
+        cmd = [sys.executable, "-m", "geor1.cli", "eval", "--model", "scripted", "--backend", "http",
+               "--base-url", server.base_url, "--tasks", "geolocation", "--data", f"geolocation={tasks}",
+               "--run", "r", "--runs-dir", str(runs), "--concurrency", "1", "--no-plots"]  # fmt: skip
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline and (not cache.exists() or len(cache.read_text().splitlines()) < 4):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        before = {row["id"] for row in read_jsonl(cache)}
+        assert 4 <= len(before) < n, "the kill must land mid-run"
+        requests_before = len(server.log)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        second_run = [e for e, _, _ in server.log[requests_before:]]
+    rows = read_jsonl(cache)
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids)) == n  # no duplicates, everything cached once
+    assert not before & set(second_run), "cached examples were generated again"
+    assert sorted(second_run) == sorted(set(ids) - before)
+    doc = json.loads((runs / "r/eval/geolocation.json").read_text())
+    assert doc["metrics"]["n_parsed"] == n
+
+
+@pytest.mark.parametrize("backend", ["vllm"])
+def test_vllm_backend_absent_gives_clear_message(backend: str) -> None:
+    pytest.importorskip("openai")
+    try:
+        import vllm  # noqa: F401
+
+        pytest.skip("vLLM is installed here")
+    except ImportError:
+        pass
+    from geor1.errors import GeoR1Error
+    from geor1.eval.backends import make_backend
+
+    with pytest.raises(GeoR1Error, match="pip install 'geor1\\[vllm\\]'"):
+        make_backend(backend, "some/model")
