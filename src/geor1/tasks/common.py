@@ -78,6 +78,7 @@ class ViewSet:
     views: list[View]
     lines: list[int]
     root: Path = field(init=False)
+    _abs_root: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.root = self.manifest.parent
@@ -109,16 +110,19 @@ class ViewSet:
 
     def image_path(self, i: int) -> Path:
         """Return the absolute path of view ``i``'s image, or raise RecordError naming its manifest line."""
-        path = (self.root / self.views[i].image).resolve()
-        if not path.is_file():
+        if self._abs_root is None:
+            self._abs_root = os.path.abspath(self.root)
+        # view_from_dict already rejected absolute and '..' paths, so a plain join stays inside the root
+        path = os.path.join(self._abs_root, self.views[i].image)
+        if not os.path.isfile(path):
             raise RecordError(
                 f"image file not found: {path}", path=self.manifest, line=self.lines[i], field="image"
             )
-        return path
+        return Path(path)
 
     def image_relative_to(self, i: int, out_dir: Path) -> str:
         """Return view ``i``'s image path relative to ``out_dir`` (POSIX), checking the file exists."""
-        return Path(os.path.relpath(self.image_path(i), out_dir.resolve())).as_posix()
+        return Path(os.path.relpath(self.image_path(i), os.path.abspath(out_dir))).as_posix()
 
 
 def load_view_set(path: str | Path) -> ViewSet:

@@ -122,7 +122,7 @@ class PairingReport:
     by_direction: dict[str, int] = field(default_factory=dict)
     by_band: dict[str, int] = field(default_factory=dict)
     shortage: dict[str, int] = field(default_factory=dict)
-    shortage_queries: list[str] = field(default_factory=list)
+    shortage_queries: dict[str, list[str]] = field(default_factory=dict)  # band -> query view ids
     no_positive: int = 0
     outside_split: int = 0
     dropped_by_limit: int = 0
@@ -133,7 +133,7 @@ class PairingReport:
         out += [f"  direction {k}: {v}" for k, v in sorted(self.by_direction.items())]
         out += [f"  band {k}: {v}" for k, v in sorted(self.by_band.items())]
         for band, n in sorted(self.shortage.items()):
-            some = ", ".join(self.shortage_queries[:5])
+            some = ", ".join(self.shortage_queries.get(band, [])[:5])
             out.append(f"skipped {n} queries with too few negatives in band {band} (e.g. {some})")
         if self.no_positive:
             out.append(f"skipped {self.no_positive} queries whose place has no candidate-kind view")
@@ -212,7 +212,7 @@ def _drafts_one_direction(
         if (negatives[row] < 0).any():
             band = str(bands[row])
             report.shortage[band] = report.shortage.get(band, 0) + 1
-            report.shortage_queries.append(views.views[qi].id)
+            report.shortage_queries.setdefault(band, []).append(views.views[qi].id)
             if config.strict:
                 lo, hi = config.band_bounds()[band]
                 raise ShortageError(
