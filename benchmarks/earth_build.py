@@ -34,7 +34,7 @@ def main() -> None:
         started = time.perf_counter()
         for load in (
             earth_data.blue_marble,
-            earth_data.etopo_relief,
+            earth_data.shaded_relief,
             earth_data.shaded_relief_luminance,
             earth_data.landcover_classes,
             earth_data.land_sea_mask,

