@@ -1,0 +1,234 @@
+"""The consistency filter for teacher completions: keep an exemplar only if it is well-formed, right,
+of a sensible length, free of hint leakage and not a near-duplicate of one already kept.
+
+Near-duplicates are found with MinHash over word shingles (``datasketch``'s MinHash + LSH index), then
+confirmed with the MinHash Jaccard estimate, so the check stays fast on tens of thousands of exemplars.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from datasketch import MinHash, MinHashLSH
+
+from geor1.geo import haversine_km
+
+# Rejection reasons, in the order the checks run.
+REASONS = (
+    "teacher_abstained",
+    "malformed",
+    "wrong_answer",
+    "too_short",
+    "too_long",
+    "hint_leak",
+    "near_duplicate",
+)
+
+# Phrases that reveal the teacher was handed the answer (case-insensitive regular expressions).
+DEFAULT_LEAK_PATTERNS: tuple[str, ...] = (
+    r"\bI (?:was|am|have been|had been) (?:told|given|informed)\b",
+    r"\b(?:we|you) (?:were|are|have been) (?:told|given)\b",
+    r"\banswer (?:is|was|has been) (?:given|provided|stated|supplied)\b",
+    r"\bgiven (?:the )?(?:correct |final )?answer\b",
+    r"\bhint(?:s|ed)?\b",
+    r"\bground[- ]truth\b",
+    r"\bas (?:instructed|requested|stated in the prompt)\b",
+    r"\bthe (?:prompt|instructions?) (?:says|said|states|stated|tells)\b",
+    r"\bwithout mentioning\b",
+)
+# Every default pattern contains one of these words, so the patterns only run on texts that have one.
+DEFAULT_LEAK_TRIGGERS: frozenset[str] = frozenset(
+    "told given informed provided stated supplied hint hints hinted ground instructed requested prompt "
+    "instruction instructions mentioning".split()
+)
+
+_COMPLETION = re.compile(r"\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*", re.DOTALL)
+_TAG = re.compile(r"</?(?:think|answer)>")
+_WORD = re.compile(r"\w+")
+_LETTER = re.compile(
+    r"^\s*(?:(?:option|candidate|answer)\s*:?\s*)?\(?([A-Za-z])\)?\s*(?:[.:)\-]|$)", re.IGNORECASE
+)
+_COORDS = re.compile(r"\(?\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)?")
+
+
+@dataclass
+class FilterConfig:
+    """Filter settings (length in words of the ``<think>`` part)."""
+
+    min_think_words: int = 20
+    max_think_words: int = 800
+    near_duplicate_threshold: float = 0.85  # MinHash Jaccard over word shingles; >= 1.0 turns the check off
+    shingle_words: int = 3
+    num_perm: int = 64
+    geo_tolerance_km: float = 1.0
+    leak_patterns: tuple[str, ...] = DEFAULT_LEAK_PATTERNS
+    # Lower-case words of which every leak pattern contains one (a fast pre-check); None: always search.
+    leak_triggers: frozenset[str] | None = DEFAULT_LEAK_TRIGGERS
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-safe dict (for the run log)."""
+        out = asdict(self)
+        out["leak_patterns"] = list(self.leak_patterns)
+        out["leak_triggers"] = sorted(self.leak_triggers) if self.leak_triggers is not None else None
+        return out
+
+
+@dataclass
+class Verdict:
+    """The filter's decision on one completion."""
+
+    keep: bool
+    reason: str | None = None
+    answer: str | None = None
+    think_words: int = 0
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the verdict as a JSON-safe dict."""
+        return {
+            "keep": self.keep,
+            "reason": self.reason,
+            "answer": self.answer,
+            "think_words": self.think_words,
+            "detail": self.detail,
+        }
+
+
+def split_completion(text: str) -> tuple[str, str] | None:
+    """Return (thinking, answer) if ``text`` is exactly ``<think>…</think><answer>…</answer>``, else None."""
+    match = _COMPLETION.fullmatch(text)
+    if match is None:
+        return None
+    think, answer = match.group(1), match.group(2)
+    if _TAG.search(think) or _TAG.search(answer):
+        return None
+    return think.strip(), answer.strip()
+
+
+def answer_matches(answer: str, solution: str, geo_tolerance_km: float = 1.0) -> bool:
+    """Return True if ``answer`` states ``solution``: the same letter for a choice, coordinates within
+    ``geo_tolerance_km`` for a "(lat, lon)" solution, else the same text up to case and spacing."""
+    solution = solution.strip()
+    if len(solution) == 1 and solution.isalpha():
+        match = _LETTER.match(answer)
+        return match is not None and match.group(1).upper() == solution.upper()
+    want = _COORDS.fullmatch(solution)
+    if want is not None:
+        got = _COORDS.fullmatch(answer.strip())
+        if got is None:
+            return False
+        lat, lon = float(got.group(1)), float(got.group(2))
+        if not (abs(lat) <= 90 and abs(lon) <= 180):
+            return False
+        distance = haversine_km(lat, lon, float(want.group(1)), float(want.group(2)))
+        return float(distance) <= geo_tolerance_km
+    return " ".join(answer.lower().split()) == " ".join(solution.lower().split())
+
+
+def shingles(text: str, size: int) -> set[bytes]:
+    """Return the set of ``size``-word shingles of ``text`` (lower-cased words), as bytes."""
+    return word_shingles(_WORD.findall(text.lower()), size)
+
+
+def word_shingles(words: list[str], size: int) -> set[bytes]:
+    """Return the set of ``size``-word shingles of a word list, as bytes."""
+    if len(words) <= size:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+class CotFilter:
+    """Judges completions and remembers the kept ones for the near-duplicate check."""
+
+    def __init__(self, config: FilterConfig | None = None):
+        self.config = config or FilterConfig()
+        # One alternation scans the text once instead of once per pattern.
+        self._leak = re.compile("|".join(f"(?:{p})" for p in self.config.leak_patterns), re.IGNORECASE)
+        self._dedup = self.config.near_duplicate_threshold < 1.0
+        # crc32 is a fast, stable 32-bit hash; the permutations are built once and shared.
+        self._proto = MinHash(num_perm=self.config.num_perm, hashfunc=zlib.crc32)
+        self._lsh = (
+            MinHashLSH(threshold=self.config.near_duplicate_threshold, num_perm=self.config.num_perm)
+            if self._dedup
+            else None
+        )
+        self._kept: dict[str, MinHash] = {}
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def _minhash(self, words: list[str]) -> MinHash:
+        m = MinHash(
+            num_perm=self.config.num_perm,
+            hashfunc=zlib.crc32,
+            permutations=self._proto.permutations,
+            scheme=self._proto.scheme,
+        )
+        m.update_batch(list(word_shingles(words, self.config.shingle_words)))
+        return m
+
+    def check(self, text: str | None, solution: str) -> Verdict:
+        """Return the verdict on one completion without remembering it (``None`` text is malformed)."""
+        return self._check(text, solution)[0]
+
+    def _check(self, text: str | None, solution: str) -> tuple[Verdict, MinHash | None]:
+        parts = split_completion(text) if isinstance(text, str) else None
+        if parts is None:
+            return Verdict(False, "malformed", detail="not <think>…</think><answer>…</answer>"), None
+        think, answer = parts
+        words = _WORD.findall(think.lower())
+        n_words = len(words)
+        if not answer_matches(answer, solution, self.config.geo_tolerance_km):
+            return Verdict(False, "wrong_answer", answer, n_words, detail=f"expected {solution!r}"), None
+        if n_words < self.config.min_think_words:
+            return Verdict(False, "too_short", answer, n_words), None
+        if n_words > self.config.max_think_words:
+            return Verdict(False, "too_long", answer, n_words), None
+        triggers = self.config.leak_triggers
+        if (
+            triggers is None
+            or not triggers.isdisjoint(words)
+            or not triggers.isdisjoint(_WORD.findall(answer.lower()))
+        ):
+            found = self._leak.search(text or "")
+            if found:
+                return Verdict(False, "hint_leak", answer, n_words, detail=found.group(0)), None
+        m = None
+        if self._lsh is not None:
+            m = self._minhash(words)
+            for key in self._lsh.query(m):
+                similarity = m.jaccard(self._kept[key])
+                if similarity >= self.config.near_duplicate_threshold:
+                    verdict = Verdict(
+                        False, "near_duplicate", answer, n_words, detail=f"{key} ({similarity:.2f})"
+                    )
+                    return verdict, None
+        return Verdict(True, None, answer, n_words), m
+
+    def remember(self, key: str, text: str, minhash: MinHash | None = None) -> None:
+        """Add a kept completion to the near-duplicate index (ignored if already there or malformed)."""
+        if self._lsh is None or key in self._kept:
+            return
+        if minhash is None:
+            parts = split_completion(text)
+            if parts is None:
+                return
+            minhash = self._minhash(_WORD.findall(parts[0].lower()))
+        self._lsh.insert(key, minhash)
+        self._kept[key] = minhash
+
+    def judge(self, key: str, text: str | None, solution: str) -> Verdict:
+        """Return the verdict on one completion and remember it if kept."""
+        verdict, minhash = self._check(text, solution)
+        if verdict.keep and text is not None:
+            self.remember(key, text, minhash)
+        return verdict
+
+    def seed(self, kept: Iterable[tuple[str, str]]) -> None:
+        """Remember completions kept by an earlier run, as (key, text) pairs."""
+        for key, text in kept:
+            self.remember(key, text)

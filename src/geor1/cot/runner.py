@@ -1,0 +1,413 @@
+"""Run a teacher over task examples, filter its completions, and append the kept ones: resumable.
+
+Two append-only files, flushed per record:
+
+- the output (``cot.jsonl``): one CoT example per kept completion — the task example plus
+  ``completion``, ``teacher``, ``filter``, ``example_id`` and ``sample``;
+- the run log (``cot.log.jsonl``): a ``start`` event, one ``sample`` event per judged completion (verdict,
+  tokens, cost, latency, retries, faults), one ``error`` event per failed teacher call, a ``summary``.
+
+On restart both files are read back: judged samples are not asked again, kept completions seed the
+near-duplicate index, and record ids already in the output are never written twice. A teacher error is
+recorded and the job is retried in a later round (and in a later run), never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geor1.cot.filter import CotFilter, Verdict
+from geor1.cot.teachers.base import Teacher, TeacherJob, TeacherResult, derive_seed
+from geor1.errors import ConfigError, RecordError
+from geor1.io import JsonlAppender, iter_jsonl
+from geor1.records import check_task_example
+
+KEEP_MODES = ("first", "all")
+
+
+@dataclass
+class CotRunConfig:
+    """Settings of one ``geo-r1 cot`` run."""
+
+    samples_per_example: int = 1
+    keep: str = "first"  # "first": stop at the first kept sample; "all": judge every sample, keep all passing
+    seed: int = 0
+    error_rounds: int = 3  # extra rounds in which a job that failed with a teacher error is asked again
+    retry_delay_s: float = 1.0  # wait before a round made only of retries (doubles each time)
+    chunk_size: int = 512  # examples in flight together (bounds memory; rounds run per chunk)
+    limit: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.keep not in KEEP_MODES:
+            raise ConfigError("keep", f"must be one of {KEEP_MODES}, got {self.keep!r}")
+        if self.samples_per_example < 1:
+            raise ConfigError("samples_per_example", "must be at least 1")
+        if self.chunk_size < 1:
+            raise ConfigError("chunk_size", "must be at least 1")
+
+
+@dataclass
+class RunSummary:
+    """Counts and totals of one run (this invocation only, except ``resumed_*``)."""
+
+    examples: int = 0
+    resumed_done: int = 0
+    processed: int = 0
+    examples_with_kept: int = 0
+    examples_without_kept: int = 0
+    unfinished: int = 0
+    records_written: int = 0
+    samples_judged: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    teacher_errors: int = 0
+    retries: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    elapsed_s: float = 0.0
+
+    @property
+    def examples_per_s(self) -> float:
+        """Return processed examples per second of wall time."""
+        return self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as a JSON-safe dict."""
+        out = asdict(self)
+        out["rejections"] = dict(self.rejections)
+        out["faults"] = dict(self.faults)
+        out["examples_per_s"] = round(self.examples_per_s, 2)
+        out["cost"] = round(self.cost, 6)
+        return out
+
+
+def log_path_for(output: str | Path) -> Path:
+    """Return the run-log path that goes with an output file (``cot.jsonl`` → ``cot.log.jsonl``)."""
+    output = Path(output)
+    stem = output.name[: -len(".jsonl")] if output.name.endswith(".jsonl") else output.name
+    return output.with_name(f"{stem}.log.jsonl")
+
+
+def record_id(example_id: str, sample: int, keep: str) -> str:
+    """Return the output id of a kept sample: the example id, or ``id#sample`` when keeping all."""
+    return example_id if keep == "first" else f"{example_id}#{sample}"
+
+
+def load_examples(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """Return the task examples of a JSONL file, validated (RecordError names file:line:field)."""
+    examples: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for number, obj in iter_jsonl(path):
+        check_task_example(obj, path=path, line=number)
+        example_id = str(obj["id"])
+        if example_id in seen:
+            raise RecordError(
+                f"duplicate id (first on line {seen[example_id]})", path=path, line=number, field="id"
+            )
+        seen[example_id] = number
+        examples.append(obj)
+        if limit is not None and len(examples) >= limit:
+            break
+    return examples
+
+
+def image_relocator(src_dir: Path, dst_dir: Path) -> Callable[[list[str]], list[str]]:
+    """Return a function that rewrites image paths relative to ``src_dir`` to be relative to ``dst_dir``."""
+    if src_dir == dst_dir:
+        return list
+    prefix = Path(os.path.relpath(src_dir, dst_dir)).as_posix()
+
+    def relocate(images: list[str]) -> list[str]:
+        return [p if os.path.isabs(p) else posixpath.normpath(posixpath.join(prefix, p)) for p in images]
+
+    return relocate
+
+
+@dataclass
+class _Progress:
+    """What is known about one example: samples judged and kept, errors per sample, abstention."""
+
+    example: dict[str, Any]
+    judged: set[int] = field(default_factory=set)
+    kept: set[int] = field(default_factory=set)
+    errors: Counter[int] = field(default_factory=Counter)
+    abstained: bool = False
+
+    def done(self, n_samples: int, keep: str) -> bool:
+        if self.abstained or (keep == "first" and self.kept):
+            return True
+        return all(k in self.judged for k in range(n_samples))
+
+    def next_jobs(self, config: CotRunConfig) -> list[TeacherJob]:
+        if self.done(config.samples_per_example, config.keep):
+            return []
+        todo = [k for k in range(config.samples_per_example) if k not in self.judged]
+        if config.keep == "first":
+            todo = todo[:1]
+        example_id = str(self.example["id"])
+        return [
+            TeacherJob(self.example, k, derive_seed(config.seed, example_id, k), attempt=self.errors[k])
+            for k in todo
+            if self.errors[k] <= config.error_rounds
+        ]
+
+
+def read_state(output: Path, log: Path) -> tuple[dict[str, _Progress], set[str], list[tuple[str, str]]]:
+    """Return what earlier runs did: progress by example id (examples left blank), the record ids already
+    written, and the kept (record id, completion) pairs to seed the near-duplicate index."""
+    progress: dict[str, _Progress] = {}
+    written: set[str] = set()
+    kept_texts: list[tuple[str, str]] = []
+
+    def entry(example_id: str) -> _Progress:
+        return progress.setdefault(example_id, _Progress(example={}))
+
+    if log.exists():
+        for _, event in _tolerant_lines(log):
+            if event.get("event") != "sample":
+                continue
+            state = entry(str(event["example_id"]))
+            sample = int(event["sample"])
+            state.judged.add(sample)
+            if event.get("keep"):
+                state.kept.add(sample)
+            if event.get("reason") == "teacher_abstained":
+                state.abstained = True
+    if output.exists():
+        for _, record in _tolerant_lines(output):
+            rid = str(record.get("id"))
+            written.add(rid)
+            example_id = str(record.get("example_id", rid))
+            sample = int(record.get("sample", 0))
+            state = entry(example_id)
+            state.judged.add(sample)
+            state.kept.add(sample)
+            completion = record.get("completion") or [{}]
+            kept_texts.append((rid, str(completion[-1].get("content", ""))))
+    return progress, written, kept_texts
+
+
+def _tolerant_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    # A run killed mid-write leaves at most a partial last line; JsonlAppender drops it on reopen, and
+    # here it is skipped so reading state never fails on it.
+    with path.open("r", encoding="utf-8") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines) and not line.endswith("\n"):
+                continue
+            raise RecordError("invalid JSON in an output/log file", path=path, line=number) from None
+        if isinstance(obj, dict):
+            yield number, obj
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CotRunner:
+    """Drives a teacher and the filter over a task file, appending kept CoT examples."""
+
+    def __init__(
+        self,
+        teacher: Teacher,
+        filter_: CotFilter | None = None,
+        config: CotRunConfig | None = None,
+    ):
+        self.teacher = teacher
+        self.filter = filter_ or CotFilter()
+        self.config = config or CotRunConfig()
+
+    def run(
+        self, input_path: str | Path, output: str | Path, extra_log: dict[str, Any] | None = None
+    ) -> RunSummary:
+        """Process every example of ``input_path`` not done yet, append to ``output``; return the summary."""
+        config = self.config
+        input_path, output = Path(input_path), Path(output)
+        log_path = log_path_for(output)
+        started = time.perf_counter()
+        examples = load_examples(input_path, config.limit)
+        previous, written, kept_texts = read_state(output, log_path)
+        self.filter.seed(kept_texts)
+
+        summary = RunSummary(examples=len(examples))
+        states: list[_Progress] = []
+        for example in examples:
+            state = previous.get(str(example["id"])) or _Progress(example={})
+            state.example = example
+            if state.done(config.samples_per_example, config.keep):
+                summary.resumed_done += 1
+            else:
+                states.append(state)
+
+        teacher_info = self.teacher.describe()
+        relocate = image_relocator(input_path.resolve().parent, output.resolve().parent)
+        with JsonlAppender(output) as out, JsonlAppender(log_path) as log:
+            log.write(
+                {
+                    "event": "start",
+                    "time": time.time(),
+                    "input": str(input_path),
+                    "output": str(output),
+                    "teacher": teacher_info,
+                    "config": asdict(config),
+                    "filter": self.filter.config.to_dict(),
+                    "pending": len(states),
+                    **(extra_log or {}),
+                }
+            )
+            bar = _progress_bar(len(states), config.progress)
+            try:
+                for chunk in _chunks(states, config.chunk_size):
+                    self._run_chunk(chunk, out, log, written, teacher_info, relocate, summary, bar)
+            finally:
+                bar.close()
+                summary.elapsed_s = time.perf_counter() - started
+                log.write({"event": "summary", "time": time.time(), **summary.to_dict()})
+        return summary
+
+    def _run_chunk(
+        self,
+        chunk: list[_Progress],
+        out: JsonlAppender,
+        log: JsonlAppender,
+        written: set[str],
+        teacher_info: dict[str, Any],
+        relocate: Callable[[list[str]], list[str]],
+        summary: RunSummary,
+        bar: Any,
+    ) -> None:
+        config = self.config
+        by_id = {str(state.example["id"]): state for state in chunk}
+        delay = config.retry_delay_s
+        while True:
+            jobs = [job for state in chunk for job in state.next_jobs(config)]
+            if not jobs:
+                break
+            if all(job.attempt > 0 for job in jobs) and delay > 0:
+                time.sleep(delay)
+                delay *= 2
+            for result in self.teacher.generate(jobs):
+                state = by_id[result.job.example_id]
+                was_done = state.done(config.samples_per_example, config.keep)
+                self._account(result, summary)
+                if result.error is not None:
+                    state.errors[result.job.sample] += 1
+                    summary.teacher_errors += 1
+                    log.write(
+                        {
+                            "event": "error",
+                            "example_id": result.job.example_id,
+                            "sample": result.job.sample,
+                            "attempt": result.job.attempt,
+                            "error": result.error,
+                            "retries": result.retries,
+                            "faults": result.faults,
+                        }
+                    )
+                    continue
+                verdict = self._judge(result)
+                self._record(result, verdict, state, out, log, written, teacher_info, relocate, summary)
+                if not was_done and state.done(config.samples_per_example, config.keep):
+                    self._finish(state, summary, bar)
+        for state in chunk:
+            if not state.done(config.samples_per_example, config.keep):
+                # Teacher errors exhausted this run's retries: a later run asks again.
+                summary.unfinished += 1
+                bar.update(1)
+
+    def _judge(self, result: TeacherResult) -> Verdict:
+        if result.abstain is not None:
+            return Verdict(False, "teacher_abstained", detail=result.abstain)
+        key = record_id(result.job.example_id, result.job.sample, self.config.keep)
+        return self.filter.judge(key, result.text, str(result.job.example["solution"]))
+
+    def _record(
+        self,
+        result: TeacherResult,
+        verdict: Verdict,
+        state: _Progress,
+        out: JsonlAppender,
+        log: JsonlAppender,
+        written: set[str],
+        teacher_info: dict[str, Any],
+        relocate: Callable[[list[str]], list[str]],
+        summary: RunSummary,
+    ) -> None:
+        job = result.job
+        summary.samples_judged += 1
+        if result.abstain is not None:
+            state.abstained = True
+        if verdict.keep:
+            rid = record_id(job.example_id, job.sample, self.config.keep)
+            if rid not in written:
+                record = dict(job.example)
+                record["id"] = rid
+                record["images"] = relocate(list(job.example["images"]))
+                record["completion"] = [{"role": "assistant", "content": result.text}]
+                record["teacher"] = teacher_info
+                record["filter"] = verdict.to_dict()
+                record["example_id"] = job.example_id
+                record["sample"] = job.sample
+                out.write(record)
+                written.add(rid)
+                summary.records_written += 1
+            state.kept.add(job.sample)
+        else:
+            summary.rejections[verdict.reason or "unknown"] += 1
+        state.judged.add(job.sample)
+        log.write(
+            {
+                "event": "sample",
+                "example_id": job.example_id,
+                "sample": job.sample,
+                "keep": verdict.keep,
+                "reason": verdict.reason,
+                "detail": verdict.detail,
+                "think_words": verdict.think_words,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost": result.cost,
+                "latency_s": round(result.latency_s, 4),
+                "retries": result.retries,
+                "faults": result.faults,
+            }
+        )
+
+    @staticmethod
+    def _account(result: TeacherResult, summary: RunSummary) -> None:
+        summary.prompt_tokens += result.prompt_tokens
+        summary.completion_tokens += result.completion_tokens
+        summary.cost += result.cost
+        summary.retries += result.retries
+        summary.faults.update(result.faults)
+
+    @staticmethod
+    def _finish(state: _Progress, summary: RunSummary, bar: Any) -> None:
+        summary.processed += 1
+        if state.kept:
+            summary.examples_with_kept += 1
+        else:
+            summary.examples_without_kept += 1
+        bar.update(1)
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="cot", unit="ex", disable=not enabled, dynamic_ncols=True)
