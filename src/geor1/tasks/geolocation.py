@@ -48,7 +48,6 @@ def build_geolocation(
 ) -> list[dict[str, Any]]:
     """Return geolocation examples (one per view of the chosen kinds, in manifest order) whose image
     paths are relative to ``out_dir``; ``places`` restricts them to a split."""
-    chosen: list[int] = []
     for kind in config.views:
         views.require_kind(kind, "--view")
     kinds = set(config.views)
