@@ -48,7 +48,8 @@ class HFBackend(Backend):
             self.processor.apply_chat_template(e.prompt, tokenize=False, add_generation_prompt=True)
             for e in examples
         ]
-        images = [open_image(p) for e in examples for p in e.images]
+        # paths are opened (and checked) here; in-memory PIL images (from geo-r1 serve) pass through
+        images = [open_image(p) if isinstance(p, (str, Path)) else p for e in examples for p in e.images]
         kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
         if images:
             kwargs["images"] = images

@@ -1,0 +1,98 @@
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from geor1.serve.requests import RequestRejected, decode_data_url, parse_chat_request
+
+
+def data_url(size=(8, 8), fmt="PNG", color=(10, 200, 30)) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format=fmt)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def parse(body, **kw):
+    opts = dict(max_images=2, max_pixels=64 * 64, max_tokens_limit=512)
+    opts.update(kw)
+    return parse_chat_request(body, **opts)
+
+
+def test_parses_text_and_images_in_order():
+    req = parse(
+        {
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": data_url()}},
+                        {"type": "text", "text": "Where?"},
+                    ],
+                },
+            ],
+            "max_tokens": 32,
+            "temperature": 0.7,
+            "seed": 3,
+        }
+    )
+    assert [b["type"] for b in req.messages[1]["content"]] == ["image", "text"]
+    assert req.messages[0]["content"] == [{"type": "text", "text": "be brief"}]
+    assert len(req.images) == 1 and req.images[0].size == (8, 8)
+    assert (req.max_tokens, req.temperature, req.seed) == (32, 0.7, 3)
+
+
+@pytest.mark.parametrize(
+    "body,status,param",
+    [
+        ([], 400, None),
+        ({"messages": []}, 400, "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, 400, "messages[0]"),
+        ({"messages": [{"role": "user", "content": 5}]}, 400, "messages[0]"),
+        ({"messages": [{"role": "user", "content": "x"}], "max_tokens": 10_000}, 400, "max_tokens"),
+        ({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}, 400, "temperature"),
+        ({"messages": [{"role": "user", "content": "x"}], "stream": True}, 400, "stream"),
+    ],
+)
+def test_rejects_malformed_bodies(body, status, param):
+    with pytest.raises(RequestRejected) as err:
+        parse(body)
+    assert err.value.status == status and err.value.param == param
+
+
+@pytest.mark.parametrize(
+    "url,status",
+    [
+        ("/etc/passwd", 400),
+        ("file:///etc/passwd", 400),
+        ("http://127.0.0.1/x.png", 400),
+        ("data:text/plain;base64,aGVsbG8=", 400),
+        ("data:image/png;base64,!!!notbase64", 400),
+        ("data:image/png;base64," + base64.b64encode(b"not an image at all").decode(), 400),
+    ],
+)
+def test_rejects_non_data_or_broken_images(url, status):
+    with pytest.raises(RequestRejected) as err:
+        decode_data_url(url, max_pixels=10_000, param="p")
+    assert err.value.status == status
+
+
+def test_rejects_too_many_pixels_before_decoding():
+    with pytest.raises(RequestRejected) as err:
+        decode_data_url(data_url(size=(200, 200)), max_pixels=100 * 100, param="p")
+    assert err.value.status == 413
+
+
+def test_truncated_image_rejected():
+    url = data_url(size=(64, 64), color=(1, 2, 3))
+    header, payload = url.split(",")
+    raw = base64.b64decode(payload)[:-40]
+    with pytest.raises(RequestRejected):
+        decode_data_url(header + "," + base64.b64encode(raw).decode(), max_pixels=10_000, param="p")
+
+
+def test_too_many_images():
+    part = {"type": "image_url", "image_url": {"url": data_url()}}
+    with pytest.raises(RequestRejected, match="at most 2 images"):
+        parse({"messages": [{"role": "user", "content": [part, part, part]}]})
