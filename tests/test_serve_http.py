@@ -80,7 +80,7 @@ def engine(tiny_model_dir):
 
 @pytest.fixture(scope="module")
 def server(engine):
-    settings = ServeSettings(max_body_bytes=200_000, max_pixels=256 * 256, max_images=3, max_queue=4)
+    settings = ServeSettings(max_body_bytes=200_000, max_pixels=256 * 256, max_images=5, max_queue=4)
     with RunningServer(create_app(engine, settings)) as running:
         yield running
 
@@ -107,7 +107,7 @@ def test_greedy_answer_matches_engine_directly(server, engine):
 
     status, body = post(server.url + "/v1/chat/completions", json.dumps(chat_body()).encode())
     direct = engine.generate(
-        parse_chat_request(chat_body(), max_images=3, max_pixels=256 * 256, max_tokens_limit=64)
+        parse_chat_request(chat_body(), max_images=5, max_pixels=256 * 256, max_tokens_limit=64)
     )
     assert status == 200 and body["choices"][0]["message"]["content"] == direct.text
 
@@ -128,7 +128,7 @@ def test_health_models_and_page(server):
     [
         (b"{not json", 400),
         (json.dumps({"messages": "hi"}).encode(), 400),
-        (json.dumps(chat_body(n_images=4)).encode(), 400),  # more than max_images
+        (json.dumps(chat_body(n_images=6)).encode(), 400),  # more than max_images
         (b"x" * 300_000, 413),  # body over the limit
     ],
 )
@@ -241,3 +241,23 @@ def test_page_upload_in_headless_chromium(server, tmp_path):
         assert (tmp_path / "serve_page.png").stat().st_size > 1000
     finally:
         driver.quit()
+
+
+def test_eval_http_backend_against_server_matches_hf_backend(server, tiny_model_dir, pairing_jsonl, tmp_path):
+    import json as _json
+
+    from geor1.eval.runner import EvalConfig, run_eval
+
+    common = dict(
+        tasks=["pairing"], data=[str(pairing_jsonl)], runs_dir=tmp_path, max_new_tokens=12, plots=False
+    )
+    run_eval(EvalConfig(model=str(tiny_model_dir), run="hf", backend="hf", batch_size=4, **common))
+    run_eval(
+        EvalConfig(
+            model="tiny", run="http", backend="http", base_url=server.url + "/v1", concurrency=4, **common
+        )
+    )
+    hf = _json.loads((tmp_path / "hf" / "eval" / "pairing.json").read_text())
+    http = _json.loads((tmp_path / "http" / "eval" / "pairing.json").read_text())
+    assert hf["metrics"]["n"] == http["metrics"]["n"] == 12
+    assert hf["metrics"]["accuracy"] == http["metrics"]["accuracy"]
