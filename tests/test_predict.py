@@ -1,0 +1,56 @@
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from geor1.cli import build_app
+from geor1.errors import GeoR1Error
+from geor1.predict import build_prompt, interpret, predict, write_map
+from geor1.records import prompt_text
+
+
+def test_interpret_coordinates_and_reverse_geocode():
+    pred = interpret("<think>Seine, dense city.</think><answer>(48.8566, 2.3522)</answer>", "geolocate", 1)
+    assert pred.reasoning == "Seine, dense city."
+    assert pred.coordinates == pytest.approx((48.8566, 2.3522))
+    assert pred.place["country_code"] == "FR" and pred.place["distance_km"] < 10
+
+
+def test_interpret_pair_choice_and_garbage():
+    assert interpret("<think>x</think><answer>(C)</answer>", "pair", 5).choice == "C"
+    garbage = interpret("<answer><answer>", "geolocate", 1)
+    assert garbage.coordinates is None and garbage.place is None
+
+
+def test_build_prompt_shapes_and_errors():
+    pair = build_prompt("pair", 5)
+    text = prompt_text(pair)
+    assert text.count("<image>") == 5 and "Candidate D:" in text and "<think>" in text
+    with pytest.raises(GeoR1Error, match="exactly one image"):
+        build_prompt("geolocate", 2)
+    with pytest.raises(GeoR1Error, match="--question"):
+        build_prompt("question", 1)
+
+
+def test_write_map(tmp_path):
+    pred = interpret("<answer>(-33.86, 151.21)</answer>", "geolocate", 1)
+    html = write_map(tmp_path / "map.html", pred).read_text()
+    assert "-33.86" in html and "151.21" in html and "leaflet" in html.lower()
+
+
+def test_predict_with_tiny_model_and_cli(tiny_model_dir, tmp_path):
+    img = tmp_path / "photo.png"
+    Image.new("RGB", (56, 56), (20, 90, 40)).save(img)
+    pred = predict(tiny_model_dir, [img], task="geolocate", max_new_tokens=8)
+    assert isinstance(pred.completion, str)
+    result = CliRunner().invoke(
+        build_app(), ["predict", str(img), "--model", str(tiny_model_dir), "--max-new-tokens", "8"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "reasoning" in result.output and "answer" in result.output
+
+
+def test_predict_cli_names_bad_image(tiny_model_dir, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    result = CliRunner().invoke(build_app(), ["predict", str(bad), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 1 and "broken.png" in result.output
