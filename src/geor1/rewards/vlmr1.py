@@ -1,0 +1,165 @@
+"""The reference behaviours of VLM-R1's ``grpo_jsonl.py`` (which Geo-R1's released code builds on), reproduced.
+
+Used only by the rewards' ``paper_compatible=True`` mode. Each function returns what the reference returns on
+every input, but in linear time: the reference's ``re.search(r"<answer>(.*?)</answer>", ..., re.DOTALL)`` and
+``re.fullmatch(r"<think>.*?</think>\\s*<answer>.*?</answer>", ..., re.DOTALL)`` are quadratic on inputs with many
+opening tags and no closing one, and its ``extract_choice`` calls ``text.find`` once per letter occurrence.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+
+_OPEN, _CLOSE = "<answer>", "</answer>"
+_THINK_OPEN, _ANSWER_CLOSE = "<think>", "</answer>"
+_THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")
+_MIN_FORMAT_LEN = len("<think></think><answer></answer>")
+_MARKS = ".,?!:;"
+# The reference's choice pattern, applied to the upper-cased text before whitespace collapsing ($ becomes \Z).
+_CHOICE_IN_UPPER = re.compile(r"(?<![A-Z])([A-Z])(?=[.,?!:;]|\Z)")
+_KEYWORDS = tuple(
+    k.upper()
+    for k in (
+        "答案",
+        "选择",
+        "正确",
+        "是",
+        "对",
+        "answer",
+        "correct",
+        "choose",
+        "select",
+        "right",
+        "认为",
+        "应该",
+        "觉得",
+        "think",
+        "believe",
+        "should",
+    )
+)
+_FOLLOWING_PUNCT = "。.!！,，"
+
+
+def first_answer(text: str, *, dotall: bool = True) -> str | None:
+    """Return group 1 of the reference's ``re.search(r"<answer>(.*?)</answer>", text[, re.DOTALL])`` or None.
+
+    The FIRST ``<answer>`` that has a ``</answer>`` after it (with ``dotall=False``, on the same line).
+    """
+    if not dotall:
+        for line in text.split("\n"):
+            found = first_answer(line)
+            if found is not None:
+                return found
+        return None
+    start = text.find(_OPEN)
+    if start < 0:
+        return None
+    end = text.find(_CLOSE, start + len(_OPEN))
+    return None if end < 0 else text[start + len(_OPEN) : end]
+
+
+def _collapse_spaces(text: str) -> str:
+    """``re.sub(r"\\s+", " ", text)``, via str.split (same whitespace set; checked over all code points)."""
+    inner = " ".join(text.split())
+    if not inner:
+        return " " if text else ""
+    return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
+
+
+def _is_ascii_upper(char: str) -> bool:
+    return "A" <= char <= "Z"
+
+
+def _choices(upper: str) -> list[str]:
+    """The reference's ``re.findall(r"(?<![A-Z])([A-Z])(?=[.,?!:;]|$)", collapsed)``, read off ``upper`` itself.
+
+    Collapsing whitespace changes neither which characters are A–Z/punctuation nor where the text ends (the
+    collapsed text has no newline for ``$`` to stop before), so the same letters match in the same order.
+    Few punctuation marks (the usual case): look only at the character before each mark and at the last one.
+    """
+    if len(upper) <= 256 or sum(map(upper.count, _MARKS)) > 64:
+        return _CHOICE_IN_UPPER.findall(upper)
+    positions = [len(upper) - 1]
+    for mark in _MARKS:
+        i = upper.find(mark, 1)
+        while i >= 0:
+            positions.append(i - 1)
+            i = upper.find(mark, i + 1)
+    positions.sort()
+    return [
+        upper[p]
+        for p in positions
+        if p >= 0 and _is_ascii_upper(upper[p]) and (p == 0 or not _is_ascii_upper(upper[p - 1]))
+    ]
+
+
+def extract_choice(text: str) -> str | None:
+    """The reference's ``extract_choice``: upper-case, collapse whitespace, letters followed by punctuation or the
+    end; with several, the keyword/position score decides (ties go to the letter seen first)."""
+    upper = text.upper()
+    choices = _choices(upper)
+    if not choices:
+        return None
+    if len(choices) == 1:
+        return choices[0]
+    text = _collapse_spaces(upper)
+    occurrences: dict[str, int] = {}
+    for choice in choices:
+        occurrences[choice] = occurrences.get(choice, 0) + 1
+    scores = {}
+    for choice, count in occurrences.items():
+        # The reference re-scores every occurrence with text.find(choice), i.e. the same first position each
+        # time, so one occurrence's score times the number of occurrences is the same total.
+        pos = text.find(choice)
+        context = text[max(0, pos - 20) : min(len(text), pos + 20)]
+        score = sum(1 for keyword in _KEYWORDS if keyword in context)
+        if pos > len(text) * 0.7:
+            score += 2
+        if pos < len(text) - 1 and text[pos + 1] in _FOLLOWING_PUNCT:
+            score += 1
+        scores[choice] = score * count
+    return max(scores.items(), key=lambda item: item[1])[0]
+
+
+def _correct_choice(solution: str) -> str:
+    inner = first_answer(solution, dotall=False)
+    ground_truth = inner.strip() if inner is not None else solution.strip()
+    solution_choice = extract_choice(ground_truth)
+    return solution_choice.upper() if solution_choice else solution.strip()
+
+
+_cached_correct_choice = functools.lru_cache(maxsize=1024)(_correct_choice)
+
+
+def mcq_correct(content: str, solution: str) -> bool:
+    """The reference's ``mcq_reward(content, sol) == 1.0``: first answer block (whole text if none) vs solution."""
+    correct_choice = _cached_correct_choice(solution) if len(solution) <= 256 else _correct_choice(solution)
+    inner = first_answer(content)
+    student_answer = inner.strip() if inner is not None else content.strip()
+    student_choice = extract_choice(student_answer)
+    return bool(student_choice) and student_choice == correct_choice
+
+
+def format_ok(text: str) -> bool:
+    """The reference's ``re.fullmatch(r"<think>.*?</think>\\s*<answer>.*?</answer>", text, re.DOTALL)``.
+
+    A full match exists iff the text starts with ``<think>``, ends with ``</answer>`` and the part strictly
+    between those two contains ``</think>``, optional whitespace, ``<answer>``.
+    """
+    n = len(text)
+    if n < _MIN_FORMAT_LEN or not text.startswith(_THINK_OPEN) or not text.endswith(_ANSWER_CLOSE):
+        return False
+    return _THINK_TO_ANSWER.search(text, len(_THINK_OPEN), n - len(_ANSWER_CLOSE)) is not None
+
+
+def cosine_length(gen_len: int, max_len: int) -> float:
+    """The reference's ``cosine_reward`` value: the "correct" curve 1.0 → 0.5 at ``max_len``, periodic beyond.
+
+    Same expression as the reference (correctness forced to 1.0, so always the "correct" curve; no clamping, so
+    the value climbs back to 1.0 at ``2 * max_len``).
+    """
+    max_value, min_value = 1.0, 0.5
+    return max_value - (max_value - min_value) * (1 - math.cos(gen_len * math.pi / max_len)) / 2

@@ -1,0 +1,211 @@
+"""Whitespace-word statistics for a batch of texts, vectorised with numpy.
+
+``word_counts`` gives ``len(text.split())`` and ``ngram_counts`` gives, in addition, the number of distinct
+n-grams of ``text.lower().split()``, for every text of a batch, the two quantities the cosine length and the
+repetition rewards need. ASCII texts (the usual case) are processed together as one byte array: whitespace is
+found with a lookup table (the exact set ``str.split`` uses on ASCII), each word gets a 64-bit hash (a polynomial
+over its bytes, then a splitmix64 finaliser with its length), and each n-gram a 64-bit hash of its word hashes;
+distinct n-grams are counted with one sort per batch instead of one Python tuple per n-gram. Texts with non-ASCII
+characters take the exact Python path (``str.lower().split()`` and a set of word tuples), so Unicode whitespace
+and case folding behave exactly as ``str`` defines them.
+
+Hashing makes the count exact unless two different n-grams of one text share a 57-bit key (probability about
+``k² / 2⁵⁸`` for a text with ``k`` n-grams, i.e. about 10⁻¹¹ for 2,000 n-grams); such a collision would count
+the two as one, changing the repetition penalty by ``1/k``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+_BASE = 0x9E3779B97F4A7C15  # odd multiplier of the polynomial word hash (mod 2**64)
+_BASE_INV = pow(_BASE, -1, 2**64)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_LEN_SALT = np.uint64(0xD6E8FEB86659FD93)
+# One odd multiplier per position inside an n-gram (fixed seed: results are reproducible run to run).
+_POSITION_SALTS = np.random.default_rng(20251001).integers(1, 2**62, size=64, dtype=np.uint64) * np.uint64(
+    2
+) + np.uint64(1)
+_CHUNK_CHARS = 1_000_000  # bound on the bytes handled in one numpy pass (keeps temporaries small)
+_CHUNK_TEXTS = 128  # texts per pass: the text index lives in the top 7 bits of a sort key
+_TEXT_SHIFT = np.uint64(57)
+
+_powers = np.ones(1, dtype=np.uint64)
+_inverse_powers = np.ones(1, dtype=np.uint64)
+
+
+def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(BASE**k, BASE**-k)`` mod 2**64 for ``k < length`` (grown and cached on demand)."""
+    global _powers, _inverse_powers
+    if _powers.size < length:
+        size = max(length, 2 * _powers.size)
+        tables = []
+        for base in (_BASE, _BASE_INV):
+            table = np.empty(size, dtype=np.uint64)
+            table[0] = 1
+            table[1:] = np.cumprod(np.full(size - 1, base, dtype=np.uint64))
+            tables.append(table)
+        _powers, _inverse_powers = tables
+    return _powers, _inverse_powers
+
+
+def _word_bytes(buffer: np.ndarray) -> np.ndarray:
+    """Mask of the bytes that are not ``str.split`` whitespace (tab..CR, 0x1C..0x1F, space), by comparisons."""
+    word = buffer > 32
+    control = ~word & (buffer != 32)  # below 32: only 9..13 and 28..31 are whitespace
+    if control.any():
+        word |= control & ~(((buffer >= 9) & (buffer <= 13)) | (buffer >= 28))
+    return word
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, in place: spreads every input bit over the whole 64-bit word."""
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _chunks(texts: Sequence[str]) -> list[list[int]]:
+    """Split the indices of ``texts`` into runs of at most ``_CHUNK_TEXTS`` texts and about ``_CHUNK_CHARS``."""
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for i, text in enumerate(texts):
+        if chunks[-1] and (size + len(text) > _CHUNK_CHARS or len(chunks[-1]) >= _CHUNK_TEXTS):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += len(text) + 1
+    return chunks
+
+
+def _split_ascii(texts: Sequence[str]) -> tuple[list[int], list[str], list[int]]:
+    """Return (indices of ASCII texts, those texts, indices of the others)."""
+    ascii_idx, other_idx = [], []
+    for i, text in enumerate(texts):
+        (ascii_idx if text.isascii() else other_idx).append(i)
+    return ascii_idx, [texts[i] for i in ascii_idx], other_idx
+
+
+class _Scan:
+    """One numpy pass over ASCII texts joined by spaces: word spans and the text each word belongs to."""
+
+    def __init__(self, texts: Sequence[str]):
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        self.starts = np.zeros(len(texts), dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=self.starts[1:])
+        self.n_texts = len(texts)
+        self.buffer = np.frombuffer(" ".join(texts).encode("ascii").lower(), dtype=np.uint8)
+        word = _word_bytes(self.buffer)
+        edges = np.empty(self.buffer.size + 1, dtype=bool)  # word starts and word ends, as transitions
+        edges[0] = word[0] if word.size else False
+        edges[-1] = word[-1] if word.size else False
+        np.not_equal(word[1:], word[:-1], out=edges[1:-1])
+        bounds = np.flatnonzero(edges)
+        self.word_starts = bounds[0::2]
+        self.word_ends = bounds[1::2]
+        first_word = np.searchsorted(self.word_starts, self.starts)  # index of each text's first word
+        self.n_words = np.diff(np.append(first_word, self.word_starts.size))
+        self.text_of_word = np.repeat(np.arange(self.n_texts), self.n_words)
+        self._hashes: np.ndarray | None = None
+
+    def word_hashes(self) -> np.ndarray:
+        """64-bit hash of each (lower-cased) word: polynomial over its bytes, salted by its length, mixed."""
+        if self._hashes is None:
+            self._hashes = self._compute_hashes()
+        return self._hashes
+
+    def _compute_hashes(self) -> np.ndarray:
+        powers, inverse = _power_tables(self.buffer.size + 1)
+        prefix = np.zeros(self.buffer.size + 1, dtype=np.uint64)
+        np.cumsum(self.buffer * powers[: self.buffer.size], out=prefix[1:])
+        hashes = (prefix[self.word_ends] - prefix[self.word_starts]) * inverse[self.word_starts]
+        hashes ^= (self.word_ends - self.word_starts).astype(np.uint64) * _LEN_SALT
+        return _mix(hashes)
+
+
+_scans: OrderedDict[tuple[str, ...], _Scan] = OrderedDict()
+_SCANS_KEPT = 4
+
+
+def _scan(texts: tuple[str, ...]) -> _Scan:
+    """Return the scan of ``texts``, reusing a recent one: within a GRPO step the length and the repetition
+    rewards read the same completions, so the second one skips the byte pass."""
+    scan = _scans.get(texts)
+    if scan is None:
+        scan = _Scan(texts)
+        _scans[texts] = scan
+        while len(_scans) > _SCANS_KEPT:
+            _scans.popitem(last=False)
+    else:
+        _scans.move_to_end(texts)
+    return scan
+
+
+def word_counts(texts: Sequence[str]) -> list[int]:
+    """Return ``len(text.split())`` for every text (numpy for ASCII texts, ``str.split`` otherwise)."""
+    out = [0] * len(texts)
+    ascii_idx, ascii_texts, other_idx = _split_ascii(texts)
+    for i in other_idx:
+        out[i] = len(texts[i].split())
+    for chunk in _chunks(ascii_texts):
+        if chunk:
+            counts = _scan(tuple(ascii_texts[i] for i in chunk)).n_words
+            for i, count in zip(chunk, counts.tolist(), strict=True):
+                out[ascii_idx[i]] = count
+    return out
+
+
+def _python_ngram_counts(text: str, n: int) -> tuple[int, int]:
+    """Exact ``(words, distinct n-grams)`` of ``text.lower().split()``."""
+    words = text.lower().split()
+    if len(words) < n:
+        return len(words), 0
+    return len(words), len(set(zip(*(words[i:] for i in range(n)), strict=False)))
+
+
+def _numpy_ngram_counts(texts: Sequence[str], n: int) -> tuple[list[int], list[int]]:
+    """``(words, distinct n-grams)`` per ASCII text (at most ``_CHUNK_TEXTS`` texts), in one numpy pass."""
+    scan = _scan(tuple(texts))
+    n_words = scan.n_words
+    n_windows = scan.word_starts.size - n + 1
+    if n_windows <= 0:
+        return n_words.tolist(), [0] * len(texts)
+    hashes = scan.word_hashes()
+    keys = hashes[:n_windows] * _POSITION_SALTS[0]
+    for k in range(1, n):
+        keys += hashes[k : k + n_windows] * _POSITION_SALTS[k % _POSITION_SALTS.size]
+    text_of_window = scan.text_of_word[:n_windows]
+    inside = text_of_window == scan.text_of_word[n - 1 :]  # the window does not run into the next text
+    keys = _mix(keys[inside]) >> np.uint64(64 - 57)
+    keys |= text_of_window[inside].astype(np.uint64) << _TEXT_SHIFT  # sort by text, then by n-gram hash
+    keys.sort()
+    first = np.ones(keys.size, dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    distinct = np.bincount((keys[first] >> _TEXT_SHIFT).astype(np.int64), minlength=len(texts))
+    return n_words.tolist(), distinct.tolist()
+
+
+def ngram_counts(texts: Sequence[str], n: int) -> list[tuple[int, int]]:
+    """Return ``(len(words), number of distinct n-grams of words)`` per text, ``words = text.lower().split()``.
+
+    The distinct count is 0 when a text has fewer than ``n`` words. ``n`` must be ≥ 1.
+    """
+    if n < 1:
+        raise ValueError(f"n-gram size must be >= 1, got {n}")
+    out: list[tuple[int, int]] = [(0, 0)] * len(texts)
+    ascii_idx, ascii_texts, other_idx = _split_ascii(texts)
+    for i in other_idx:
+        out[i] = _python_ngram_counts(texts[i], n)
+    for chunk in _chunks(ascii_texts):
+        if chunk:
+            words, distinct = _numpy_ngram_counts([ascii_texts[i] for i in chunk], n)
+            for i, w, d in zip(chunk, words, distinct, strict=True):
+                out[ascii_idx[i]] = (w, d)
+    return out

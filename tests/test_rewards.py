@@ -1,0 +1,623 @@
+"""Tests for geor1.rewards and geor1.parsing: fixed cases, reference (VLM-R1) parity, totality, adversarial inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geor1.errors import ConfigError
+from geor1.geo import haversine_km
+from geor1.parsing import extract_answer, extract_choice, parse_latlon, solution_letter
+from geor1.rewards import (
+    REWARD_FUNCS,
+    AccuracyMCQ,
+    CosineLength,
+    GeodesicReward,
+    RepetitionPenalty,
+    ThinkAnswerFormat,
+    build_reward_funcs,
+    completion_text,
+    compute_score,
+    reward_weights_for,
+)
+from geor1.rewards.words import _python_ngram_counts, ngram_counts, word_counts
+
+_BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "rewards.py"
+_spec = importlib.util.spec_from_file_location("bench_rewards", _BENCH)
+ref = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ref)  # the reference (VLM-R1-style) rewards kept in the benchmark
+
+
+def conv(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
+def one(func, text, solution="B", **kwargs):
+    return func([text], solution=[solution], **kwargs)[0]
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<think>x</think><answer> B </answer>", "B"),
+        ("<answer>A</answer> then <answer>C</answer>", "C"),
+        ("<answer>A</answer> <answer>unclosed C", "A"),
+        ("no tags", None),
+        ("<answer>open only", None),
+        ("</answer><answer>", None),
+        (None, None),
+    ],
+)
+def test_extract_answer(text, expected):
+    assert extract_answer(text) == expected
+
+
+def test_extract_answer_fallback():
+    assert extract_answer("  just B ", fallback_to_text=True) == "just B"
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("B", "B"),
+        ("(B)", "B"),
+        ("B.", "B"),
+        ("Answer: B", "B"),
+        ("answer is b", "B"),
+        ("The answer is b.", "B"),
+        ("b", "B"),
+        ("**B**", "B"),
+        ("[c]", "C"),
+        ("Option D", "D"),
+        ("the correct choice is (c)", "C"),
+        ("B. B", "B"),
+        ("B) a desert with dunes", "B"),
+        ("A. Tokyo", "A"),
+        ("A", "A"),
+        ("a", "A"),
+        ("A is correct", "A"),
+        ("A matches the query", "A"),
+        ("A satellite view like C.", "C"),  # the article "A" is not an option
+        ("A satellite view of a coast", None),
+        ("a desert", None),  # bare lower-case "a" is the article
+        ("the answer is a desert", None),
+        ("the answer is a.", "A"),
+        ("B, C", None),  # two different letters: wrong
+        ("B or C", None),
+        ("A and B", None),
+        ("Bay of Biscay", None),  # letters inside words do not count
+        ("B2", None),
+        ("", None),
+        ("none of them", None),
+    ],
+)
+def test_extract_choice(answer, expected):
+    assert extract_choice(answer) == expected
+
+
+def test_extract_choice_option_range():
+    assert extract_choice("E", n_options=4) is None
+    assert extract_choice("E", n_options=5) == "E"
+    assert extract_choice("Candidate E looks right, B", n_options=4) == "B"  # E is outside A-D
+    assert extract_choice("I think B", n_options=9) == "B"  # the pronoun "I" is not option I
+    assert extract_choice("I", n_options=9) == "I"
+    assert extract_choice(12345) is None
+
+
+@pytest.mark.parametrize(
+    "solution, expected",
+    [
+        ("B", "B"),
+        (" (b) ", "B"),
+        ("<answer> C </answer>", "C"),
+        ("(48.85, 2.35)", None),
+        ("BC", None),
+        (None, None),
+    ],
+)
+def test_solution_letter(solution, expected):
+    assert solution_letter(solution) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("(48.8566, 2.3522)", (48.8566, 2.3522)),
+        ("48.8566, 2.3522", (48.8566, 2.3522)),
+        ("[-33.87; 151.21]", (-33.87, 151.21)),
+        ("-33.87, -151.21", (-33.87, -151.21)),
+        ("\u221233.87, 151.21", (-33.87, 151.21)),
+        ("48.85° N, 2.35° E", (48.85, 2.35)),
+        ("48.85N 2.35E", (48.85, 2.35)),
+        ("33.9S, 151.2E", (-33.9, 151.2)),
+        ("40.7 N 74.0 W", (40.7, -74.0)),
+        ("S 33.9, E 151.2", (-33.9, 151.2)),
+        ("2.35E 48.85N", (48.85, 2.35)),  # hemisphere letters fix the order
+        ("lat: 48.85, lon: 2.35", (48.85, 2.35)),
+        ("latitude 48.85 longitude 2.35", (48.85, 2.35)),
+        ("It is Paris (48.85, 2.35).", (48.85, 2.35)),
+        ("(51.5, -0.12) or rather (48.85, 2.35)", (48.85, 2.35)),  # the last pair
+        ("(90, 180)", (90.0, 180.0)),
+        ("(91, 10)", None),  # out of range
+        ("(10, 181)", None),
+        ("(120.5, 30.2)", None),  # swapped lon/lat is not guessed
+        ("-48.8 N, 2.3 E", None),  # contradictory sign
+        ("48.85 N, 2.35 S", None),  # both latitudes
+        ("48.85 km from 2.35", None),
+        ("Paris", None),
+        ("2024, 2025", None),  # 4-digit numbers are not degrees
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_latlon(text, expected):
+    got = parse_latlon(text)
+    if expected is None:
+        assert got is None
+    else:
+        assert got == pytest.approx(expected)
+
+
+def test_parse_latlon_dms():
+    lat, lon = parse_latlon("48°51′24″N 2°21′03″E")
+    assert lat == pytest.approx(48 + 51 / 60 + 24 / 3600)
+    assert lon == pytest.approx(2 + 21 / 60 + 3 / 3600)
+    assert parse_latlon("48°61′N 2°E") is None  # 61 minutes
+
+
+# ------------------------------------------------------------------------------------------------ completions
+
+
+def test_completion_text_shapes():
+    assert completion_text("plain") == "plain"
+    assert completion_text(conv("hi")) == "hi"
+    multimodal = [
+        {"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
+    ]
+    assert completion_text(multimodal) == "ab"
+    assert completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "x"}]) == "x"
+    for weird in (None, 3, [], [None], [{"content": None}], {"content": 5}, [{"role": "assistant"}]):
+        assert completion_text(weird) == ""
+
+
+# ------------------------------------------------------------------------------------------------ accuracy
+
+
+def test_accuracy_fixed_cases():
+    acc = AccuracyMCQ()
+    good = "<think>coast</think><answer>B</answer>"
+    assert acc([good, conv(good)], solution=["B", "B"]) == [1.0, 1.0]
+    assert one(acc, "<think>x</think><answer>(b)</answer>") == 1.0
+    assert one(acc, "<think>x</think><answer>C</answer>") == 0.0
+    assert one(acc, "<think>x</think><answer>B, C</answer>") == 0.0
+    assert one(acc, "the answer is B") == 0.0  # no answer block
+    assert one(acc, "<answer>C</answer><answer>B</answer>") == 1.0  # the last block counts
+    assert one(acc, "<answer>B</answer>", solution="(48.8, 2.3)") is None  # not a multiple-choice row
+    assert one(acc, "<answer>B</answer>", solution=None) is None
+    multimodal = [{"role": "assistant", "content": [{"type": "text", "text": "<answer>B</answer>"}]}]
+    assert acc([multimodal], solution=["B"]) == [1.0]
+
+
+def test_accuracy_scale_and_range():
+    acc = AccuracyMCQ(wrong_value=-1.0)
+    assert acc(["<answer>B</answer>", "<answer>A</answer>"], solution=["B", "B"]) == [1.0, -1.0]
+    assert (
+        one(AccuracyMCQ(n_options=4), "<answer>F</answer>", solution="F") == 1.0
+    )  # range widened to the key
+
+
+def test_accuracy_paper_compatible_quirks():
+    paper = AccuracyMCQ(paper_compatible=True)
+    # The reference reads the FIRST answer block, and the whole text when there is none.
+    assert one(paper, "<answer>C</answer><answer>B</answer>") == 0.0
+    assert one(AccuracyMCQ(), "<answer>C</answer><answer>B</answer>") == 1.0
+    assert one(paper, "so the answer is B") == 1.0
+    # Its letter must be followed by punctuation or the end: "(B)" is not read.
+    assert one(paper, "<answer>(B)</answer>") == 0.0
+
+
+def test_accuracy_needs_solution_column():
+    with pytest.raises(ConfigError, match="solution"):
+        AccuracyMCQ()(["<answer>B</answer>"])
+    with pytest.raises(ConfigError, match="solution"):
+        AccuracyMCQ()(["a", "b"], solution=["B"])
+
+
+# ------------------------------------------------------------------------------------------------ format
+
+
+@pytest.mark.parametrize(
+    "text, strict, paper",
+    [
+        ("<think>r</think><answer>B</answer>", 1.0, 1.0),
+        ("<think>r</think>\n <answer>B</answer>", 1.0, 1.0),
+        ("<think></think><answer></answer>", 1.0, 1.0),
+        ("  <think>r</think><answer>B</answer>\n", 1.0, 0.0),  # outer whitespace: ours allows it
+        (
+            "<think>r</think><answer>B</answer><answer>C</answer>",
+            0.0,
+            1.0,
+        ),  # extra answer: the regex passes it
+        ("<think><think>r</think></think><answer>B</answer>", 0.0, 1.0),  # nested think
+        ("<think>r</think>x<answer>B</answer>", 0.0, 0.0),
+        ("<answer>B</answer><think>r</think>", 0.0, 0.0),
+        ("<think>r<answer>B</answer>", 0.0, 0.0),
+        ("<think>r</think><answer>B", 0.0, 0.0),
+        ("<think>a < b</think><answer>B</answer>", 1.0, 1.0),
+        ("B", 0.0, 0.0),
+        ("", 0.0, 0.0),
+    ],
+)
+def test_format(text, strict, paper):
+    assert ThinkAnswerFormat()([text, conv(text)]) == [strict, strict]
+    assert ThinkAnswerFormat(paper_compatible=True)([text]) == [paper]
+
+
+# ------------------------------------------------------------------------------------------------ length
+
+
+def words(n: int) -> str:
+    return " ".join(["w"] * n)
+
+
+def test_length_curves():
+    length = CosineLength(max_len=100, unit="words")
+    right = lambda n: f"<think>{words(n - 1)}</think> <answer>B</answer>"  # noqa: E731  (n words in total)
+    wrong = lambda n: f"<think>{words(n - 1)}</think> <answer>C</answer>"  # noqa: E731
+    assert one(length, right(1)) == pytest.approx(1.0, abs=1e-3)
+    assert one(length, right(50)) == pytest.approx(0.75)
+    assert one(length, right(100)) == pytest.approx(0.5)
+    assert one(length, right(300)) == pytest.approx(0.5)  # clamped past max_len
+    assert one(length, wrong(1)) == pytest.approx(0.0, abs=1e-3)
+    assert one(length, wrong(100)) == pytest.approx(-0.5)
+    assert one(length, wrong(300)) == pytest.approx(-0.5)
+    assert one(length, right(10), solution="not a key") is None
+
+
+def test_length_paper_compatible_quirks():
+    paper = CosineLength(max_len=100, unit="words", paper_compatible=True)
+    wrong = "<answer>C</answer> " + words(99)  # 100 words, wrong answer
+    assert one(paper, wrong) == pytest.approx(0.5)  # a wrong answer gets the "correct" curve
+    assert one(paper, words(200)) == pytest.approx(1.0)  # periodic: back up to 1.0 at 2 * max_len
+    assert one(paper, words(150)) == pytest.approx(0.75)  # rising again past max_len
+    assert paper([words(3)]) == [
+        pytest.approx(1.0 - 0.5 * (1 - math.cos(3 * math.pi / 100)) / 2)
+    ]  # no solution
+
+
+class _Tok:
+    """A tokenizer whose tokens are characters (so token and word lengths differ)."""
+
+    def encode(self, text: str) -> list[str]:
+        return list(text)
+
+
+def test_length_units():
+    text = "<answer>B</answer>"
+    n_chars = len(text)
+    by_tokens = CosineLength(max_len=100, tokenizer=_Tok())
+    assert one(by_tokens, text) == pytest.approx(0.5 + 0.25 * (1 + math.cos(math.pi * n_chars / 100)))
+    by_words = CosineLength(max_len=100)
+    assert one(by_words, text) == pytest.approx(0.5 + 0.25 * (1 + math.cos(math.pi / 100)))
+    # TRL may pass a processing_class; a processor's .tokenizer is used.
+    processor = type("Processor", (), {"tokenizer": _Tok()})()
+    assert one(by_words, text, processing_class=processor) == one(by_tokens, text)
+    by_ids = CosineLength(max_len=100, unit="completion_ids")
+    assert one(by_ids, text, completion_ids=[[1] * 50]) == pytest.approx(0.75)
+    with pytest.raises(ConfigError, match="tokenizer"):
+        one(CosineLength(unit="tokens"), text)
+
+
+def test_length_reference_measure_matches():
+    """paper mode with the reference's tokenizer.encode length gives the reference's values."""
+    tok = ref.WhitespaceTokenizer()
+    texts = ["", "a", words(500), words(1024), words(1500), words(2048) + " <answer>B</answer>"]
+    ours = CosineLength(paper_compatible=True, tokenizer=tok)(texts)
+    theirs = ref.make_ref_cosine_rewards(tok)([conv(t) for t in texts], solution=["B"] * len(texts))
+    assert ours == theirs
+
+
+def test_length_geolocation_correctness():
+    length = CosineLength(max_len=100, unit="words", correct_within_km=25.0)
+    near = "<answer>(48.86, 2.35)</answer>"
+    far = "<answer>(51.5, -0.12)</answer>"
+    assert one(length, near, solution="(48.8566, 2.3522)") > 0.9
+    assert one(length, far, solution="(48.8566, 2.3522)") <= 0.0
+
+
+# ------------------------------------------------------------------------------------------------ repetition
+
+
+def test_repetition_fixed_cases():
+    rep = RepetitionPenalty()
+    assert rep([""]) == [0.0]
+    assert rep(["one two three four five"]) == [0.0]  # fewer than 6 words
+    assert rep(["one two three four five six seven"]) == [0.0]
+    looped = " ".join(["the coast bends north again"] * 40)
+    value = rep([looped])[0]
+    assert -1.0 <= value < -0.9
+    assert rep([looped.upper()]) == [value]  # case-insensitive, like the reference
+    assert rep([conv(looped)]) == [value]
+
+
+def test_repetition_matches_reference_formula():
+    texts = [
+        "a b c d e f a b c d e f",
+        " ".join(["x y z"] * 10),
+        "é é é é é é é",
+        "Tab\tseparated  words\nand\x1cmore words here now",
+    ]
+    assert RepetitionPenalty()(texts) == [ref.ref_repetition_reward(t) for t in texts]
+
+
+def test_repetition_options():
+    assert RepetitionPenalty(max_penalty=-0.5)(["a a a a a a a a"]) == [pytest.approx(-0.5 * (1 - 1 / 3))]
+    ids = RepetitionPenalty(ngram_size=2, unit="completion_ids")(
+        ["x", "y"], completion_ids=[[1, 2, 3, 4], [5] * 5]
+    )
+    assert ids == [0.0, -0.75]  # TRL's get_repetition_penalty_reward on token ids
+    with pytest.raises(ConfigError, match="max_penalty"):
+        RepetitionPenalty(max_penalty=0.5)
+    with pytest.raises(ConfigError, match="ngram_size"):
+        RepetitionPenalty(ngram_size=0)
+
+
+def test_word_statistics_match_python():
+    texts = ["", " ", "A a", "x\x00 y", "a\x1cb\x1fc", "Ünïcode words ü Ü", "  lead and trail  ", "n" * 3000]
+    texts += [" ".join([f"w{i % 7}" for i in range(k)]) for k in range(30)]
+    for n in (1, 2, 6):
+        assert ngram_counts(texts, n) == [_python_ngram_counts(t, n) for t in texts]
+    assert word_counts(texts) == [len(t.split()) for t in texts]
+
+
+# ------------------------------------------------------------------------------------------------ geodesic
+
+
+def test_geodesic():
+    geo = GeodesicReward()
+    key = "(48.8566, 2.3522)"
+    assert one(geo, "<answer>(48.8566, 2.3522)</answer>", key) == pytest.approx(1.0)
+    d = haversine_km(48.8566, 2.3522, 51.5074, -0.1278)
+    assert one(geo, "<answer>51.5074 N, 0.1278 W</answer>", key) == pytest.approx(math.exp(-d / 1492.7))
+    assert one(geo, "<answer>somewhere in France</answer>", key) == 0.0
+    assert one(geo, "(48.8566, 2.3522) without tags", key) == 0.0
+    assert one(GeodesicReward(fallback_to_text=True), "(48.8566, 2.3522) without tags", key) == pytest.approx(
+        1.0
+    )
+    assert one(geo, "<answer>B</answer>", "B") is None
+
+
+def test_geodesic_thresholds():
+    geo = GeodesicReward(mode="thresholds")
+    key = "(0, 0)"
+    # 1 degree of longitude at the equator is about 111 km.
+    assert one(geo, "<answer>(0, 0.1)</answer>", key) == 1.0
+    assert one(geo, "<answer>(0, 1)</answer>", key) == 0.75
+    assert one(geo, "<answer>(0, 5)</answer>", key) == 0.5
+    assert one(geo, "<answer>(0, 20)</answer>", key) == 0.25
+    assert one(geo, "<answer>(0, 90)</answer>", key) == 0.0
+    custom = GeodesicReward(mode="thresholds", thresholds=[[1000, 2.0]])
+    assert one(custom, "<answer>(0, 5)</answer>", key) == 2.0
+    with pytest.raises(ConfigError, match="thresholds"):
+        GeodesicReward(thresholds=[[-1, 1.0]])
+    with pytest.raises(ConfigError, match="mode"):
+        GeodesicReward(mode="linear")
+
+
+# ------------------------------------------------------------------------------------------------ registry
+
+
+def test_registry_names_and_options():
+    funcs = build_reward_funcs(
+        ["accuracy", "format", "length", "repetition", "geodesic"], paper_compatible=True
+    )
+    assert [f.__name__ for f in funcs] == ["accuracy", "format", "length", "repetition", "geodesic"]
+    assert funcs[0].paper_compatible and funcs[2].paper_compatible
+    assert set(REWARD_FUNCS) == {"accuracy", "format", "length", "repetition", "geodesic"}
+    (length,) = build_reward_funcs(["length"], length={"max_len": 2048}, n_options=4)
+    assert (length.max_len, length.n_options) == (2048, 4)
+    restored = pickle.loads(pickle.dumps(funcs))  # TRL's async rollout worker pickles reward functions
+    assert [f.__name__ for f in restored] == [f.__name__ for f in funcs]
+    assert restored[0](["<answer>B</answer>"], solution=["B"]) == [1.0]
+
+
+@pytest.mark.parametrize(
+    "names, options, key",
+    [
+        (["accuracy", "acuracy"], {}, "reward_funcs[1]"),
+        (["format", "format"], {}, "reward_funcs[1]"),
+        ([], {}, "reward_funcs"),
+        ("accuracy", {}, "reward_funcs"),
+        (["format"], {"max_len": 10}, "reward_options.max_len"),
+        (["length"], {"length": {"max_lenght": 10}}, "reward_options.length.max_lenght"),
+        (["length"], {"length": {"max_len": 0}}, "reward_options.length.max_len"),
+        (["length"], {"unit": "chars"}, "reward_options.length.unit"),
+        (["format"], {"length": {"max_len": 10}}, "reward_options.length"),
+        (["accuracy"], {"accuracy": 3}, "reward_options.accuracy"),
+        (["accuracy"], {"wrong_value": "low"}, "reward_options.accuracy.wrong_value"),
+    ],
+)
+def test_registry_errors_name_the_key(names, options, key):
+    with pytest.raises(ConfigError) as info:
+        build_reward_funcs(names, **options)
+    assert info.value.key == key
+    assert key in str(info.value)
+
+
+def test_reward_weights():
+    names = ["accuracy", "format", "length", "repetition"]
+    assert reward_weights_for(names, None) == [1.0, 1.0, 1.0, 1.0]
+    assert reward_weights_for(names, {"accuracy": 2, "length": 0.5}) == [2.0, 1.0, 0.5, 1.0]
+    assert reward_weights_for(names, [1, 2, 3, 4]) == [1.0, 2.0, 3.0, 4.0]
+    for weights, key in [
+        ({"acc": 1.0}, "reward_weights.acc"),
+        ({"format": float("nan")}, "reward_weights.format"),
+        ({"format": True}, "reward_weights.format"),
+        ({"format": "1"}, "reward_weights.format"),
+        ([1.0, 2.0], "reward_weights"),
+        ([1.0, 2.0, None, 1.0], "reward_weights[2]"),
+        ("1,2,3,4", "reward_weights"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            reward_weights_for(names, weights)
+        assert info.value.key == key
+
+
+def test_compute_score_components():
+    score = compute_score("<think>coast</think><answer>B</answer>", "B")
+    assert set(score) == {"overall", "accuracy", "format", "length", "repetition", "geodesic"}
+    assert score["accuracy"] == 1.0 and score["format"] == 1.0 and score["geodesic"] is None
+    assert score["overall"] == pytest.approx(1.0 + 1.0 + score["length"] + score["repetition"])
+    geo = compute_score(
+        "<think>x</think><answer>(48.85, 2.35)</answer>", "(48.8566, 2.3522)", weights={"geodesic": 2}
+    )
+    assert geo["accuracy"] is None and geo["geodesic"] > 0.99
+    assert geo["overall"] == pytest.approx(
+        geo["format"] + geo["length"] + geo["repetition"] + 2 * geo["geodesic"]
+    )
+
+
+# ------------------------------------------------------------------------------------------------ totality
+
+_PIECES = [
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    "<answer",
+    "A",
+    "B",
+    "b",
+    "a",
+    "C",
+    "I",
+    " ",
+    "\n",
+    "\t",
+    ".",
+    ",",
+    ":",
+    "(",
+    ")",
+    "**",
+    "answer is",
+    "Answer:",
+    "option",
+    "satellite",
+    "é",
+    "\x1c",
+    "ß",
+    "是",
+    "48.85",
+    "-2.35",
+    "°",
+    "N",
+    "E",
+    ";",
+    "x",
+    "\u00a0",
+]
+texts = st.one_of(st.text(max_size=200), st.lists(st.sampled_from(_PIECES), max_size=60).map("".join))
+completions_strategy = st.lists(st.one_of(texts, texts.map(conv)), min_size=1, max_size=8)
+solutions = st.one_of(
+    st.sampled_from(["A", "B", "C", "D", "(48.85, 2.35)", "b", "<answer> C </answer>"]), texts
+)
+
+_ALL = ["accuracy", "format", "length", "repetition", "geodesic"]
+_BOUNDS = {
+    "accuracy": (0, 1),
+    "format": (0, 1),
+    "length": (-0.5, 1),
+    "repetition": (-1, 0),
+    "geodesic": (0, 1),
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(completions=completions_strategy, data=st.data())
+def test_rewards_are_total_and_bounded(completions, data):
+    sols = data.draw(st.lists(solutions, min_size=len(completions), max_size=len(completions)))
+    for paper in (False, True):
+        for func in build_reward_funcs(_ALL, paper_compatible=paper):
+            values = func(completions, solution=sols)
+            assert len(values) == len(completions)
+            low, high = _BOUNDS[func.__name__]
+            for value in values:
+                assert value is None or (isinstance(value, float) and low - 1e-9 <= value <= high + 1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts, solution=solutions)
+def test_paper_mode_matches_reference(text, solution):
+    completion = [conv(text)]
+    acc, fmt, length, rep = build_reward_funcs(
+        ["accuracy", "format", "length", "repetition"], paper_compatible=True, unit="words"
+    )
+    if solution_letter(solution) is not None:  # the reference MCQ path applies to letter solutions
+        assert acc(completion, solution=[solution]) == ref.ref_accuracy_reward(completion, [solution])
+    assert fmt(completion) == ref.ref_format_reward(completion)
+    assert rep(completion) == ref.ref_repetition_rewards(completion, [solution])
+    assert length(completion) == ref.make_ref_cosine_rewards(ref.WhitespaceTokenizer())(
+        completion, [solution]
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts)
+def test_parsers_are_total(text):
+    answer = extract_answer(text)
+    assert answer is None or isinstance(answer, str)
+    choice = extract_choice(text)
+    assert choice is None or choice in "ABCDEFGH"
+    pair = parse_latlon(text)
+    assert pair is None or (abs(pair[0]) <= 90 and abs(pair[1]) <= 180)
+
+
+# 1 MB adversarial inputs: every one of these would take minutes with a backtracking regex.
+_MB = 1_000_000
+_ADVERSARIAL = {
+    "answer_open": "<answer>" * 125_000,
+    "think_nested": "<think>" * 142_857,
+    "think_then_many": "<think>" + "</think> <answer>" * 58_000,
+    "open_no_close": "<think>x</think><answer>" + "B, " * 330_000,
+    "letters": "A " * (_MB // 2),
+    "punct_letters": "B." * (_MB // 2),
+    "spaces": "<think>" + " " * _MB + "x",
+    "cue_spaces": "<answer>answer" + " " * _MB + "</answer>",
+    "digits": "<answer>" + "1" * _MB + "</answer>",
+    "numbers": "<answer>" + "48.8 " * (_MB // 5) + "</answer>",
+    "number_gap": "<answer>48.85" + " " * _MB + "x2.35</answer>",
+    "commas": "<answer>" + "," * _MB + "</answer>",
+    "unicode": "é Ü 是 " * (_MB // 6),
+    "one_word": "w" * _MB,
+    "repeat": "<think>" + "the same six word phrase here " * (_MB // 30) + "</think><answer>B</answer>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ADVERSARIAL))
+def test_adversarial_megabyte_inputs(name):
+    text = _ADVERSARIAL[name]
+    funcs = build_reward_funcs(_ALL) + build_reward_funcs(_ALL, paper_compatible=True)
+    for solution in ("B", "(48.85, 2.35)"):
+        for func in funcs:
+            start = time.perf_counter()
+            values = func([text, conv(text)], solution=[solution, solution])
+            elapsed = time.perf_counter() - start
+            assert len(values) == 2
+            assert all(v is None or math.isfinite(v) for v in values)
+            # Generous bound (the machine is shared): a catastrophic regex would need hours, not seconds.
+            assert elapsed < 5.0, (name, func.__name__, elapsed)
+    for parse in (extract_answer, extract_choice, parse_latlon):
+        start = time.perf_counter()
+        parse(text)
+        assert time.perf_counter() - start < 5.0
