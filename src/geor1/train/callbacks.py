@@ -76,11 +76,14 @@ class RankDoneCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         rank = args.process_index
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         write_json(
             self.folder / f"rank-{rank}.json",
             {
                 "process_index": rank,
                 "world_size": args.world_size,
+                "backend": torch.distributed.get_backend() if distributed else None,
+                "device": str(args.device),
                 "global_step": state.global_step,
                 "finished_at": time.time(),
             },
@@ -171,7 +174,9 @@ class CurriculumRepeatSampler(RepeatSampler):
 
     def __iter__(self):
         for _ in range(self.num_samples // self.batch_size):
-            band = self.state.band  # read per group, so a band switch applies from the next generation batch
+            # Read per prompt group. The dataloader fetches one generation batch ahead, so a band switch
+            # logged at step t shapes the batch of step t + 2.
+            band = self.state.band
             chunk = [self._next(band) for _ in range(self.batch_size)]
             for _ in range(self.repeat_count):
                 for index in chunk:

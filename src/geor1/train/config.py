@@ -3,7 +3,7 @@
 A config is one flat YAML mapping, the same shape as a TRL ``TrlParser`` recipe (an optional ``env:``
 mapping sets environment variables), overridden by ``--key value`` pairs on the command line::
 
-    geo-r1 grpo configs/grpo_tiny_cpu.yaml --learning_rate 1e-4 --rewards accuracy,format
+    geo-r1 grpo configs/grpo_tiny_cpu.yaml --learning_rate 1e-4 --reward_funcs accuracy,format
 
 Every key is checked against the field types of the dataclasses before anything is built, so a bad
 value fails fast with a ``ConfigError`` that names the key (unknown key, wrong type, value not among
@@ -72,14 +72,18 @@ class SFTScriptArguments(DataArguments):
 class GRPOScriptArguments(DataArguments):
     """geor1 options of a GRPO (elevating) run: rewards and the optional difficulty curriculum."""
 
-    rewards: list[str] = field(
+    reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],
         metadata={
             "help": "Reward names from geor1.rewards (accuracy, format, length, repetition, geodesic)."
         },
     )
     reward_options: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "Keyword options passed to geor1.rewards.build_reward_funcs."}
+        default_factory=dict,
+        metadata={
+            "help": "Options for geor1.rewards.build_reward_funcs: shared (paper_compatible: true) or per "
+            "reward (length: {max_len: 1024})."
+        },
     )
     curriculum: bool = field(default=False, metadata={"help": "Raise negative difficulty band by band."})
     curriculum_bands: list[str] = field(

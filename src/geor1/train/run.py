@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,26 @@ from geor1.train.callbacks import MetricsJsonlCallback, RankDoneCallback
 from geor1.train.config import save_run_config
 
 LATEST = {"true", "latest", "last", "yes"}
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> str | None:
+    """Return the newest ``checkpoint-<step>`` folder whose ``trainer_state.json`` was written (the
+    Trainer writes it last, so a run killed mid-save leaves a folder without it), or None."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    steps = []
+    for child in folder.iterdir():
+        match = _CHECKPOINT.fullmatch(child.name)
+        if match and child.is_dir() and (child / "trainer_state.json").is_file():
+            steps.append((int(match.group(1)), child))
+    return str(max(steps)[1]) if steps else None
 
 
 def resolve_checkpoint(value: str | bool | None, output_dir: str | Path) -> str | None:
-    """Return the checkpoint folder to resume from: None, the newest ``checkpoint-*`` in ``output_dir``
-    for ``true``/``latest``, or the given folder (ConfigError if it does not exist)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+    """Return the checkpoint folder to resume from: None, the newest complete ``checkpoint-*`` of
+    ``output_dir`` for ``true``/``latest``, or the given folder (ConfigError if it does not exist)."""
     if (
         value is None
         or value is False
@@ -24,14 +38,12 @@ def resolve_checkpoint(value: str | bool | None, output_dir: str | Path) -> str 
     ):
         return None
     if value is True or str(value).lower() in LATEST:
-        last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+        last = last_complete_checkpoint(output_dir)
         if last is None:
-            raise ConfigError(
-                "resume_from_checkpoint", f"no checkpoint-* folder in {output_dir} to resume from"
-            )
+            raise ConfigError("resume_from_checkpoint", f"no complete checkpoint-* folder in {output_dir}")
         return last
-    if not Path(value).is_dir():
-        raise ConfigError("resume_from_checkpoint", f"checkpoint folder not found: {value}")
+    if not (Path(value) / "trainer_state.json").is_file():
+        raise ConfigError("resume_from_checkpoint", f"not a complete checkpoint folder: {value}")
     return str(value)
 
 
