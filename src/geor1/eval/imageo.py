@@ -9,7 +9,9 @@ The model answers in IMAGEO's strict JSON schema::
 Default mode reproduces the authors' own analysis code, repository ``Lingyao1219/benchmark-reverse-geocoding``
 (``analysis/utils.py``: ``process_jsonl_to_dataframe``, ``standardize_state``, ``haversine_distance``,
 ``calculate_distances``, ``get_performance_df``; ``src/utils.py``: ``parse_json``; the merge and state
-standardisation steps of their ``evaluation.ipynb``), re-implemented here:
+standardisation cells of ``src/evaluation.ipynb``, written for their dataset 2 — the dataset-3 notebook
+``analysis/evaluation.ipynb`` was not in the snapshot we could read, so its join key is assumed to
+follow the same rule), re-implemented here:
 
 - the answer is the record's ``location_info`` (the authors' parse of ``raw_response`` at generation
   time); a record without that key (our own generations) is parsed from its raw text with the same

@@ -64,7 +64,11 @@ def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
         if p.is_file():
             return p
         raise GeoR1Error(f"--data {p}: no such file or folder")
-    raise GeoR1Error(f"task '{task.name}' has no data: pass --data FOLDER or --data {task.name}=PATH")
+    raise GeoR1Error(
+        f"task '{task.name}' has no data: pass --data FOLDER or --data {task.name}=PATH "
+        "(e.g. geo-r1 data earth --out data/earth, then geo-r1 data pairing/geoloc --views "
+        "data/earth/views.jsonl --out data/earth/tasks/<task>.jsonl, and --data data/earth)"
+    )
 
 
 def generate_with_cache(
