@@ -39,7 +39,7 @@ _WORDS = {
 
 def scripted_completion(answer: str, rng: random.Random) -> str:
     """Return a well-formed, varied rationale ending in ``answer``."""
-    w = {k: v for k, v in _WORDS.items()}
+    w = _WORDS
     sentences = []
     for _ in range(rng.randint(5, 8)):
         sentences.append(
@@ -79,6 +79,9 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle on, the body waits for the client's
+            # delayed ACK (~40 ms) on every keep-alive request.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -48,6 +48,9 @@ def cot(
     max_retries: int = typer.Option(
         5, "--max-retries", help="http: retries per request on 429/5xx/timeouts."
     ),
+    backoff: float = typer.Option(
+        0.5, "--backoff", help="http: first retry delay in seconds (doubles, with jitter)."
+    ),
     temperature: float = typer.Option(
         0.7, "--temperature", help="http/hf: sampling temperature (0: greedy for hf)."
     ),
@@ -142,6 +145,7 @@ def cot(
                     concurrency=concurrency,
                     timeout_s=timeout,
                     max_retries=max_retries,
+                    backoff_base_s=backoff,
                     temperature=temperature,
                     max_tokens=max_tokens,
                     price_input_per_mtok=price_input,

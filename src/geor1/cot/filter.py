@@ -152,7 +152,13 @@ class CotFilter:
         # crc32 is a fast, stable 32-bit hash; the permutations are built once and shared.
         self._proto = MinHash(num_perm=self.config.num_perm, hashfunc=zlib.crc32)
         self._lsh = (
-            MinHashLSH(threshold=self.config.near_duplicate_threshold, num_perm=self.config.num_perm)
+            # Banding tuned against false negatives (a missed duplicate is kept for good); false positives
+            # cost nothing because every candidate is confirmed with its Jaccard estimate.
+            MinHashLSH(
+                threshold=self.config.near_duplicate_threshold,
+                num_perm=self.config.num_perm,
+                weights=(0.05, 0.95),
+            )
             if self._dedup
             else None
         )

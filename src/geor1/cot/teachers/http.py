@@ -193,7 +193,12 @@ class HttpTeacher:
                     response = await asyncio.wait_for(
                         self._client.chat.completions.create(
                             model=config.model,
-                            messages=messages,
+                            # The messages are already plain JSON in the API's shape. Passed as ``messages``
+                            # the client walks them through its TypedDict transform, ~5 ms per multi-image
+                            # request (measured), which caps a run near 200 requests/s per core; in
+                            # ``extra_body`` they are sent unchanged (it overrides the empty list).
+                            messages=[],
+                            extra_body={"messages": messages},
                             temperature=config.temperature,
                             max_tokens=config.max_tokens,
                             seed=job.seed % (2**31),

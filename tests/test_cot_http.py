@@ -1,0 +1,208 @@
+"""HTTP teacher against a real chat-completions server on 127.0.0.1, through the official ``openai`` client:
+injected 429/5xx/timeouts/broken bodies are retried and counted, malformed text is a rejection, the output
+is complete, and the API key never reaches a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_openai_server import FakeOpenAIServer  # noqa: E402
+from geor1.cot.filter import CotFilter, FilterConfig  # noqa: E402
+from geor1.cot.runner import CotRunConfig, CotRunner, log_path_for  # noqa: E402
+from geor1.cot.teachers.base import TeacherJob  # noqa: E402
+from geor1.cot.teachers.http import HttpTeacher, HttpTeacherConfig, build_messages  # noqa: E402
+from geor1.io import read_jsonl  # noqa: E402
+
+SECRET = "sk-test-0123456789-SECRET"
+
+
+def teacher_for(server: FakeOpenAIServer, image_root: Path, **overrides) -> HttpTeacher:
+    settings = dict(
+        model="fake-teacher",
+        base_url=server.url,
+        api_key_env="GEOR1_TEST_KEY",
+        concurrency=4,
+        timeout_s=0.5,
+        max_retries=4,
+        backoff_base_s=0.01,
+        backoff_max_s=0.05,
+        price_input_per_mtok=2.0,
+        price_output_per_mtok=8.0,
+    )
+    settings.update(overrides)
+    return HttpTeacher(HttpTeacherConfig(**settings), image_root=image_root)
+
+
+def subset(pairing_jsonl: Path, folder: Path, n: int, name: str = "tasks.jsonl") -> tuple[Path, list[dict]]:
+    """Write the first ``n`` examples to ``folder/name`` with image paths relative to that folder."""
+    examples = []
+    for example in read_jsonl(pairing_jsonl)[:n]:
+        images = [os.path.relpath(pairing_jsonl.parent / p, folder) for p in example["images"]]
+        examples.append({**example, "images": images})
+    path = folder / name
+    path.write_text("".join(json.dumps(e) + "\n" for e in examples))
+    return path, examples
+
+
+@pytest.fixture
+def secret_key(monkeypatch):
+    monkeypatch.setenv("GEOR1_TEST_KEY", SECRET)
+    return SECRET
+
+
+def test_faults_are_retried_counted_and_the_output_is_complete(pairing_jsonl, tmp_path, secret_key) -> None:
+    examples = read_jsonl(pairing_jsonl)
+    faults = ["429", "500", "timeout", "503", "broken_json", "malformed", "429"]
+    out = tmp_path / "cot.jsonl"
+    with FakeOpenAIServer(latency_s=0.005, faults=faults, timeout_sleep_s=2.0) as server:
+        teacher = teacher_for(server, pairing_jsonl.parent)
+        try:
+            config = CotRunConfig(samples_per_example=2, keep="first", retry_delay_s=0.0, progress=False)
+            summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(
+                pairing_jsonl, out
+            )
+        finally:
+            teacher.close()
+        outcomes = dict(server.outcomes)
+        auth = list(server.auth_headers)
+        requests = list(server.requests)
+
+    # every example exactly once, each with a correct, well-formed completion
+    records = read_jsonl(out)
+    assert sorted(r["id"] for r in records) == sorted(e["id"] for e in examples)
+    for record in records:
+        content = record["completion"][0]["content"]
+        assert content.endswith(f"<answer>{record['solution']}</answer>")
+        assert record["teacher"] == {"name": "http", "model": "fake-teacher", "base_url": server.url}
+        assert record["filter"]["keep"] is True
+        assert all((out.parent / p).resolve().is_file() for p in record["images"])
+
+    # the server saw every injected fault; the client retried and counted them
+    for kind in ("429", "500", "503", "timeout", "broken_json", "malformed"):
+        assert outcomes.get(kind, 0) >= 1, outcomes
+    assert summary.faults["429"] == 2 and summary.faults["500"] == 1 and summary.faults["503"] == 1
+    assert summary.faults["timeout"] == 1 and summary.faults["bad_response"] == 1
+    assert summary.retries == 6
+    assert summary.rejections == {"malformed": 1}
+    assert summary.teacher_errors == 0 and summary.unfinished == 0
+    assert summary.processed == len(examples) == summary.examples_with_kept
+    assert (
+        len(requests) == len(examples) + 7
+    )  # one answered request per example, plus 6 faults and 1 resample
+
+    # the request: system prompt, images as base64 data URLs in order, the hint with the right answer
+    first = requests[0]["messages"]
+    assert first[0]["role"] == "system"
+    urls = [b["image_url"]["url"] for b in first[1]["content"] if b["type"] == "image_url"]
+    assert len(urls) == 5 and all(u.startswith("data:image/png;base64,") for u in urls)
+    assert any("The correct final answer is" in b.get("text", "") for b in first[1]["content"])
+
+    # tokens and cost are accounted per sample and in total
+    log = read_jsonl(log_path_for(out))
+    samples = [e for e in log if e["event"] == "sample"]
+    assert sum(e["prompt_tokens"] for e in samples) == summary.prompt_tokens > 0
+    assert sum(e["completion_tokens"] for e in samples) == summary.completion_tokens > 0
+    expected_cost = (summary.prompt_tokens * 2.0 + summary.completion_tokens * 8.0) / 1e6
+    assert summary.cost == pytest.approx(expected_cost)
+    assert log[-1]["event"] == "summary" and log[-1]["cost"] == pytest.approx(expected_cost, abs=1e-6)
+
+    # the key went to the server, and nowhere else
+    assert set(auth) == {f"Bearer {SECRET}"}
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_teacher_errors_are_recorded_and_retried_in_a_later_round(
+    pairing_jsonl, tmp_path, secret_key
+) -> None:
+    tasks, examples = subset(pairing_jsonl, tmp_path, 4)
+    out = tmp_path / "out" / "cot.jsonl"
+    # no client retries: each 500 fails the job at once; the runner asks again in the next round
+    with FakeOpenAIServer(faults=["500"] * 6) as server:
+        teacher = teacher_for(server, tasks.parent, max_retries=0)
+        try:
+            config = CotRunConfig(error_rounds=3, retry_delay_s=0.0, progress=False)
+            summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
+        finally:
+            teacher.close()
+    assert summary.teacher_errors == 6 and summary.faults["500"] == 6
+    assert summary.unfinished == 0 and summary.examples_with_kept == 4
+    errors = [e for e in read_jsonl(log_path_for(out)) if e["event"] == "error"]
+    assert len(errors) == 6 and all("HTTP 500" in e["error"] for e in errors)
+    assert {e["attempt"] for e in errors} >= {0, 1}
+    # images were relative to the task file's folder; in the output they are relative to the output's
+    records = read_jsonl(out)
+    assert sorted(r["id"] for r in records) == sorted(e["id"] for e in examples)
+    for record in records:
+        assert all((out.parent / p).resolve().is_file() for p in record["images"])
+
+
+def test_exhausted_errors_leave_examples_unfinished_and_a_rerun_finishes_them(
+    pairing_jsonl, tmp_path, secret_key
+) -> None:
+    tasks, examples = subset(pairing_jsonl, tmp_path, 3)
+    out = tmp_path / "cot.jsonl"
+    config = CotRunConfig(error_rounds=1, retry_delay_s=0.0, progress=False)
+    with FakeOpenAIServer(faults=["500"] * 100) as server:
+        teacher = teacher_for(server, tasks.parent, max_retries=0)
+        try:
+            summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
+        finally:
+            teacher.close()
+    assert summary.unfinished == 3 and summary.teacher_errors == 6 and not out.read_text()
+    with FakeOpenAIServer() as server:
+        teacher = teacher_for(server, tasks.parent)
+        try:
+            summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
+        finally:
+            teacher.close()
+    assert summary.unfinished == 0 and summary.records_written == 3
+    assert sorted(r["id"] for r in read_jsonl(out)) == sorted(e["id"] for e in examples)
+
+
+def test_bad_completions_are_rejections_by_reason(pairing_jsonl, tmp_path, secret_key) -> None:
+    tasks, examples = subset(pairing_jsonl, tmp_path, 6)
+    out = tmp_path / "cot.jsonl"
+    with FakeOpenAIServer(faults=["duplicate", "duplicate", "leak", "wrong", "malformed", "ok"]) as server:
+        teacher = teacher_for(server, tasks.parent, concurrency=1)
+        try:
+            config = CotRunConfig(samples_per_example=1, progress=False)
+            summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
+        finally:
+            teacher.close()
+    assert summary.rejections == {"near_duplicate": 1, "hint_leak": 1, "wrong_answer": 1, "malformed": 1}
+    assert summary.records_written == 2 and summary.examples_without_kept == 4
+
+
+def test_non_retryable_status_and_unreadable_images_do_not_crash(pairing_jsonl, tmp_path, secret_key) -> None:
+    example = read_jsonl(pairing_jsonl)[0]
+    broken = {**example, "id": "broken", "images": ["images/missing.png", *example["images"][1:]]}
+    with FakeOpenAIServer() as server:
+        teacher = teacher_for(server, pairing_jsonl.parent, base_url=server.url.replace("/v1", "/nope"))
+        try:
+            results = {
+                r.job.example_id: r
+                for r in teacher.generate([TeacherJob(example, 0, 1), TeacherJob(broken, 0, 2)])
+            }
+        finally:
+            teacher.close()
+    assert results[example["id"]].error.startswith("HTTP 404") and results[example["id"]].retries == 0
+    assert results["broken"].abstain and "missing.png" in results["broken"].abstain
+
+
+def test_build_messages_keeps_text_and_images_in_order(pairing_jsonl) -> None:
+    example = read_jsonl(pairing_jsonl)[0]
+    messages = build_messages(example, pairing_jsonl.parent)
+    kinds = [b["type"] for b in messages[1]["content"]]
+    assert kinds[:2] == ["text", "image_url"] and kinds.count("image_url") == len(example["images"])
+    assert messages[1]["content"][-1]["text"].startswith(
+        f"The correct final answer is {example['solution']}."
+    )
+    assert "never mention" in messages[1]["content"][-1]["text"]
