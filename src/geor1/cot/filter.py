@@ -16,6 +16,8 @@ from typing import Any
 from datasketch import MinHash, MinHashLSH
 
 from geor1.geo import haversine_km
+from geor1.parsing import extract_choice, parse_latlon, solution_letter
+from geor1.rewards.format import think_answer_format
 
 # Rejection reasons, in the order the checks run.
 REASONS = (
@@ -46,13 +48,7 @@ DEFAULT_LEAK_TRIGGERS: frozenset[str] = frozenset(
     "instruction instructions mentioning".split()
 )
 
-_COMPLETION = re.compile(r"\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*", re.DOTALL)
-_TAG = re.compile(r"</?(?:think|answer)>")
 _WORD = re.compile(r"\w+")
-_LETTER = re.compile(
-    r"^\s*(?:(?:option|candidate|answer)\s*:?\s*)?\(?([A-Za-z])\)?\s*(?:[.:)\-]|$)", re.IGNORECASE
-)
-_COORDS = re.compile(r"\(?\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)?")
 
 
 @dataclass
@@ -99,33 +95,27 @@ class Verdict:
 
 
 def split_completion(text: str) -> tuple[str, str] | None:
-    """Return (thinking, answer) if ``text`` is exactly ``<think>…</think><answer>…</answer>``, else None."""
-    match = _COMPLETION.fullmatch(text)
-    if match is None:
+    """Return (thinking, answer) if ``text`` is exactly ``<think>…</think><answer>…</answer>`` (the format
+    reward's strict reading, :func:`geor1.rewards.format.think_answer_format`), else None."""
+    if not text or not think_answer_format(text):
         return None
-    think, answer = match.group(1), match.group(2)
-    if _TAG.search(think) or _TAG.search(answer):
-        return None
-    return think.strip(), answer.strip()
+    think_start = text.index("<think>") + len("<think>")
+    think_end = text.index("</think>")
+    answer_start = text.index("<answer>") + len("<answer>")
+    return text[think_start:think_end].strip(), text[answer_start : text.index("</answer>")].strip()
 
 
 def answer_matches(answer: str, solution: str, geo_tolerance_km: float = 1.0) -> bool:
-    """Return True if ``answer`` states ``solution``: the same letter for a choice, coordinates within
-    ``geo_tolerance_km`` for a "(lat, lon)" solution, else the same text up to case and spacing."""
-    solution = solution.strip()
-    if len(solution) == 1 and solution.isalpha():
-        match = _LETTER.match(answer)
-        return match is not None and match.group(1).upper() == solution.upper()
-    want = _COORDS.fullmatch(solution)
-    if want is not None:
-        got = _COORDS.fullmatch(answer.strip())
-        if got is None:
-            return False
-        lat, lon = float(got.group(1)), float(got.group(2))
-        if not (abs(lat) <= 90 and abs(lon) <= 180):
-            return False
-        distance = haversine_km(lat, lon, float(want.group(1)), float(want.group(2)))
-        return float(distance) <= geo_tolerance_km
+    """Return True if ``answer`` (the text inside ``<answer>``) states ``solution``, read as the rewards read
+    it (:mod:`geor1.parsing`): the same single letter for a choice, a point within ``geo_tolerance_km`` for a
+    "(lat, lon)" solution, else the same text up to case and spacing."""
+    letter = solution_letter(solution)
+    if letter is not None:
+        return extract_choice(answer, max(8, ord(letter) - ord("A") + 1)) == letter
+    target = parse_latlon(solution)
+    if target is not None:
+        point = parse_latlon(answer)
+        return point is not None and float(haversine_km(*point, *target)) <= geo_tolerance_km
     return " ".join(answer.lower().split()) == " ".join(solution.lower().split())
 
 
