@@ -44,6 +44,10 @@ def mcq_correct(
     is widened to include the solution letter if needed. ``paper_compatible=True`` uses VLM-R1's ``mcq_reward``
     instead (first block, whole text when there is none, its keyword heuristics).
     """
+    return _verdict_of(text, solution, n_options, paper_compatible)
+
+
+def _verdict_of(text: str, solution: object, n_options: int, paper_compatible: bool) -> bool | None:
     if isinstance(solution, str) and len(text) <= _CACHE_MAX_CHARS and len(solution) <= _CACHE_MAX_CHARS:
         return _cached_verdict(text, solution, n_options, paper_compatible)
     return _verdict(text, solution, n_options, paper_compatible)
@@ -62,7 +66,7 @@ def answer_correct(
     Letters follow :func:`mcq_correct`; coordinates are correct when the answered point lies within
     ``correct_within_km`` of the solution (an unparseable answer is wrong).
     """
-    verdict = mcq_correct(text, solution, n_options=n_options, paper_compatible=paper_compatible)
+    verdict = _verdict_of(text, solution, n_options, paper_compatible)
     if verdict is not None:
         return verdict
     target = parse_latlon(solution)
@@ -112,13 +116,9 @@ class AccuracyMCQ(Reward):
 
     def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
         solutions = column(kwargs, "solution", len(completions), self.name)
-        out: list[float | None] = []
-        for completion, solution in zip(completions, solutions, strict=True):
-            verdict = mcq_correct(
-                completion_text(completion),
-                solution,
-                n_options=self.n_options,
-                paper_compatible=self.paper_compatible,
-            )
-            out.append(None if verdict is None else (self.correct_value if verdict else self.wrong_value))
-        return out
+        values = {True: self.correct_value, False: self.wrong_value, None: None}
+        n, paper = self.n_options, self.paper_compatible
+        return [
+            values[_verdict_of(completion_text(completion), solution, n, paper)]
+            for completion, solution in zip(completions, solutions, strict=True)
+        ]

@@ -19,7 +19,7 @@ def think_answer_format(text: str) -> bool:
     Whitespace is allowed before, between and after the two blocks; each of the four tags must appear exactly
     once (so no nested ``<think>``, no second answer, nothing outside the blocks). Block contents may be empty.
     """
-    start = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]  # \s* always matches
+    start = 0 if text.startswith("<think>") else _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
     end = len(text.rstrip()) if text[-1:].isspace() else len(text)
     if not (text.startswith("<think>", start) and text.endswith("</answer>", start, end)):
         return False

@@ -9,9 +9,9 @@ distinct n-grams are counted with one sort per batch instead of one Python tuple
 characters take the exact Python path (``str.lower().split()`` and a set of word tuples), so Unicode whitespace
 and case folding behave exactly as ``str`` defines them.
 
-Hashing makes the count exact unless two different n-grams of one text share a 57-bit key (probability about
-``k² / 2⁵⁸`` for a text with ``k`` n-grams, i.e. about 10⁻¹¹ for 2,000 n-grams); such a collision would count
-the two as one, changing the repetition penalty by ``1/k``.
+Hashing makes the count exact unless two different n-grams of one text share a 56-bit key (probability about
+``k² / 2⁵⁷`` for a text with ``k`` n-grams, i.e. about 3·10⁻¹¹ for 2,000 n-grams); such a collision would
+count the two as one, changing the repetition penalty by ``1/k``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ _POSITION_SALTS = np.random.default_rng(20251001).integers(1, 2**62, size=64, dt
     2
 ) + np.uint64(1)
 _CHUNK_CHARS = 1_000_000  # bound on the bytes handled in one numpy pass (keeps temporaries small)
-_CHUNK_TEXTS = 128  # texts per pass: the text index lives in the top 7 bits of a sort key
-_TEXT_SHIFT = np.uint64(57)
+_CHUNK_TEXTS = 128  # texts per pass: the text index (plus a dummy) lives in the top 8 bits of a sort key
+_HASH_BITS = 56
 
 _powers = np.ones(1, dtype=np.uint64)
 _inverse_powers = np.ones(1, dtype=np.uint64)
@@ -56,9 +56,8 @@ def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
 def _word_bytes(buffer: np.ndarray) -> np.ndarray:
     """Mask of the bytes that are not ``str.split`` whitespace (tab..CR, 0x1C..0x1F, space), by comparisons."""
     word = buffer > 32
-    control = ~word & (buffer != 32)  # below 32: only 9..13 and 28..31 are whitespace
-    if control.any():
-        word |= control & ~(((buffer >= 9) & (buffer <= 13)) | (buffer >= 28))
+    if buffer.size and buffer.min() < 32:  # control characters: only 9..13 and 28..31 are whitespace
+        word |= (buffer < 9) | ((buffer > 13) & (buffer < 28))
     return word
 
 
@@ -72,25 +71,31 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _chunks(texts: Sequence[str]) -> list[list[int]]:
-    """Split the indices of ``texts`` into runs of at most ``_CHUNK_TEXTS`` texts and about ``_CHUNK_CHARS``."""
-    chunks: list[list[int]] = [[]]
+def _ascii_groups(texts: Sequence[str]) -> tuple[list[tuple[list[int], tuple[str, ...]]], list[int]]:
+    """Split ``texts`` into numpy passes: ``([(indices, ascii texts), ...], indices of non-ASCII texts)``.
+
+    A pass holds at most ``_CHUNK_TEXTS`` texts and about ``_CHUNK_CHARS`` characters. A GRPO batch is
+    usually one pass (checked without a Python loop over the texts).
+    """
+    n = len(texts)
+    if n <= _CHUNK_TEXTS and all(map(str.isascii, texts)) and sum(map(len, texts)) <= _CHUNK_CHARS:
+        return ([(list(range(n)), tuple(texts))] if n else []), []
+    groups: list[tuple[list[int], tuple[str, ...]]] = []
+    others: list[int] = []
+    indices: list[int] = []
     size = 0
     for i, text in enumerate(texts):
-        if chunks[-1] and (size + len(text) > _CHUNK_CHARS or len(chunks[-1]) >= _CHUNK_TEXTS):
-            chunks.append([])
-            size = 0
-        chunks[-1].append(i)
+        if not text.isascii():
+            others.append(i)
+            continue
+        if indices and (size + len(text) > _CHUNK_CHARS or len(indices) >= _CHUNK_TEXTS):
+            groups.append((indices, tuple(texts[j] for j in indices)))
+            indices, size = [], 0
+        indices.append(i)
         size += len(text) + 1
-    return chunks
-
-
-def _split_ascii(texts: Sequence[str]) -> tuple[list[int], list[str], list[int]]:
-    """Return (indices of ASCII texts, those texts, indices of the others)."""
-    ascii_idx, other_idx = [], []
-    for i, text in enumerate(texts):
-        (ascii_idx if text.isascii() else other_idx).append(i)
-    return ascii_idx, [texts[i] for i in ascii_idx], other_idx
+    if indices:
+        groups.append((indices, tuple(texts[j] for j in indices)))
+    return groups, others
 
 
 class _Scan:
@@ -150,15 +155,15 @@ def _scan(texts: tuple[str, ...]) -> _Scan:
 
 def word_counts(texts: Sequence[str]) -> list[int]:
     """Return ``len(text.split())`` for every text (numpy for ASCII texts, ``str.split`` otherwise)."""
+    groups, others = _ascii_groups(texts)
+    if len(groups) == 1 and not others:
+        return _scan(groups[0][1]).n_words.tolist()
     out = [0] * len(texts)
-    ascii_idx, ascii_texts, other_idx = _split_ascii(texts)
-    for i in other_idx:
+    for i in others:
         out[i] = len(texts[i].split())
-    for chunk in _chunks(ascii_texts):
-        if chunk:
-            counts = _scan(tuple(ascii_texts[i] for i in chunk)).n_words
-            for i, count in zip(chunk, counts.tolist(), strict=True):
-                out[ascii_idx[i]] = count
+    for indices, group in groups:
+        for i, count in zip(indices, _scan(group).n_words.tolist(), strict=True):
+            out[i] = count
     return out
 
 
@@ -170,25 +175,53 @@ def _python_ngram_counts(text: str, n: int) -> tuple[int, int]:
     return len(words), len(set(zip(*(words[i:] for i in range(n)), strict=False)))
 
 
-def _numpy_ngram_counts(texts: Sequence[str], n: int) -> tuple[list[int], list[int]]:
+def _window_keys(hashes: np.ndarray, n: int) -> np.ndarray:
+    """Return a 64-bit key per window of ``n`` consecutive word hashes (``len(hashes) - n + 1`` keys).
+
+    Spans double (1, 2, 4, … words: ``span2[i] = span1[i] * salt + span1[i + 1]``) and the binary digits of ``n``
+    are joined left to right, so a 6-gram costs 6 array operations instead of 11. The result is a linear form in
+    the six word hashes with fixed odd multipliers, then mixed by the caller.
+    """
+    spans = {1: hashes}
+    length = 1
+    while 2 * length <= n:
+        half = spans[length]
+        spans[2 * length] = half[:-length] * _POSITION_SALTS[length.bit_length()] + half[length:]
+        length *= 2
+    total = hashes.size
+    key = None
+    covered = 0
+    for size in sorted(spans, reverse=True):
+        if covered + size > n:
+            continue
+        part = spans[size]
+        if key is None:
+            key = part
+        else:
+            count = total - covered - size + 1
+            key = key[:count] * _POSITION_SALTS[0] + part[covered : covered + count]
+        covered += size
+    return key.copy() if key is hashes else key  # type: ignore[union-attr]  # the caller mixes it in place
+
+
+def _numpy_ngram_counts(texts: tuple[str, ...], n: int) -> tuple[list[int], list[int]]:
     """``(words, distinct n-grams)`` per ASCII text (at most ``_CHUNK_TEXTS`` texts), in one numpy pass."""
-    scan = _scan(tuple(texts))
+    scan = _scan(texts)
     n_words = scan.n_words
     n_windows = scan.word_starts.size - n + 1
     if n_windows <= 0:
         return n_words.tolist(), [0] * len(texts)
-    hashes = scan.word_hashes()
-    keys = hashes[:n_windows] * _POSITION_SALTS[0]
-    for k in range(1, n):
-        keys += hashes[k : k + n_windows] * _POSITION_SALTS[k % _POSITION_SALTS.size]
-    text_of_window = scan.text_of_word[:n_windows]
-    inside = text_of_window == scan.text_of_word[n - 1 :]  # the window does not run into the next text
-    keys = _mix(keys[inside]) >> np.uint64(64 - 57)
-    keys |= text_of_window[inside].astype(np.uint64) << _TEXT_SHIFT  # sort by text, then by n-gram hash
+    keys = _window_keys(scan.word_hashes(), n)
+    # Windows that run into the next text are counted under a dummy text index (len(texts)) and dropped.
+    text_of_window = scan.text_of_word[:n_windows].astype(np.uint64)
+    text_of_window[text_of_window != scan.text_of_word[n - 1 :]] = len(texts)
+    keys = _mix(keys) >> np.uint64(64 - _HASH_BITS)
+    keys |= text_of_window << np.uint64(_HASH_BITS)  # sort by text, then by n-gram hash
     keys.sort()
     first = np.ones(keys.size, dtype=bool)
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    distinct = np.bincount((keys[first] >> _TEXT_SHIFT).astype(np.int64), minlength=len(texts))
+    distinct = np.bincount((keys[first] >> np.uint64(_HASH_BITS)).astype(np.int64), minlength=len(texts) + 1)
+    distinct = distinct[: len(texts)]
     return n_words.tolist(), distinct.tolist()
 
 
@@ -199,13 +232,13 @@ def ngram_counts(texts: Sequence[str], n: int) -> list[tuple[int, int]]:
     """
     if n < 1:
         raise ValueError(f"n-gram size must be >= 1, got {n}")
+    groups, others = _ascii_groups(texts)
+    if len(groups) == 1 and not others:
+        return list(zip(*_numpy_ngram_counts(groups[0][1], n), strict=True))
     out: list[tuple[int, int]] = [(0, 0)] * len(texts)
-    ascii_idx, ascii_texts, other_idx = _split_ascii(texts)
-    for i in other_idx:
+    for i in others:
         out[i] = _python_ngram_counts(texts[i], n)
-    for chunk in _chunks(ascii_texts):
-        if chunk:
-            words, distinct = _numpy_ngram_counts([ascii_texts[i] for i in chunk], n)
-            for i, w, d in zip(chunk, words, distinct, strict=True):
-                out[ascii_idx[i]] = (w, d)
+    for indices, group in groups:
+        for i, w, d in zip(indices, *_numpy_ngram_counts(group, n), strict=True):
+            out[i] = (w, d)
     return out
