@@ -124,6 +124,8 @@ def test_keep_all_writes_one_record_per_kept_sample(tmp_path) -> None:
     assert len({r["id"] for r in records}) == len(records) == summary.records_written
     for record in records:
         assert record["id"] == f"{record['example_id']}#{record['sample']}"
+    assert sum(summary.abstentions.values()) == summary.rejections.get("teacher_abstained", 0)
+    assert set(summary.abstentions) <= {"indistinguishable distractor", "missing metadata"}
     judged = summary.samples_judged
     assert judged == 3 * summary.processed
     assert judged == summary.records_written + sum(summary.rejections.values())

@@ -188,6 +188,9 @@ def _print_summary(summary: Any, out_path: Path, log_path: Path, hf_dataset: Pat
     if not summary.rejections:
         table.add_row("(none)", "0")
     out.print(table)
+    if summary.abstentions:
+        causes = ", ".join(f"{cause}: {n}" for cause, n in summary.abstentions.most_common())
+        out.print(f"teacher abstentions by cause — {causes}", highlight=False)
     lines = [
         f"examples in input: {summary.examples} (already done before this run: {summary.resumed_done})",
         f"processed now: {summary.processed} — with a kept exemplar: {summary.examples_with_kept}, "

@@ -68,6 +68,7 @@ class RunSummary:
     records_written: int = 0
     samples_judged: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
+    abstentions: Counter[str] = field(default_factory=Counter)  # teacher_abstained, by cause
     teacher_errors: int = 0
     retries: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -85,6 +86,7 @@ class RunSummary:
         """Return the summary as a JSON-safe dict."""
         out = asdict(self)
         out["rejections"] = dict(self.rejections)
+        out["abstentions"] = dict(self.abstentions)
         out["faults"] = dict(self.faults)
         out["examples_per_s"] = round(self.examples_per_s, 2)
         out["cost"] = round(self.cost, 6)
@@ -353,6 +355,7 @@ class CotRunner:
         summary.samples_judged += 1
         if result.abstain is not None:
             state.abstained = True
+            summary.abstentions[result.abstain.split(":", 1)[0]] += 1
         if verdict.keep:
             rid = record_id(job.example_id, job.sample, self.config.keep)
             if rid not in written:

@@ -3,7 +3,8 @@
 A teacher receives a batch of :class:`TeacherJob` (one example, one sample index, one seed) and yields a
 :class:`TeacherResult` per job, in any order (HTTP teachers finish out of order). A result carries either
 the raw completion text, or an ``error`` (a transient failure: the runner retries it later), or an
-``abstain`` reason (the teacher cannot write a supported rationale for this example: a rejection).
+``abstain`` reason (the teacher cannot write a supported rationale for this example: a rejection),
+written "cause: details" so runs can count abstentions by cause.
 Teachers never raise for a single bad example.
 """
 

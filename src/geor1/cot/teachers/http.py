@@ -180,7 +180,7 @@ class HttpTeacher:
         try:
             messages = build_messages(job.example, self.image_root, config.system_prompt)
         except (OSError, ValueError) as exc:
-            return TeacherResult(job, abstain=f"cannot build the request: {exc}")
+            return TeacherResult(job, abstain=f"unreadable input: {exc}")
         faults: Counter[str] = Counter()
         rng = random.Random(job.seed + job.attempt)
         last = ""

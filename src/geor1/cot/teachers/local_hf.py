@@ -103,7 +103,7 @@ class HfTeacher:
                     open_image(resolve_image(self.image_root, p)) for p in job.example.get("images") or []
                 ]
             except (GeoR1Error, OSError) as exc:
-                yield TeacherResult(job, abstain=f"cannot read an image: {exc}")
+                yield TeacherResult(job, abstain=f"unreadable input: {exc}")
                 continue
             ready.append((job, images))
         size = self.config.batch_size

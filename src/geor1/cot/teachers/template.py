@@ -67,7 +67,7 @@ class Explanation:
 
 
 class Abstain(Exception):
-    """The metadata cannot support a rationale for this example (the message says why)."""
+    """The metadata cannot support a rationale for this example; the message is "cause: details"."""
 
 
 def pct(share: float | None) -> int:
@@ -407,7 +407,7 @@ def _knowledge_sentence(claims: list[Claim], rng: random.Random) -> str:
 def _answer_letter(example: Mapping[str, Any], n_candidates: int) -> str:
     solution = str(example.get("solution", "")).strip()
     if len(solution) != 1 or not ("A" <= solution <= chr(ord("A") + n_candidates - 1)):
-        raise Abstain(f"solution {solution!r} is not a candidate letter")
+        raise Abstain(f"bad solution: {solution!r} is not a candidate letter")
     return solution
 
 
@@ -458,28 +458,28 @@ class TemplateTeacher:
             return self._explain_geolocation(example, rng)
         if task == "question":
             return self._explain_question(example, rng)
-        raise Abstain(f"the template teacher does not handle task {task!r}")
+        raise Abstain(f"unsupported task: {task!r}")
 
     def _explain_pairing(self, example: Mapping[str, Any], rng: random.Random) -> Explanation:
         meta = example.get("meta") or {}
         places = meta.get("candidate_places")
         if not isinstance(places, list) or len(places) < 2:
-            raise Abstain("meta.candidate_places is missing")
+            raise Abstain("missing metadata: meta.candidate_places")
         letters = [chr(ord("A") + i) for i in range(len(places))]
         answer = _answer_letter(example, len(places))
         query_place = meta.get("place")
         if query_place is not None and places[letters.index(answer)] != query_place:
-            raise Abstain("the answer candidate is not the query's place")
+            raise Abstain("inconsistent example: the answer candidate is not the query's place")
         query = self.place_meta(meta, query_place)
         if query is None:
-            raise Abstain(f"no Earth metadata for place {query_place!r}")
+            raise Abstain(f"missing metadata: no Earth metadata for place {query_place!r}")
         inline = meta.get("candidate_meta")
         candidates: list[Mapping[str, Any]] = []
         for i, place in enumerate(places):
             found = inline[i] if isinstance(inline, list) and i < len(inline) and inline[i] else None
             found = found or (query if place == query_place else self.place_meta(meta, place))
             if found is None:
-                raise Abstain(f"no Earth metadata for candidate place {place!r}")
+                raise Abstain(f"missing metadata: no Earth metadata for candidate place {place!r}")
             candidates.append(found)
 
         query_view, cand_view = meta.get("query_view"), meta.get("candidate_view")
@@ -490,7 +490,7 @@ class TemplateTeacher:
         # 1. visual cues of the query
         described = describe_view("query", query_view, query, rng)
         if not described:
-            raise Abstain("the query's metadata describes none of the cues its view shows")
+            raise Abstain("missing metadata: none of the cues the query view shows")
         claims += described
         view_word = f"{query_view} " if query_view else ""
         opener = rng.choice(
@@ -516,7 +516,7 @@ class TemplateTeacher:
             same, differs = compare_views(letter, cues, query, candidates[i], rng)
             if letter == answer:
                 if differs or not same:
-                    raise Abstain(f"the answer {letter} does not agree with the query on the compared cues")
+                    raise Abstain(f"inconsistent example: the answer {letter} disagrees with the query")
                 chosen = same[:3]
                 claims += chosen
                 claims.append(Claim(letter, "verdict", "match"))
@@ -532,7 +532,9 @@ class TemplateTeacher:
                 )
                 continue
             if not differs:
-                raise Abstain(f"no cue the views show separates candidate {letter} from the query")
+                raise Abstain(
+                    f"indistinguishable distractor: no cue the views show separates candidate {letter} from the query"
+                )
             chosen = differs[: rng.choice((1, 2))]
             claims += chosen
             claims.append(Claim(letter, "verdict", "mismatch"))
@@ -578,15 +580,15 @@ class TemplateTeacher:
         meta = example.get("meta") or {}
         solution = str(example.get("solution", "")).strip()
         if not re.fullmatch(r"\(\s*-?\d+(\.\d+)?\s*,\s*-?\d+(\.\d+)?\s*\)", solution):
-            raise Abstain(f"solution {solution!r} is not '(lat, lon)'")
+            raise Abstain(f"bad solution: {solution!r} is not '(lat, lon)'")
         place = self.place_meta(meta, meta.get("place"))
         if place is None:
-            raise Abstain(f"no Earth metadata for place {meta.get('place')!r}")
+            raise Abstain(f"missing metadata: no Earth metadata for place {meta.get('place')!r}")
         view_kind = meta.get("view") or meta.get("query_view")
         described = describe_view("place", view_kind, place, rng)
         knowledge = knowledge_claims("place", place, rng, detail=True)
         if not described or not knowledge:
-            raise Abstain("the metadata describes too little of this place")
+            raise Abstain("missing metadata: too little about this place")
         claims = described + knowledge
         view_word = f"{view_kind} " if view_kind else ""
         opener = rng.choice(
@@ -613,15 +615,15 @@ class TemplateTeacher:
         qtype = meta.get("question_type")
         options = meta.get("options")
         if qtype not in QUESTION_CUES or not isinstance(options, list) or not options:
-            raise Abstain(f"question type {qtype!r} without options is not handled")
+            raise Abstain(f"unsupported task: question type {qtype!r} or no options")
         answer = _answer_letter(example, len(options))
         option = str(options[ord(answer) - ord("A")])
         place = self.place_meta(meta, meta.get("place"))
         if place is None:
-            raise Abstain(f"no Earth metadata for place {meta.get('place')!r}")
+            raise Abstain(f"missing metadata: no Earth metadata for place {meta.get('place')!r}")
         decisive = decisive_claim(qtype, place, rng)
         if decisive is None:
-            raise Abstain(f"the metadata cannot answer a {qtype!r} question")
+            raise Abstain(f"missing metadata: cannot answer a {qtype!r} question")
         view_kind = meta.get("view")
         described = [c for c in describe_view("place", view_kind, place, rng) if c.key != decisive.key]
         claims: list[Claim] = []
