@@ -12,10 +12,10 @@ from geor1.parsing import MAX_OPTIONS, extract_answer, extract_choice, parse_lat
 from geor1.rewards import vlmr1
 from geor1.rewards.base import Reward, check_number, column, completion_text
 
-_CACHE_MAX_CHARS = 32_768  # verdicts on longer texts are not kept (bounds the cache's memory)
+_CACHE_MAX_CHARS = 16_384  # verdicts on longer texts are not kept (bounds the cache's memory)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _cached_verdict(text: str, solution: str, n_options: int, paper_compatible: bool) -> bool | None:
     # Accuracy and length both need the verdict for the same completions of a step: compute it once.
     return _verdict(text, solution, n_options, paper_compatible)

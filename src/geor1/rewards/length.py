@@ -46,6 +46,13 @@ class CosineLength(Reward):
     rule (:func:`geor1.rewards.accuracy.answer_correct`: the letter of the last answer block; coordinates within
     ``correct_within_km``).
 
+    The schedule is TRL's ``get_cosine_scaled_reward`` formula (clamped at ``max_len``); correctness comes from
+    the MCQ/geodesic rule instead of math verification, and the wrong-answer curve runs 0.0 → −0.5 (the end
+    values the reference names ``min_len_value_wrong``/``max_len_value_wrong``), so that long wrong answers cost
+    most. TRL/"Demystifying long CoT" orient it the other way (short wrong answers cost most, −1.0 → −0.5);
+    set ``wrong_start``/``wrong_end`` for that. (The reference's own wrong branch, which never runs, would
+    evaluate to −0.5 → 0.0 because it swaps the two names.)
+
     ``paper_compatible=True`` reproduces the reference (VLM-R1 ``cosine_reward`` as used by Geo-R1) exactly:
     correctness is forced to "correct" for every completion (so wrong answers also get 1.0 → 0.5), the length is
     not clamped (the cosine is periodic: the value climbs back to 1.0 at ``2 * max_len``), and the

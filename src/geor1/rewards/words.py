@@ -16,6 +16,7 @@ count the two as one, changing the repetition penalty by ``1/k``.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -136,20 +137,23 @@ class _Scan:
 
 
 _scans: OrderedDict[tuple[str, ...], _Scan] = OrderedDict()
-_SCANS_KEPT = 4
+_scans_lock = threading.Lock()
+_SCANS_KEPT = 2
 
 
 def _scan(texts: tuple[str, ...]) -> _Scan:
     """Return the scan of ``texts``, reusing a recent one: within a GRPO step the length and the repetition
     rewards read the same completions, so the second one skips the byte pass."""
-    scan = _scans.get(texts)
-    if scan is None:
-        scan = _Scan(texts)
+    with _scans_lock:
+        scan = _scans.get(texts)
+        if scan is not None:
+            _scans.move_to_end(texts)
+            return scan
+    scan = _Scan(texts)
+    with _scans_lock:
         _scans[texts] = scan
         while len(_scans) > _SCANS_KEPT:
             _scans.popitem(last=False)
-    else:
-        _scans.move_to_end(texts)
     return scan
 
 
