@@ -647,15 +647,7 @@ class TemplateTeacher:
                 claims += knowledge
                 sections.append(_knowledge_sentence(knowledge, rng))
         claims.append(decisive)
-        sections.append(
-            rng.choice(
-                [
-                    f"What the question asks about: {decisive.text}.",
-                    f"The deciding cue here is {decisive.text}.",
-                    f"For this question the key observation is {decisive.text}.",
-                ]
-            )
-        )
+        sections.append(rng.choice(QUESTION_SENTENCES[qtype]).format(fact=decisive.text))
         claims.append(Claim("answer", "option", [answer, option], option))
         sections.append(
             rng.choice(
@@ -665,6 +657,19 @@ class TemplateTeacher:
         think = rng.choice(("\n", " ")).join(sections)
         return Explanation(think=think, answer=answer, claims=claims)
 
+
+# The sentence that states the deciding fact of each question type ({fact} is the claim's text).
+QUESTION_SENTENCES: dict[str, tuple[str, ...]] = {
+    "continent": ("Taken together, this points to {fact}.", "Of the continents, that fits {fact}."),
+    "country": ("Taken together, this points to {fact}.", "Of the countries offered, that fits {fact}."),
+    "landcover": ("By area, the scene shows {fact}.", "Weighing the classes by area: {fact}."),
+    "coastal": ("On the coast question, the scene shows {fact}.", "Looking for a shoreline: {fact}."),
+    "desert": ("As for desert, the scene has {fact}.", "On the desert question: {fact}."),
+    "mountainous": ("As for relief, the scene has {fact}.", "On the relief question: {fact}."),
+    "hemisphere": ("So the scene lies in {fact}.", "That places it in {fact}."),
+    "near_equator": ("So the scene lies {fact}.", "That places it {fact}."),
+    "lat_band": ("So the scene lies at {fact}.", "That places it at {fact}."),
+}
 
 # Which metadata key decides each place-question type (geor1.tasks.questions).
 QUESTION_CUES = {
