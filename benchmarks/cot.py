@@ -6,7 +6,8 @@ Prints:
 - HTTP teacher against the local fake chat-completions server (run in its own process) with a fixed
   latency: requests/s at several concurrency levels, against the ideal ``concurrency / latency``.
 
-Targets: template teacher >= 2,000 examples/s; HTTP >= 80 % of concurrency / latency.
+Targets: template teacher >= 2,000 examples/s; HTTP >= 80 % of concurrency / latency. The HTTP rate is
+bounded by CPU (client + server share the machine): "client CPU ms/request" shows that cost.
 
     python benchmarks/cot.py [--earth DIR] [--places 300] [--latency 0.05] [--concurrency 4,8,16]
 """
@@ -108,9 +109,9 @@ def bench_http(tasks: Path, latency: float, levels: list[int], requests_per_leve
                 list(teacher.generate(warm))  # open the connections
                 n = max(requests_per_level, 20 * concurrency)
                 jobs = [TeacherJob(examples[i % len(examples)], 0, i) for i in range(n)]
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 results = list(teacher.generate(jobs))
-                elapsed = time.perf_counter() - start
+                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             finally:
                 teacher.close()
             errors = sum(r.error is not None for r in results)
@@ -118,7 +119,8 @@ def bench_http(tasks: Path, latency: float, levels: list[int], requests_per_leve
             ideal = concurrency / latency
             print(
                 f"http teacher, concurrency {concurrency:3d}, latency {latency * 1000:.0f} ms: {rate:7.1f} requests/s "
-                f"= {rate / ideal:.0%} of concurrency/latency ({ideal:.0f}/s); {errors} errors"
+                f"= {rate / ideal:.0%} of concurrency/latency ({ideal:.0f}/s); client CPU {cpu / n * 1000:.1f} ms/request; "
+                f"{errors} errors"
             )
     finally:
         server.kill()
