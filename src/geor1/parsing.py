@@ -16,7 +16,8 @@ ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
 MAX_OPTIONS = 26
 
-# (Patterns start with a character class rather than a lookbehind: the regex engine then skips ahead fast.)
+# The letter patterns start with a character class rather than a lookbehind: the regex engine then skips fast
+# over text that cannot match, which keeps megabyte-long answers cheap.
 # A whole answer that is one letter with only punctuation/markup around it: "b", "(B)", "**C**.", "[d]".
 _SOLE_LETTER = re.compile(r"[\W_]*([A-Za-z])[\W_]*")
 # A letter right after an answer cue: "answer is b", "Answer: (c)", "option d", "the correct choice is a".

@@ -48,7 +48,13 @@ def mcq_correct(
 
 
 def _verdict_of(text: str, solution: object, n_options: int, paper_compatible: bool) -> bool | None:
-    if isinstance(solution, str) and len(text) <= _CACHE_MAX_CHARS and len(solution) <= _CACHE_MAX_CHARS:
+    # Only the default rule is shared with the length reward (paper mode's length ignores correctness).
+    if (
+        not paper_compatible
+        and isinstance(solution, str)
+        and len(text) <= _CACHE_MAX_CHARS
+        and len(solution) <= _CACHE_MAX_CHARS
+    ):
         return _cached_verdict(text, solution, n_options, paper_compatible)
     return _verdict(text, solution, n_options, paper_compatible)
 

@@ -107,7 +107,8 @@ class _Scan:
         self.starts = np.zeros(len(texts), dtype=np.int64)
         np.cumsum(lengths[:-1] + 1, out=self.starts[1:])
         self.n_texts = len(texts)
-        self.buffer = np.frombuffer(" ".join(texts).encode("ascii").lower(), dtype=np.uint8)
+        self.raw = " ".join(texts).encode("ascii")
+        self.buffer = np.frombuffer(self.raw, dtype=np.uint8)
         word = _word_bytes(self.buffer)
         edges = np.empty(self.buffer.size + 1, dtype=bool)  # word starts and word ends, as transitions
         edges[0] = word[0] if word.size else False
@@ -118,19 +119,23 @@ class _Scan:
         self.word_ends = bounds[1::2]
         first_word = np.searchsorted(self.word_starts, self.starts)  # index of each text's first word
         self.n_words = np.diff(np.append(first_word, self.word_starts.size))
-        self.text_of_word = np.repeat(np.arange(self.n_texts), self.n_words)
         self._hashes: np.ndarray | None = None
 
+    def text_of_word(self) -> np.ndarray:
+        """Index of the text each word belongs to."""
+        return np.repeat(np.arange(self.n_texts), self.n_words)
+
     def word_hashes(self) -> np.ndarray:
-        """64-bit hash of each (lower-cased) word: polynomial over its bytes, salted by its length, mixed."""
+        """64-bit hash of each lower-cased word: polynomial over its bytes, salted by its length, mixed."""
         if self._hashes is None:
             self._hashes = self._compute_hashes()
         return self._hashes
 
     def _compute_hashes(self) -> np.ndarray:
         powers, inverse = _power_tables(self.buffer.size + 1)
-        prefix = np.zeros(self.buffer.size + 1, dtype=np.uint64)
-        np.cumsum(self.buffer * powers[: self.buffer.size], out=prefix[1:])
+        lower = np.frombuffer(self.raw.lower(), dtype=np.uint8)
+        prefix = np.zeros(lower.size + 1, dtype=np.uint64)
+        np.cumsum(lower * powers[: lower.size], out=prefix[1:])
         hashes = (prefix[self.word_ends] - prefix[self.word_starts]) * inverse[self.word_starts]
         hashes ^= (self.word_ends - self.word_starts).astype(np.uint64) * _LEN_SALT
         return _mix(hashes)
@@ -217,8 +222,9 @@ def _numpy_ngram_counts(texts: tuple[str, ...], n: int) -> tuple[list[int], list
         return n_words.tolist(), [0] * len(texts)
     keys = _window_keys(scan.word_hashes(), n)
     # Windows that run into the next text are counted under a dummy text index (len(texts)) and dropped.
-    text_of_window = scan.text_of_word[:n_windows].astype(np.uint64)
-    text_of_window[text_of_window != scan.text_of_word[n - 1 :]] = len(texts)
+    text_of_word = scan.text_of_word()
+    text_of_window = text_of_word[:n_windows].astype(np.uint64)
+    text_of_window[text_of_window != text_of_word[n - 1 :]] = len(texts)
     keys = _mix(keys) >> np.uint64(64 - _HASH_BITS)
     keys |= text_of_window << np.uint64(_HASH_BITS)  # sort by text, then by n-gram hash
     keys.sort()
