@@ -15,12 +15,6 @@ from geor1.rewards.base import Reward, check_number, column, completion_text
 _CACHE_MAX_CHARS = 16_384  # verdicts on longer texts are not kept (bounds the cache's memory)
 
 
-@functools.lru_cache(maxsize=1024)
-def _cached_verdict(text: str, solution: str, n_options: int, paper_compatible: bool) -> bool | None:
-    # Accuracy and length both need the verdict for the same completions of a step: compute it once.
-    return _verdict(text, solution, n_options, paper_compatible)
-
-
 def _verdict(text: str, solution: object, n_options: int, paper_compatible: bool) -> bool | None:
     letter = solution_letter(solution)
     if letter is None:
@@ -32,6 +26,12 @@ def _verdict(text: str, solution: object, n_options: int, paper_compatible: bool
         return False
     n = max(n_options, ord(letter) - ord("A") + 1)
     return extract_choice(answer, n) == letter
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_verdict(text: str, solution: str, n_options: int) -> bool | None:
+    # The accuracy and the length rewards judge the same completions in a step: the second call is a lookup.
+    return _verdict(text, solution, n_options, False)
 
 
 def mcq_correct(
@@ -48,15 +48,9 @@ def mcq_correct(
 
 
 def _verdict_of(text: str, solution: object, n_options: int, paper_compatible: bool) -> bool | None:
-    # Only the default rule is shared with the length reward (paper mode's length ignores correctness).
-    if (
-        not paper_compatible
-        and isinstance(solution, str)
-        and len(text) <= _CACHE_MAX_CHARS
-        and len(solution) <= _CACHE_MAX_CHARS
-    ):
-        return _cached_verdict(text, solution, n_options, paper_compatible)
-    return _verdict(text, solution, n_options, paper_compatible)
+    if paper_compatible or not isinstance(solution, str) or max(len(text), len(solution)) > _CACHE_MAX_CHARS:
+        return _verdict(text, solution, n_options, paper_compatible)
+    return _cached_verdict(text, solution, n_options)
 
 
 def answer_correct(
