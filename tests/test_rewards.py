@@ -25,6 +25,7 @@ from geor1.rewards import (
     build_reward_funcs,
     completion_text,
     compute_score,
+    cosine_schedule,
     reward_weights_for,
 )
 from geor1.rewards.words import _python_ngram_counts, ngram_counts, word_counts
@@ -276,6 +277,8 @@ def test_length_curves():
     wrong = lambda n: f"<think>{words(n - 1)}</think> <answer>C</answer>"  # noqa: E731
     assert one(length, right(1)) == pytest.approx(1.0, abs=1e-3)
     assert one(length, right(50)) == pytest.approx(0.75)
+    assert one(length, right(37)) == cosine_schedule(37, 100, 1.0, 0.5)
+    assert one(length, wrong(63)) == cosine_schedule(63, 100, 0.0, -0.5)
     assert one(length, right(100)) == pytest.approx(0.5)
     assert one(length, right(300)) == pytest.approx(0.5)  # clamped past max_len
     assert one(length, wrong(1)) == pytest.approx(0.0, abs=1e-3)

@@ -35,7 +35,7 @@ def _cached_verdict(text: str, solution: str, n_options: int) -> bool | None:
 
 
 def mcq_correct(
-    text: str, solution: object, *, n_options: int = 8, paper_compatible: bool = False
+    text: str, solution: object, n_options: int = 8, paper_compatible: bool = False
 ) -> bool | None:
     """Return whether ``text`` answers the multiple-choice ``solution`` letter; ``None`` if it is not a letter.
 
@@ -44,10 +44,6 @@ def mcq_correct(
     is widened to include the solution letter if needed. ``paper_compatible=True`` uses VLM-R1's ``mcq_reward``
     instead (first block, whole text when there is none, its keyword heuristics).
     """
-    return _verdict_of(text, solution, n_options, paper_compatible)
-
-
-def _verdict_of(text: str, solution: object, n_options: int, paper_compatible: bool) -> bool | None:
     if paper_compatible or not isinstance(solution, str) or max(len(text), len(solution)) > _CACHE_MAX_CHARS:
         return _verdict(text, solution, n_options, paper_compatible)
     return _cached_verdict(text, solution, n_options)
@@ -66,7 +62,7 @@ def answer_correct(
     Letters follow :func:`mcq_correct`; coordinates are correct when the answered point lies within
     ``correct_within_km`` of the solution (an unparseable answer is wrong).
     """
-    verdict = _verdict_of(text, solution, n_options, paper_compatible)
+    verdict = mcq_correct(text, solution, n_options, paper_compatible)
     if verdict is not None:
         return verdict
     target = parse_latlon(solution)
@@ -119,6 +115,6 @@ class AccuracyMCQ(Reward):
         values = {True: self.correct_value, False: self.wrong_value, None: None}
         n, paper = self.n_options, self.paper_compatible
         return [
-            values[_verdict_of(completion_text(completion), solution, n, paper)]
+            values[mcq_correct(completion_text(completion), solution, n, paper)]
             for completion, solution in zip(completions, solutions, strict=True)
         ]

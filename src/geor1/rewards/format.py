@@ -23,8 +23,18 @@ def think_answer_format(text: str) -> bool:
     end = len(text.rstrip()) if text[-1:].isspace() else len(text)
     if not (text.startswith("<think>", start) and text.endswith("</answer>", start, end)):
         return False
-    # Each tag once: with exactly four "<" in the text (the usual case) one count settles it.
-    if text.count("<") != 4 and any(text.count(tag) != 1 for tag in _TAGS):
+    # Usual case, one pass: the tags are the only "<" in the text, in order, with only whitespace between blocks.
+    close_think = text.find("<", start + len("<think>"), end)
+    if text.startswith("</think>", close_think):
+        open_answer = text.find("<", close_think + len("</think>"), end)
+        if (
+            text.startswith("<answer>", open_answer)
+            and text.find("<", open_answer + len("<answer>"), end) == end - len("</answer>")
+            and not text[close_think + len("</think>") : open_answer].strip()
+        ):
+            return True
+    # Otherwise ("<" inside a block, or a wrong shape): each tag exactly once, in order.
+    if any(text.count(tag) != 1 for tag in _TAGS):
         return False
     think_end = text.find("</think>") + len("</think>")
     answer_start = text.find("<answer>", think_end)

@@ -8,7 +8,7 @@ from typing import Any
 
 from geor1.errors import ConfigError
 from geor1.rewards import vlmr1
-from geor1.rewards.accuracy import answer_correct, check_n_options
+from geor1.rewards.accuracy import answer_correct, check_n_options, mcq_correct
 from geor1.rewards.base import Reward, check_number, column, completion_text
 from geor1.rewards.words import word_counts
 
@@ -131,15 +131,17 @@ class CosineLength(Reward):
         if self.paper_compatible:
             return [vlmr1.cosine_length(n, self.max_len) for n in lengths]
         solutions = column(kwargs, "solution", len(texts), self.name)
+        curves = {True: (self.correct_start, self.correct_end), False: (self.wrong_start, self.wrong_end)}
+        max_len = self.max_len
         out: list[float | None] = []
         for text, solution, n in zip(texts, solutions, lengths, strict=True):
-            correct = answer_correct(
-                text, solution, n_options=self.n_options, correct_within_km=self.correct_within_km
-            )
+            correct = mcq_correct(text, solution, self.n_options)  # a cache hit after the accuracy reward
+            if correct is None:
+                correct = answer_correct(text, solution, correct_within_km=self.correct_within_km)
             if correct is None:
                 out.append(None)
-            elif correct:
-                out.append(cosine_schedule(n, self.max_len, self.correct_start, self.correct_end))
             else:
-                out.append(cosine_schedule(n, self.max_len, self.wrong_start, self.wrong_end))
+                start, end = curves[correct]  # cosine_schedule, inlined: this loop runs per completion
+                progress = min(max(n, 0.0), max_len) / max_len
+                out.append(end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress)))
         return out
