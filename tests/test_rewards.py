@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from geor1.errors import ConfigError
 from geor1.geo import haversine_km
-from geor1.parsing import extract_answer, extract_choice, parse_latlon, solution_letter
+from geor1.parsing import MAX_LATLON_CHARS, extract_answer, extract_choice, parse_latlon, solution_letter
 from geor1.rewards import (
     REWARD_FUNCS,
     AccuracyMCQ,
@@ -167,6 +167,15 @@ def test_parse_latlon(text, expected):
         assert got is None
     else:
         assert got == pytest.approx(expected)
+
+
+def test_parse_latlon_reads_the_tail_of_long_text():
+    pair = "(48.85, 2.35)"
+    assert parse_latlon(pair + " x" * 1000) == (48.85, 2.35)
+    assert parse_latlon(pair + " x" * (MAX_LATLON_CHARS // 2 + 10)) is None  # beyond the bounded tail
+    assert (
+        parse_latlon("1" * (MAX_LATLON_CHARS + 5) + "48.85, 2.35") is None
+    )  # glued digits, as in the full text
 
 
 def test_parse_latlon_dms():

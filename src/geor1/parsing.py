@@ -142,7 +142,7 @@ def solution_letter(solution: object) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- coordinates
 
-MAX_LATLON_CHARS = 20_000
+MAX_LATLON_CHARS = 100_000  # ~25k tokens: more than any completion, bounds runaway text
 _NUMBER = r"[-+\u2212]?\d{1,3}(?:\.\d+)?"
 _COORD = re.compile(
     r"(?<![\w.])"
