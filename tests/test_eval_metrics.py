@@ -165,3 +165,11 @@ def test_ground_truth_rules() -> None:
     assert climate_class(5, "Evergreen Broadleaf Forests", False) == "Tropical"
     assert climate_class(40, "Croplands", False) == "Temperate"
     assert climate_class(55, "Mixed Forests", False) == "Continental"
+
+
+def test_parse_choice_reads_the_answer_not_the_reasoning():
+    from geor1.eval.answers import parse_choice
+
+    text = "<think>Candidate A is desert, B is forest like the query.</think><answer>B</answer>"
+    assert parse_choice(text, 4) == "B"
+    assert parse_choice("I pick C.", 4) == "C"  # no tags: the whole text is the answer

@@ -28,12 +28,13 @@ def answer_text(completion: object) -> str:
 
 
 def parse_choice(completion: object, n_options: int) -> str | None:
-    """Return the option letter a completion chose (``geor1.parsing.extract_choice``), or None."""
+    """Return the option letter a completion chose (``geor1.parsing.extract_choice`` on its answer part,
+    so letters named in the reasoning do not count), or None."""
     if not isinstance(completion, str):
         return None
     from geor1.parsing import extract_choice
 
-    return extract_choice(completion, n_options)
+    return extract_choice(answer_text(completion), n_options)
 
 
 def parse_coordinates(completion: object) -> tuple[float, float] | None:
