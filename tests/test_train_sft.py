@@ -93,6 +93,10 @@ def test_sft_data_errors_name_file_line_field(tmp_path, cot_jsonl):
     path.write_text(json.dumps(missing) + "\n")
     with pytest.raises(RecordError, match=r"bad\.jsonl:1 field 'images'"):
         load_examples(path, "grpo")
+    missing["images"][0] = str(cot_jsonl.parent / "images" / "ex0_0.png")
+    path.write_text(json.dumps(missing) + "\n")
+    with pytest.raises(RecordError, match="absolute"):
+        load_examples(path, "grpo")
     dataset = load_examples(cot_jsonl, "grpo")
     assert "completion" not in dataset.column_names
     assert dataset[0]["images"][0].size == (56, 56) and dataset[0]["band"] == "easy"

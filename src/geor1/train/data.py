@@ -1,7 +1,8 @@
 """Task and CoT examples (JSONL) as 🤗 Datasets for TRL's SFTTrainer and GRPOTrainer.
 
 Each line is a task example (see ``geor1.records``); CoT examples add a ``completion``. Image paths are
-relative to the JSONL file's folder: they are resolved, checked to exist, and typed as
+relative to the JSONL file's folder (``..`` allowed: task files point into their views' folder; absolute
+paths are rejected): they are resolved, checked to exist, and typed as
 ``List(Image())`` so images are decoded lazily, row by row. Columns of the dataset:
 
 - ``id``, ``task``, ``prompt`` (conversational, every content a list of blocks), ``images``, ``solution``
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
 from geor1.errors import RecordError
 from geor1.io import iter_jsonl
-from geor1.records import check_relative_path, check_task_example
+from geor1.records import check_task_example
 
 Purpose = Literal["sft", "grpo"]
 
@@ -67,7 +68,11 @@ def read_examples(path: str | Path, purpose: Purpose) -> list[dict[str, Any]]:
         check_task_example(obj, path=path, line=line)
         images = []
         for rel in obj["images"]:
-            image = root / check_relative_path(rel, path=path, line=line)
+            # Task files point into their view set's folder (``../earth/images/…``), so ``..`` is allowed
+            # here; absolute paths are not, so a task folder stays relocatable with its views.
+            if PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).is_absolute():
+                raise RecordError(f"image path {rel!r} is absolute", path=path, line=line, field="images")
+            image = (root / rel).resolve()
             if not image.is_file():
                 raise RecordError(f"image not found: {image}", path=path, line=line, field="images")
             images.append(str(image))
