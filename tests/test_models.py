@@ -134,3 +134,25 @@ def test_build_tiny_model_keeps_global_rng():
     torch.manual_seed(123)
     build_tiny_model(TinySpec(layers=1))
     assert torch.equal(torch.rand(1), expected)
+
+
+def test_stock_qwen_processor_class_loads_without_torchvision(tmp_path, tiny_model_dir):
+    """Real Qwen checkpoints name the stock processor; without torchvision geor1 builds the image-only one."""
+    import shutil
+
+    from transformers import AutoProcessor
+    from transformers.utils import is_torchvision_available
+
+    # What TRL does when it gets a model path: AutoProcessor finds the registered image-only class.
+    assert type(AutoProcessor.from_pretrained(tiny_model_dir)).__name__ == "ImageOnlyQwen2_5_VLProcessor"
+    stock = tmp_path / "stock"
+    shutil.copytree(tiny_model_dir, stock)
+    config_path = stock / "processor_config.json"
+    config = json.loads(config_path.read_text())
+    config["processor_class"] = "Qwen2_5_VLProcessor"
+    config_path.write_text(json.dumps(config))
+    processor = load_processor(stock, max_pixels=56 * 56)
+    expected = "Qwen2_5_VLProcessor" if is_torchvision_available() else "ImageOnlyQwen2_5_VLProcessor"
+    assert type(processor).__name__ == expected
+    assert processor.tokenizer.padding_side == "left"
+    assert visual_tokens_per_image(processor, 224, 224) == 4

@@ -9,13 +9,19 @@ from typing import Any
 from geor1.models import processor_compat
 
 
-def _model_type(path: str | Path) -> str | None:
+def _model_type(path: str | Path, revision: str | None = None) -> str | None:
+    """Return the ``model_type`` of a local folder or a (cached) hub id, or None if it cannot be read."""
     config = Path(path) / "config.json"
-    if not config.exists():
-        return None
+    if config.exists():
+        try:
+            return json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        except (OSError, json.JSONDecodeError):
+            return None
     try:
-        return json.loads(config.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, json.JSONDecodeError):
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(str(path), revision=revision).model_type
+    except (OSError, ValueError):
         return None
 
 
@@ -61,7 +67,7 @@ def load_processor(
     from transformers.utils import is_torchvision_available
 
     kwargs = dict(revision=revision, trust_remote_code=trust_remote_code, padding_side=padding_side)
-    model_type = _model_type(path)
+    model_type = _model_type(path, revision)
     if model_type in processor_compat.IMAGE_ONLY_PROCESSORS and not is_torchvision_available():
         processor = processor_compat.IMAGE_ONLY_PROCESSORS[model_type].from_pretrained(path, **kwargs)
     else:
