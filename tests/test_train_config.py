@@ -93,9 +93,13 @@ def test_yaml_errors_and_env(tmp_path, monkeypatch):
     config = write_yaml(
         tmp_path / "env.yaml", {"env": {"GEOR1_TEST_ENV": "on"}, "model_name_or_path": "m", **CPU}
     )
-    load_config("sft", config)
+    mapping, configs = load_config("sft", config)
     import os
 
+    assert os.environ["GEOR1_TEST_ENV"] == "on"
+    monkeypatch.delenv("GEOR1_TEST_ENV")
+    saved = save_run_config(tmp_path / "run", "sft", mapping, configs)
+    load_config("sft", saved)  # the saved config carries the env block
     assert os.environ["GEOR1_TEST_ENV"] == "on"
 
 

@@ -100,7 +100,7 @@ def test_killed_grpo_run_resumes_to_the_same_step_count(tmp_path, tiny_model_dir
         tmp_path / "c.yaml", tiny_model_dir, pairing_jsonl, out, max_steps=4, save_steps=2
     )
     command = [sys.executable, "-m", "geor1.cli", "grpo", str(config)]
-    env = subprocess_env(2)
+    env = subprocess_env(1)
     process = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )

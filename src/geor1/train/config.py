@@ -266,7 +266,8 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
 
 
 def read_yaml_config(path: str | Path) -> dict[str, Any]:
-    """Return the mapping of a YAML config file (its ``env:`` block is applied to ``os.environ``)."""
+    """Return the mapping of a YAML config file; its ``env:`` block is applied to ``os.environ`` and kept
+    in the mapping (so the saved run config carries it)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError("config", f"file not found: {path}")
@@ -278,12 +279,19 @@ def read_yaml_config(path: str | Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("config", f"{path} must hold a mapping of keys to values")
-    env = data.pop("env", None) or {}
+    apply_env(data.get("env"))
+    return data
+
+
+def apply_env(env: Any) -> None:
+    """Set the variables of a config's ``env:`` mapping in ``os.environ`` (before torch is imported, so
+    ``OMP_NUM_THREADS`` takes effect)."""
+    if env is None:
+        return
     if not isinstance(env, dict):
         raise ConfigError("env", "must be a mapping of environment variables")
     for name, value in env.items():
         os.environ[str(name)] = str(value)
-    return data
 
 
 def _field_index(classes: tuple[type, ...]) -> tuple[dict[str, tuple[type, Any]], dict[str, tuple]]:
@@ -315,6 +323,8 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
     choices = {**declared, **CHOICES, **TRAINER_CHOICES[kind]}
     kwargs: dict[type, dict[str, Any]] = {cls: {} for cls in classes}
     for key, value in mapping.items():
+        if key == "env":  # reserved, as in TRL's TrlParser: applied by read_yaml_config
+            continue
         if key not in index:
             close = difflib.get_close_matches(key, list(index), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
