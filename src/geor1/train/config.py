@@ -62,6 +62,14 @@ class DataArguments:
         default=None, metadata={"help": "Largest image area after resizing; bounds visual tokens per image."}
     )
 
+    def __post_init__(self) -> None:
+        for key in ("min_pixels", "max_pixels"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(key, f"must be a positive pixel count, got {value}")
+        if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
+            raise ConfigError("min_pixels", f"exceeds max_pixels ({self.min_pixels} > {self.max_pixels})")
+
 
 @dataclass
 class SFTScriptArguments(DataArguments):
@@ -97,6 +105,15 @@ class GRPOScriptArguments(DataArguments):
     curriculum_reward: str = field(
         default="accuracy", metadata={"help": "Reward whose mean is the curriculum's accuracy."}
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.curriculum_bands or len(set(self.curriculum_bands)) != len(self.curriculum_bands):
+            raise ConfigError("curriculum_bands", "must list distinct bands, easiest first")
+        if not 0.0 <= self.curriculum_threshold <= 1.0:
+            raise ConfigError("curriculum_threshold", f"must be in [0, 1], got {self.curriculum_threshold}")
+        if self.curriculum_window < 1:
+            raise ConfigError("curriculum_window", f"must be at least 1, got {self.curriculum_window}")
 
 
 def trainer_classes(kind: str) -> tuple[type, type, type]:
@@ -348,6 +365,8 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
     for cls in classes:
         try:
             built.append(cls(**kwargs[cls]))
+        except ConfigError:
+            raise
         except (ValueError, TypeError) as exc:
             raise ConfigError(_key_in_message(str(exc), list(mapping) or list(index)), str(exc)) from None
     return tuple(built)

@@ -110,12 +110,7 @@ def build_grpo_trainer(
     bands = list(train["band"])
     if not set(bands) & set(script.curriculum_bands):
         raise ConfigError("curriculum_bands", f"no example has a band in {script.curriculum_bands}")
-    try:
-        state = CurriculumState(
-            script.curriculum_bands, script.curriculum_threshold, script.curriculum_window
-        )
-    except ValueError as exc:
-        raise ConfigError("curriculum_window", str(exc)) from None
+    state = CurriculumState(script.curriculum_bands, script.curriculum_threshold, script.curriculum_window)
     load_curriculum_state(curriculum_checkpoint, state)
     reward_name = _reward_log_name(script, funcs, script.curriculum_reward)
     return _curriculum_trainer_class()(
