@@ -155,5 +155,9 @@ def test_cli_reports_the_bad_key(tmp_path):
     result = CliRunner().invoke(build_app(), ["grpo", str(config), "--beta", "lots"])
     assert result.exit_code == 2
     assert "config key 'beta'" in result.output
-    result = CliRunner().invoke(build_app(), ["sft", str(config), "--max_steps", "1"])
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        build_app(), ["sft", str(config), "--max_steps", "1", "--output_dir", str(out)]
+    )
     assert result.exit_code == 2 and "train_file" in result.output
+    assert not out.exists()  # a rejected config leaves no run folder behind

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from geor1.errors import ConfigError
@@ -158,7 +159,7 @@ def run_grpo(
     from geor1.train.run import prepare_run_folder, resolve_checkpoint, run_callbacks
 
     checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
-    output_dir = prepare_run_folder("grpo", args, mapping, (script, model_args, args))
+    output_dir = Path(args.output_dir)
     trainer = build_grpo_trainer(
         script,
         model_args,
@@ -167,6 +168,9 @@ def run_grpo(
         callbacks=run_callbacks(output_dir),
         curriculum_checkpoint=checkpoint,
     )
+    # written only once the config has proved valid (building the trainer checks it): a rejected
+    # config leaves no run folder behind
+    prepare_run_folder("grpo", args, mapping, (script, model_args, args))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
     return trainer

@@ -9,6 +9,7 @@ Images go through the model's processor; the loss covers the assistant completio
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from geor1.train.config import SFTScriptArguments, load_config
@@ -58,8 +59,11 @@ def run_sft(script: SFTScriptArguments, model_args: Any, args: Any, mapping: dic
     from geor1.train.run import prepare_run_folder, resolve_checkpoint, run_callbacks
 
     checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
-    output_dir = prepare_run_folder("sft", args, mapping, (script, model_args, args))
+    output_dir = Path(args.output_dir)
     trainer = build_sft_trainer(script, model_args, args, callbacks=run_callbacks(output_dir))
+    # written only once the config has proved valid (building the trainer checks it): a rejected
+    # config leaves no run folder behind
+    prepare_run_folder("sft", args, mapping, (script, model_args, args))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
     return trainer
