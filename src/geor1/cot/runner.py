@@ -232,7 +232,7 @@ class CotRunner:
         config: CotRunConfig | None = None,
     ):
         self.teacher = teacher
-        self.filter = filter_ or CotFilter()
+        self.filter = filter_ if filter_ is not None else CotFilter()  # an empty CotFilter is falsy (__len__)
         self.config = config or CotRunConfig()
 
     def run(
