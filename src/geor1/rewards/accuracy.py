@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,28 +9,65 @@ from geor1.errors import ConfigError
 from geor1.geo import haversine_km
 from geor1.parsing import MAX_OPTIONS, extract_answer, extract_choice, parse_latlon, solution_letter
 from geor1.rewards import vlmr1
-from geor1.rewards.base import Reward, check_number, column, completion_text
+from geor1.rewards.base import Reward, check_number, column, completion_texts
 
-_CACHE_MAX_CHARS = 16_384  # verdicts on longer texts are not kept (bounds the cache's memory)
+_MEMO_MAX_CHARS = 64  # answers up to this long are parsed once per option count (they repeat: "B", "(B)" …)
+_MEMO_SIZE = 8192  # entries per option count before the memo is cleared (bounds its memory)
+_choice_memos: dict[int, dict[str, str | None]] = {}
+_MISSING = object()
 
 
-def _verdict(text: str, solution: object, n_options: int, paper_compatible: bool) -> bool | None:
+def _answer_choice(text: str, n: int) -> str | None:
+    """``extract_choice(extract_answer(text), n)``, with short answers looked up in a memo."""
+    answer = extract_answer(text)
+    if answer is None:
+        return None
+    if len(answer) > _MEMO_MAX_CHARS:
+        return extract_choice(answer, n)
+    memo = _choice_memos.get(n)
+    if memo is None:
+        memo = _choice_memos.setdefault(n, {})
+    choice = memo.get(answer, _MISSING)
+    if choice is _MISSING:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        choice = memo[answer] = extract_choice(answer, n)
+    return choice  # type: ignore[return-value]
+
+
+def _solution_key(solution: object, n_options: int, paper_compatible: bool) -> str | tuple[str, int] | None:
+    """What a completion's answer is compared with: ``None`` when ``solution`` is not a letter; else the
+    reference's correct choice (paper mode) or ``(letter, option count widened to include it)``."""
     letter = solution_letter(solution)
     if letter is None:
         return None
     if paper_compatible:
-        return vlmr1.mcq_correct(text, solution)  # type: ignore[arg-type]  # a letter solution is a str
-    answer = extract_answer(text)
-    if answer is None:
-        return False
-    n = max(n_options, ord(letter) - ord("A") + 1)
-    return extract_choice(answer, n) == letter
+        return vlmr1.correct_choice(solution)  # type: ignore[arg-type]  # a letter solution is a str
+    return letter, max(n_options, ord(letter) - ord("A") + 1)
 
 
-@functools.lru_cache(maxsize=1024)
-def _cached_verdict(text: str, solution: str, n_options: int) -> bool | None:
-    # The accuracy and the length rewards judge the same completions in a step: the second call is a lookup.
-    return _verdict(text, solution, n_options, False)
+def mcq_verdicts(
+    texts: Sequence[str], solutions: Sequence[object], n_options: int = 8, paper_compatible: bool = False
+) -> list[bool | None]:
+    """Return :func:`mcq_correct` for each ``(text, solution)`` pair, each solution parsed once per call."""
+    keys: dict[str, str | tuple[str, int] | None] = {}
+    out: list[bool | None] = []
+    append = out.append
+    for text, solution in zip(texts, solutions, strict=True):
+        if type(solution) is str and len(solution) <= 256:
+            key = keys.get(solution, _MISSING)
+            if key is _MISSING:
+                key = keys[solution] = _solution_key(solution, n_options, paper_compatible)
+        else:
+            key = _solution_key(solution, n_options, paper_compatible)
+        if key is None:
+            append(None)
+        elif paper_compatible:
+            choice = vlmr1.student_choice(text)
+            append(bool(choice) and choice == key)
+        else:
+            append(_answer_choice(text, key[1]) == key[0])  # type: ignore[index]
+    return out
 
 
 def mcq_correct(
@@ -44,9 +80,7 @@ def mcq_correct(
     is widened to include the solution letter if needed. ``paper_compatible=True`` uses VLM-R1's ``mcq_reward``
     instead (first block, whole text when there is none, its keyword heuristics).
     """
-    if paper_compatible or not isinstance(solution, str) or max(len(text), len(solution)) > _CACHE_MAX_CHARS:
-        return _verdict(text, solution, n_options, paper_compatible)
-    return _cached_verdict(text, solution, n_options)
+    return mcq_verdicts([text], [solution], n_options, paper_compatible)[0]
 
 
 def answer_correct(
@@ -113,8 +147,7 @@ class AccuracyMCQ(Reward):
     def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
         solutions = column(kwargs, "solution", len(completions), self.name)
         values = {True: self.correct_value, False: self.wrong_value, None: None}
-        n, paper = self.n_options, self.paper_compatible
-        return [
-            values[mcq_correct(completion_text(completion), solution, n, paper)]
-            for completion, solution in zip(completions, solutions, strict=True)
-        ]
+        verdicts = mcq_verdicts(
+            completion_texts(completions), solutions, self.n_options, self.paper_compatible
+        )
+        return [values[verdict] for verdict in verdicts]

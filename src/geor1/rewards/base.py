@@ -49,6 +49,25 @@ def completion_text(completion: object) -> str:
     return ""
 
 
+def completion_texts(completions: Sequence[object]) -> list[str]:
+    """Return :func:`completion_text` of every completion (the usual one-message shape read inline, no call each)."""
+    texts: list[str] = []
+    append = texts.append
+    for completion in completions:
+        if type(completion) is str:
+            append(completion)
+            continue
+        if type(completion) is list and len(completion) == 1:
+            message = completion[0]
+            if type(message) is dict:
+                content = message.get("content")
+                if type(content) is str and message.get("role", "assistant") == "assistant":
+                    append(content)
+                    continue
+        append(completion_text(completion))
+    return texts
+
+
 def column(kwargs: dict[str, Any], name: str, n: int, reward: str) -> Sequence[Any]:
     """Return dataset column ``name`` from the reward kwargs, checked to hold one value per completion."""
     values = kwargs.get(name)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from geor1.rewards import vlmr1
-from geor1.rewards.base import Reward, completion_text
+from geor1.rewards.base import Reward, completion_texts
 
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _LEADING_SPACE = re.compile(r"\s*")
@@ -64,11 +64,4 @@ class ThinkAnswerFormat(Reward):
 
     def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
         check = vlmr1.format_ok if self.paper_compatible else think_answer_format
-        seen: dict[str, float] = {}
-        out: list[float | None] = []
-        for completion in completions:
-            text = completion_text(completion)
-            if text not in seen:
-                seen[text] = 1.0 if check(text) else 0.0
-            out.append(seen[text])
-        return out
+        return [1.0 if check(text) else 0.0 for text in completion_texts(completions)]

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from geor1.errors import ConfigError
-from geor1.rewards import vlmr1
-from geor1.rewards.accuracy import answer_correct, check_n_options, mcq_correct
-from geor1.rewards.base import Reward, check_number, column, completion_text
+from geor1.rewards.accuracy import answer_correct, check_n_options, mcq_verdicts
+from geor1.rewards.base import Reward, check_number, column, completion_texts
 from geor1.rewards.words import word_counts
 
 LENGTH_UNITS = ("auto", "words", "tokens", "completion_ids")
@@ -113,35 +112,34 @@ class CosineLength(Reward):
             unit = "tokens" if tokenizer is not None else "words"
         if unit == "completion_ids":
             return [len(ids) for ids in column(kwargs, "completion_ids", len(texts), self.name)]
-        unique = list(dict.fromkeys(texts))
-        if unit == "tokens":
-            if tokenizer is None:
-                raise ConfigError(
-                    "tokenizer", "unit='tokens' needs tokenizer=... or a processing_class in the call"
-                )
-            measured = token_lengths(tokenizer, unique)
-        else:
-            measured = word_counts(unique)
-        by_text = dict(zip(unique, measured, strict=True))
+        if unit == "words":
+            return word_counts(texts)  # numpy over the whole batch: no need to deduplicate
+        if tokenizer is None:
+            raise ConfigError(
+                "tokenizer", "unit='tokens' needs tokenizer=... or a processing_class in the call"
+            )
+        unique = list(dict.fromkeys(texts))  # a tokenizer call is dear: each distinct text once
+        by_text = dict(zip(unique, token_lengths(tokenizer, unique), strict=True))
         return [by_text[text] for text in texts]
 
     def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
-        texts = [completion_text(c) for c in completions]
+        texts = completion_texts(completions)
         lengths = self.lengths(texts, kwargs)
+        cos, pi, max_len = math.cos, math.pi, self.max_len
         if self.paper_compatible:
-            return [vlmr1.cosine_length(n, self.max_len) for n in lengths]
+            # vlmr1.cosine_length, inlined (same expression, so the same floats): this runs per completion.
+            return [1.0 - 0.5 * (1 - cos(n * pi / max_len)) / 2 for n in lengths]
         solutions = column(kwargs, "solution", len(texts), self.name)
+        verdicts = mcq_verdicts(texts, solutions, self.n_options)
         curves = {True: (self.correct_start, self.correct_end), False: (self.wrong_start, self.wrong_end)}
-        max_len = self.max_len
         out: list[float | None] = []
-        for text, solution, n in zip(texts, solutions, lengths, strict=True):
-            correct = mcq_correct(text, solution, self.n_options)  # a cache hit after the accuracy reward
-            if correct is None:
+        for text, solution, n, correct in zip(texts, solutions, lengths, verdicts, strict=True):
+            if correct is None:  # not a letter: a coordinate solution, or none at all
                 correct = answer_correct(text, solution, correct_within_km=self.correct_within_km)
-            if correct is None:
-                out.append(None)
-            else:
-                start, end = curves[correct]  # cosine_schedule, inlined: this loop runs per completion
-                progress = min(max(n, 0.0), max_len) / max_len
-                out.append(end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+                if correct is None:
+                    out.append(None)
+                    continue
+            start, end = curves[correct]  # cosine_schedule, inlined: this loop runs per completion
+            progress = min(max(n, 0.0), max_len) / max_len
+            out.append(end + (start - end) * 0.5 * (1.0 + cos(pi * progress)))
         return out

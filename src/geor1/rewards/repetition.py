@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from geor1.errors import ConfigError
-from geor1.rewards.base import Reward, check_number, column, completion_text
+from geor1.rewards.base import Reward, check_number, column, completion_texts
 from geor1.rewards.words import ngram_counts
 
 REPETITION_UNITS = ("words", "completion_ids")
@@ -53,12 +53,8 @@ class RepetitionPenalty(Reward):
 
             ids = column(kwargs, "completion_ids", len(completions), self.name)
             return get_repetition_penalty_reward(self.ngram_size, self.max_penalty)(completion_ids=ids)
-        texts = [completion_text(c) for c in completions]
-        unique = list(dict.fromkeys(texts))
-        values = {}
-        for text, (n_words, distinct) in zip(unique, ngram_counts(unique, self.ngram_size), strict=True):
-            if n_words < self.ngram_size:
-                values[text] = 0.0
-            else:
-                values[text] = (1 - distinct / (n_words - self.ngram_size + 1)) * self.max_penalty
-        return [values[text] for text in texts]
+        n, max_penalty = self.ngram_size, self.max_penalty
+        return [
+            0.0 if n_words < n else (1 - distinct / (n_words - n + 1)) * max_penalty
+            for n_words, distinct in ngram_counts(completion_texts(completions), n)
+        ]

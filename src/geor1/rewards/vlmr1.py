@@ -69,43 +69,59 @@ def _collapse_spaces(text: str) -> str:
     return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
 
 
-def _is_ascii_upper(char: str) -> bool:
-    return "A" <= char <= "Z"
+_UPPER_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_MANY_MARKS = 64
 
 
-def _choices(upper: str) -> list[str]:
-    """The reference's ``re.findall(r"(?<![A-Z])([A-Z])(?=[.,?!:;]|$)", collapsed)``, read off ``upper`` itself.
+def _choices_by_marks(text: str, letters: frozenset[str]) -> list[str] | None:
+    """The reference's choice letters (upper-cased), looking only at the character before each punctuation mark
+    and at the last one; ``None`` when there are more than ``_MANY_MARKS`` marks (the regex is then quicker).
 
-    Collapsing whitespace changes neither which characters are A–Z/punctuation nor where the text ends (the
-    collapsed text has no newline for ``$`` to stop before), so the same letters match in the same order.
-    Few punctuation marks (the usual case): look only at the character before each mark and at the last one.
+    ``letters`` are the characters that read as the reference's ``[A-Z]``: A–Z in an upper-cased text, or both
+    cases in an ASCII text (whose upper-casing maps exactly a–z to A–Z and moves no character).
     """
-    if len(upper) <= 256 or sum(map(upper.count, _MARKS)) > 64:
-        return _CHOICE_IN_UPPER.findall(upper)
-    positions = [len(upper) - 1]
+    positions = [len(text) - 1]
     for mark in _MARKS:
-        i = upper.find(mark, 1)
+        i = text.find(mark, 1)
         while i >= 0:
             positions.append(i - 1)
-            i = upper.find(mark, i + 1)
+            if len(positions) > _MANY_MARKS:
+                return None
+            i = text.find(mark, i + 1)
     positions.sort()
     return [
-        upper[p]
+        text[p].upper()
         for p in positions
-        if p >= 0 and _is_ascii_upper(upper[p]) and (p == 0 or not _is_ascii_upper(upper[p - 1]))
+        if p >= 0 and text[p] in letters and (p == 0 or text[p - 1] not in letters)
     ]
 
 
 def extract_choice(text: str) -> str | None:
     """The reference's ``extract_choice``: upper-case, collapse whitespace, letters followed by punctuation or the
-    end; with several, the keyword/position score decides (ties go to the letter seen first)."""
-    upper = text.upper()
-    choices = _choices(upper)
+    end; with several, the keyword/position score decides (ties go to the letter seen first).
+
+    The letters are found as ``re.findall(r"(?<![A-Z])([A-Z])(?=[.,?!:;]|$)", collapsed)`` finds them:
+    collapsing whitespace changes neither which characters are A–Z/punctuation nor where the text ends (the
+    collapsed text has no newline for ``$`` to stop before), so they are read off the text before collapsing, and
+    a long ASCII text is not even upper-cased unless several letters need scoring.
+    """
+    upper = None
+    choices = None
+    if len(text) > 256:
+        if text.isascii():
+            choices = _choices_by_marks(text, _ASCII_LETTERS)
+        else:
+            upper = text.upper()
+            choices = _choices_by_marks(upper, _UPPER_LETTERS)
+    if choices is None:
+        upper = text.upper() if upper is None else upper
+        choices = _CHOICE_IN_UPPER.findall(upper)
     if not choices:
         return None
     if len(choices) == 1:
         return choices[0]
-    text = _collapse_spaces(upper)
+    text = _collapse_spaces(text.upper() if upper is None else upper)
     occurrences: dict[str, int] = {}
     for choice in choices:
         occurrences[choice] = occurrences.get(choice, 0) + 1
@@ -134,13 +150,38 @@ def _correct_choice(solution: str) -> str:
 _cached_correct_choice = functools.lru_cache(maxsize=1024)(_correct_choice)
 
 
+def correct_choice(solution: str) -> str:
+    """The reference's ``correct_choice`` for a solution string (its letter, or the stripped solution itself)."""
+    return _cached_correct_choice(solution) if len(solution) <= 256 else _correct_choice(solution)
+
+
+# Student answers repeat ("B", "(B)", "Answer: B" …): short ones are parsed once. Cleared when full (bounded).
+_MEMO_MAX_CHARS = 64
+_MEMO_SIZE = 8192
+_student_choices: dict[str, str | None] = {}
+_MISSING = object()
+
+
+def student_choice(content: str) -> str | None:
+    """The reference's ``extract_choice`` of a completion's answer: the FIRST ``<answer>…</answer>`` block's
+    stripped content, or the whole stripped text when there is none."""
+    start = content.find(_OPEN)
+    end = content.find(_CLOSE, start + len(_OPEN)) if start >= 0 else -1
+    answer = content[start + len(_OPEN) : end].strip() if end >= 0 else content.strip()
+    if len(answer) > _MEMO_MAX_CHARS:
+        return extract_choice(answer)
+    choice = _student_choices.get(answer, _MISSING)
+    if choice is _MISSING:
+        if len(_student_choices) >= _MEMO_SIZE:
+            _student_choices.clear()
+        choice = _student_choices[answer] = extract_choice(answer)
+    return choice
+
+
 def mcq_correct(content: str, solution: str) -> bool:
     """The reference's ``mcq_reward(content, sol) == 1.0``: first answer block (whole text if none) vs solution."""
-    correct_choice = _cached_correct_choice(solution) if len(solution) <= 256 else _correct_choice(solution)
-    inner = first_answer(content)
-    student_answer = inner.strip() if inner is not None else content.strip()
-    student_choice = extract_choice(student_answer)
-    return bool(student_choice) and student_choice == correct_choice
+    choice = student_choice(content)
+    return bool(choice) and choice == correct_choice(solution)
 
 
 def format_ok(text: str) -> bool:

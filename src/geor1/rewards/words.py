@@ -2,12 +2,17 @@
 
 ``word_counts`` gives ``len(text.split())`` and ``ngram_counts`` gives, in addition, the number of distinct
 n-grams of ``text.lower().split()``, for every text of a batch, the two quantities the cosine length and the
-repetition rewards need. ASCII texts (the usual case) are processed together as one byte array: whitespace is
-found with a lookup table (the exact set ``str.split`` uses on ASCII), each word gets a 64-bit hash (a polynomial
-over its bytes, then a splitmix64 finaliser with its length), and each n-gram a 64-bit hash of its word hashes;
-distinct n-grams are counted with one sort per batch instead of one Python tuple per n-gram. Texts with non-ASCII
-characters take the exact Python path (``str.lower().split()`` and a set of word tuples), so Unicode whitespace
-and case folding behave exactly as ``str`` defines them.
+repetition rewards need. ASCII texts (the usual case) are processed together as one byte string, translated once
+so that upper case becomes lower case and the control bytes that are not whitespace move above 127: then a byte
+is ``str.split`` whitespace exactly when it is <= 32. Word starts come from one comparison pass; each word's hash
+is built from its bytes read as 8-byte little-endian chunks straight out of the buffer (the word's end found inside
+each chunk with a SWAR test) and mixed by the splitmix64 finaliser. An n-gram's key is a linear form of its word hashes, and distinct n-grams are counted with
+one sort per batch instead of one Python tuple per n-gram. Texts with non-ASCII characters take the exact Python
+path (``str.lower().split()`` and a set of word tuples), so Unicode whitespace and case folding behave exactly as
+``str`` defines them.
+
+Temporaries live in per-thread scratch arrays reused from call to call (``out=`` everywhere): on a VM a freshly
+allocated array costs page faults on first touch, which made up a third of the time of a GRPO-sized batch.
 
 Hashing makes the count exact unless two different n-grams of one text share a 56-bit key (probability about
 ``k² / 2⁵⁷`` for a text with ``k`` n-grams, i.e. about 3·10⁻¹¹ for 2,000 n-grams); such a collision would
@@ -22,11 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_BASE = 0x9E3779B97F4A7C15  # odd multiplier of the polynomial word hash (mod 2**64)
-_BASE_INV = pow(_BASE, -1, 2**64)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_LEN_SALT = np.uint64(0xD6E8FEB86659FD93)
 # One odd multiplier per position inside an n-gram (fixed seed: results are reproducible run to run).
 _POSITION_SALTS = np.random.default_rng(20251001).integers(1, 2**62, size=64, dtype=np.uint64) * np.uint64(
     2
@@ -34,42 +36,73 @@ _POSITION_SALTS = np.random.default_rng(20251001).integers(1, 2**62, size=64, dt
 _CHUNK_CHARS = 1_000_000  # bound on the bytes handled in one numpy pass (keeps temporaries small)
 _CHUNK_TEXTS = 128  # texts per pass: the text index (plus a dummy) lives in the top 8 bits of a sort key
 _HASH_BITS = 56
+_KEY_MASK = np.uint64(2**_HASH_BITS - 1)
+_TEXT_TAG = np.uint64(1 << _HASH_BITS)
+_TEXT_TAGS = np.arange(_CHUNK_TEXTS + 2, dtype=np.uint64) << np.uint64(_HASH_BITS)
 
-_powers = np.ones(1, dtype=np.uint64)
-_inverse_powers = np.ones(1, dtype=np.uint64)
-
-
-def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(BASE**k, BASE**-k)`` mod 2**64 for ``k < length`` (grown and cached on demand)."""
-    global _powers, _inverse_powers
-    if _powers.size < length:
-        size = max(length, 2 * _powers.size)
-        tables = []
-        for base in (_BASE, _BASE_INV):
-            table = np.empty(size, dtype=np.uint64)
-            table[0] = 1
-            table[1:] = np.cumprod(np.full(size - 1, base, dtype=np.uint64))
-            tables.append(table)
-        _powers, _inverse_powers = tables
-    return _powers, _inverse_powers
-
-
-def _word_bytes(buffer: np.ndarray) -> np.ndarray:
-    """Mask of the bytes that are not ``str.split`` whitespace (tab..CR, 0x1C..0x1F, space), by comparisons."""
-    word = buffer > 32
-    if buffer.size and buffer.min() < 32:  # control characters: only 9..13 and 28..31 are whitespace
-        word |= (buffer < 9) | ((buffer > 13) & (buffer < 28))
-    return word
+# Byte translation applied to the joined texts: A-Z to a-z (the n-grams are of lower-cased words), and the
+# control bytes that str.split does NOT treat as whitespace (0-8, 14-27) to 128 + byte, so that afterwards
+# "whitespace" is exactly "byte <= 32" and no word byte is 0. (ASCII texts have no bytes >= 128 to collide with.)
+_TRANSLATION = bytearray(range(256))
+for _byte in range(ord("A"), ord("Z") + 1):
+    _TRANSLATION[_byte] = _byte + 32
+for _byte in (*range(0, 9), *range(14, 28)):
+    _TRANSLATION[_byte] = 128 + _byte
+_TRANSLATION = bytes(_TRANSLATION)
+_PAD = " " * 8  # trailing whitespace: an 8-byte chunk can be read at any word start
+_BELOW_33 = np.uint64(0x2121212121212121)
+_HIGH_BITS = np.uint64(0x8080808080808080)
+_SCRATCH_KEPT = 1 << 18  # scratch arrays up to this many elements are kept for the next call
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser, in place: spreads every input bit over the whole 64-bit word."""
-    x ^= x >> np.uint64(30)
-    x *= _M1
-    x ^= x >> np.uint64(27)
-    x *= _M2
-    x ^= x >> np.uint64(31)
+class _Scratch(threading.local):
+    """Per-thread scratch arrays by name, grown on demand and reused (views of the first ``size`` elements)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, size: int, dtype: type) -> np.ndarray:
+        array = self.arrays.get(name)
+        if array is None or array.size < size:
+            if size > _SCRATCH_KEPT:
+                return np.empty(size, dtype=dtype)
+            capacity = min(max(size + size // 2, 4096), _SCRATCH_KEPT)
+            array = self.arrays[name] = np.empty(capacity, dtype=dtype)
+        return array[:size]
+
+
+_scratch = _Scratch()
+
+
+def _mix(x: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser of ``x``, in place (``tmp``: scratch of the same size): spreads every bit over all 64."""
+    for shift, multiplier in ((30, _M1), (27, _M2), (31, None)):
+        np.right_shift(x, np.uint64(shift), out=tmp)
+        x ^= tmp
+        if multiplier is not None:
+            x *= multiplier
     return x
+
+
+def _cut_at_space(chunks: np.ndarray, flags: np.ndarray, tmp: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """Zero, in place, each 8-byte chunk from its first whitespace byte (<= 32) on; return ``whole``, set where a
+    chunk had none (the word goes on). ``flags``/``tmp``/``whole`` are scratch arrays of the chunks' size.
+
+    SWAR test: ``(x - 0x21…) & ~x & 0x80…`` flags the bytes below 0x21 (bytes >= 128 never flag); borrows can
+    flag bytes above a flagged one but never below, so the lowest flag is exact. ``low - 1`` with ``low`` the
+    lowest flag moved down to bit 0 of its byte masks the bytes before it.
+    """
+    np.subtract(chunks, _BELOW_33, out=flags)
+    np.invert(chunks, out=tmp)
+    flags &= tmp
+    flags &= _HIGH_BITS
+    np.equal(flags, 0, out=whole)
+    np.negative(flags, out=tmp)
+    flags &= tmp  # the lowest flag alone (0 when there is none: the mask below is then all ones)
+    flags >>= np.uint64(7)
+    flags -= np.uint64(1)
+    chunks &= flags
+    return whole
 
 
 def _ascii_groups(texts: Sequence[str]) -> tuple[list[tuple[list[int], tuple[str, ...]]], list[int]]:
@@ -100,45 +133,145 @@ def _ascii_groups(texts: Sequence[str]) -> tuple[list[tuple[list[int], tuple[str
 
 
 class _Scan:
-    """One numpy pass over ASCII texts joined by spaces: word spans and the text each word belongs to."""
+    """One numpy pass over ASCII texts joined by spaces: word starts and words per text; n-gram counts on demand."""
 
     def __init__(self, texts: Sequence[str]):
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        self.starts = np.zeros(len(texts), dtype=np.int64)
-        np.cumsum(lengths[:-1] + 1, out=self.starts[1:])
         self.n_texts = len(texts)
-        self.raw = " ".join(texts).encode("ascii")
-        self.buffer = np.frombuffer(self.raw, dtype=np.uint8)
-        word = _word_bytes(self.buffer)
-        edges = np.empty(self.buffer.size + 1, dtype=bool)  # word starts and word ends, as transitions
-        edges[0] = word[0] if word.size else False
-        edges[-1] = word[-1] if word.size else False
-        np.not_equal(word[1:], word[:-1], out=edges[1:-1])
-        bounds = np.flatnonzero(edges)
-        self.word_starts = bounds[0::2]
-        self.word_ends = bounds[1::2]
-        first_word = np.searchsorted(self.word_starts, self.starts)  # index of each text's first word
-        self.n_words = np.diff(np.append(first_word, self.word_starts.size))
-        self._hashes: np.ndarray | None = None
+        # " " + texts joined by " " + padding: text i starts at offset 1 + sum(len(texts[:i]) + 1).
+        text_starts = np.empty(self.n_texts, dtype=np.int64)
+        text_starts[0:1] = 1
+        np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=self.n_texts)[:-1], out=text_starts[1:])
+        text_starts[1:] += np.arange(2, self.n_texts + 1)
+        self.raw = " ".join(("", *texts, _PAD)).encode("ascii").translate(_TRANSLATION)
+        size = len(self.raw)
+        word = np.greater(np.frombuffer(self.raw, dtype=np.uint8), 32, out=_scratch("word", size, np.bool_))
+        starts = np.greater(word[1:], word[:-1], out=_scratch("starts", size - 1, np.bool_))  # byte before
+        self.word_starts = np.flatnonzero(starts)
+        self.word_starts += 1
+        self.first_word = np.searchsorted(self.word_starts, text_starts)  # index of each text's first word
+        self.n_words = np.empty(self.n_texts, dtype=np.int64)
+        np.subtract(self.first_word[1:], self.first_word[:-1], out=self.n_words[:-1])
+        self.n_words[-1] = self.word_starts.size - self.first_word[-1]
+        self._distinct: dict[int, np.ndarray] = {}
 
-    def text_of_word(self) -> np.ndarray:
-        """Index of the text each word belongs to."""
-        return np.repeat(np.arange(self.n_texts), self.n_words)
+    def distinct_ngrams(self, n: int) -> np.ndarray:
+        """Number of distinct word n-grams per text (0 for texts with fewer than ``n`` words)."""
+        if n not in self._distinct:
+            self._distinct[n] = self._count_distinct(n)
+        return self._distinct[n]
 
-    def word_hashes(self) -> np.ndarray:
-        """64-bit hash of each lower-cased word: polynomial over its bytes, salted by its length, mixed."""
-        if self._hashes is None:
-            self._hashes = self._compute_hashes()
-        return self._hashes
+    def _word_hashes(self) -> np.ndarray:
+        """64-bit hash of each word (lower-cased), in a scratch array.
 
-    def _compute_hashes(self) -> np.ndarray:
-        powers, inverse = _power_tables(self.buffer.size + 1)
-        lower = np.frombuffer(self.raw.lower(), dtype=np.uint8)
-        prefix = np.zeros(lower.size + 1, dtype=np.uint64)
-        np.cumsum(lower * powers[: lower.size], out=prefix[1:])
-        hashes = (prefix[self.word_ends] - prefix[self.word_starts]) * inverse[self.word_starts]
-        hashes ^= (self.word_ends - self.word_starts).astype(np.uint64) * _LEN_SALT
-        return _mix(hashes)
+        A word's first 8 bytes form its first chunk; a word that goes on (8 bytes or more) adds, for each further
+        8-byte chunk ``c`` at position ``k``, ``mix(c + (k + 1) * salt)``; the total is mixed once more. All further
+        chunks of all words are read in one vectorised pass: up to the next word's start, where the chunks past
+        the word's end are all whitespace, i.e. zero after :func:`_cut_at_space`, and are left out.
+        """
+        starts = self.word_starts
+        n_words = starts.size
+        # The buffer read as a little-endian uint64 at EVERY byte offset (an unaligned view, no copy).
+        at = np.ndarray((len(self.raw) - 7,), dtype="<u8", buffer=self.raw, strides=(1,))
+        hashes = np.take(at, starts, out=_scratch("hashes", n_words, np.uint64), mode="clip")
+        tmp = _scratch("tmp", n_words, np.uint64)
+        whole = _cut_at_space(
+            hashes, _scratch("flags", n_words, np.uint64), tmp, _scratch("whole", n_words, bool)
+        )
+        longer = np.flatnonzero(whole)  # words that go on past their first 8 bytes (few)
+        if longer.size:
+            first = starts[longer] + 8
+            limit = np.append(starts[1:], len(self.raw) - len(_PAD))[
+                longer
+            ]  # the next word's start, or the pad
+            n_chunks = (limit - first + 7) >> 3  # >= 1: at least the byte after an 8-byte word is whitespace
+            offsets = (
+                np.cumsum(n_chunks) - n_chunks
+            )  # where each word's chunks begin in the flat chunk arrays
+            index = np.arange(int(offsets[-1] + n_chunks[-1]))  # flat chunk number
+            position = index - np.repeat(
+                offsets, n_chunks
+            )  # chunk number inside its word (0 = the second chunk)
+            chunks = at[np.repeat(first, n_chunks) + 8 * position]
+            tail = np.empty_like(chunks)
+            _cut_at_space(chunks, tail, np.empty_like(chunks), np.empty(chunks.size, bool))
+            present = chunks != 0  # a chunk inside a word has no zero byte (the translation moved 0 away)
+            position += 1
+            tail[:] = position.view(np.uint64)
+            tail *= _M2
+            tail += chunks
+            _mix(tail, chunks)
+            tail *= present
+            hashes[longer] = _mix(hashes[longer], np.empty(longer.size, np.uint64)) + np.add.reduceat(
+                tail, offsets
+            )
+        return _mix(hashes, tmp)
+
+    def _count_distinct(self, n: int) -> np.ndarray:
+        n_texts, total = self.n_texts, self.word_starts.size
+        n_windows = total - n + 1
+        if n_windows <= 0:
+            return np.zeros(n_texts, dtype=np.int64)
+        keys = _window_keys(self._word_hashes(), n)
+        keys &= _KEY_MASK
+        # Sort key: the text index in the top bits, the n-gram hash below. Built as a running sum of one tag step
+        # at each text's first window. Windows that run from one text into the next (those starting in the last
+        # n - 1 words before a text boundary) get the dummy index n_texts (above every real one).
+        tags = _scratch("tags", n_windows, np.uint64)
+        tags.fill(0)
+        first = self.first_word[1:]
+        np.add.at(tags, first[first < n_windows], _TEXT_TAG)
+        np.cumsum(tags, out=tags)
+        if n > 1 and n_texts > 1:
+            crossing = (first[:, None] - np.arange(1, n)).ravel()
+            tags[crossing[(crossing >= 0) & (crossing < n_windows)]] = _TEXT_TAGS[n_texts]
+        keys |= tags
+        keys.sort()
+        # Distinct keys in text t's run [lo, hi) of the sorted keys: its length minus the equal neighbours inside.
+        bounds = np.searchsorted(keys, _TEXT_TAGS[: n_texts + 1])
+        # equal_before[i]: the equal neighbours (j, j + 1) with j < i, for i in 0..len(keys).
+        equal_before = _scratch("equal", keys.size + 1, np.int64)
+        equal_before[0] = 0
+        same = np.equal(keys[1:], keys[:-1], out=_scratch("same", keys.size - 1, bool))
+        np.cumsum(same, out=equal_before[1:-1])
+        equal_before[-1] = equal_before[-2]
+        lo, hi = bounds[:-1], bounds[1:]
+        distinct = (hi - lo) - (equal_before[np.maximum(hi - 1, lo)] - equal_before[lo])
+        return distinct
+
+
+def _window_keys(hashes: np.ndarray, n: int) -> np.ndarray:
+    """Return a 64-bit key per window of ``n`` consecutive word hashes (``len(hashes) - n + 1`` keys, a scratch
+    array distinct from ``hashes``).
+
+    Spans double (1, 2, 4, … words: ``span2[i] = span1[i] * salt + span1[i + 1]``) and the binary digits of ``n``
+    are joined left to right, so a 6-gram costs 6 array operations instead of 11. The result is a linear form in
+    the ``n`` word hashes with odd multipliers: as the word hashes are mixed, two different n-grams differ by a
+    uniformly spread amount, so the low bits of their keys collide with probability 2⁻⁵⁶.
+    """
+    total = hashes.size
+    spans = {1: hashes}
+    length = 1
+    while 2 * length <= n:
+        half = spans[length]
+        out = _scratch(f"span{2 * length}", total - 2 * length + 1, np.uint64)
+        span = np.multiply(half[:-length], _POSITION_SALTS[length.bit_length()], out=out)
+        span += half[length:]
+        spans[2 * length] = span
+        length *= 2
+    # Only the first total - n + 1 entries of each partial sum are needed: entry i depends on entry i alone.
+    key = _scratch("key", total - n + 1, np.uint64)
+    covered = 0
+    for size in sorted(spans, reverse=True):
+        if covered + size > n:
+            continue
+        part = spans[size][covered : covered + key.size]
+        if covered == 0:
+            key[:] = part
+        else:
+            key *= _POSITION_SALTS[0]
+            key += part
+        covered += size
+    return key
 
 
 _scans: OrderedDict[tuple[str, ...], _Scan] = OrderedDict()
@@ -184,57 +317,6 @@ def _python_ngram_counts(text: str, n: int) -> tuple[int, int]:
     return len(words), len(set(zip(*(words[i:] for i in range(n)), strict=False)))
 
 
-def _window_keys(hashes: np.ndarray, n: int) -> np.ndarray:
-    """Return a 64-bit key per window of ``n`` consecutive word hashes (``len(hashes) - n + 1`` keys).
-
-    Spans double (1, 2, 4, … words: ``span2[i] = span1[i] * salt + span1[i + 1]``) and the binary digits of ``n``
-    are joined left to right, so a 6-gram costs 6 array operations instead of 11. The result is a linear form in
-    the six word hashes with fixed odd multipliers, then mixed by the caller.
-    """
-    spans = {1: hashes}
-    length = 1
-    while 2 * length <= n:
-        half = spans[length]
-        spans[2 * length] = half[:-length] * _POSITION_SALTS[length.bit_length()] + half[length:]
-        length *= 2
-    total = hashes.size
-    key = None
-    covered = 0
-    for size in sorted(spans, reverse=True):
-        if covered + size > n:
-            continue
-        part = spans[size]
-        if key is None:
-            key = part
-        else:
-            count = total - covered - size + 1
-            key = key[:count] * _POSITION_SALTS[0] + part[covered : covered + count]
-        covered += size
-    return key.copy() if key is hashes else key  # type: ignore[union-attr]  # the caller mixes it in place
-
-
-def _numpy_ngram_counts(texts: tuple[str, ...], n: int) -> tuple[list[int], list[int]]:
-    """``(words, distinct n-grams)`` per ASCII text (at most ``_CHUNK_TEXTS`` texts), in one numpy pass."""
-    scan = _scan(texts)
-    n_words = scan.n_words
-    n_windows = scan.word_starts.size - n + 1
-    if n_windows <= 0:
-        return n_words.tolist(), [0] * len(texts)
-    keys = _window_keys(scan.word_hashes(), n)
-    # Windows that run into the next text are counted under a dummy text index (len(texts)) and dropped.
-    text_of_word = scan.text_of_word()
-    text_of_window = text_of_word[:n_windows].astype(np.uint64)
-    text_of_window[text_of_window != text_of_word[n - 1 :]] = len(texts)
-    keys = _mix(keys) >> np.uint64(64 - _HASH_BITS)
-    keys |= text_of_window << np.uint64(_HASH_BITS)  # sort by text, then by n-gram hash
-    keys.sort()
-    first = np.ones(keys.size, dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    distinct = np.bincount((keys[first] >> np.uint64(_HASH_BITS)).astype(np.int64), minlength=len(texts) + 1)
-    distinct = distinct[: len(texts)]
-    return n_words.tolist(), distinct.tolist()
-
-
 def ngram_counts(texts: Sequence[str], n: int) -> list[tuple[int, int]]:
     """Return ``(len(words), number of distinct n-grams of words)`` per text, ``words = text.lower().split()``.
 
@@ -243,12 +325,14 @@ def ngram_counts(texts: Sequence[str], n: int) -> list[tuple[int, int]]:
     if n < 1:
         raise ValueError(f"n-gram size must be >= 1, got {n}")
     groups, others = _ascii_groups(texts)
-    if len(groups) == 1 and not others:
-        return list(zip(*_numpy_ngram_counts(groups[0][1], n), strict=True))
     out: list[tuple[int, int]] = [(0, 0)] * len(texts)
     for i in others:
         out[i] = _python_ngram_counts(texts[i], n)
     for indices, group in groups:
-        for i, w, d in zip(indices, *_numpy_ngram_counts(group, n), strict=True):
-            out[i] = (w, d)
+        scan = _scan(group)
+        pairs = zip(scan.n_words.tolist(), scan.distinct_ngrams(n).tolist(), strict=True)
+        if len(groups) == 1 and not others:
+            return list(pairs)
+        for i, pair in zip(indices, pairs, strict=True):
+            out[i] = pair
     return out
