@@ -1,0 +1,198 @@
+"""Settings of ``geo-r1 demo``: one dataclass, the ``--quick`` variant, and the parameters each stage
+depends on (a stage is redone when its parameters, or those of a stage it reads, change)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geor1.errors import ConfigError
+
+# Stage kind -> the DemoConfig fields it depends on (the pipeline adds the hashes of the stages it reads).
+STAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "data": (
+        "seed",
+        "places",
+        "test_fraction",
+        "query_view",
+        "candidate_view",
+        "band",
+        "k",
+        "train_rounds",
+        "test_pairing_limit",
+        "geoloc_limit",
+        "chain_places",
+    ),
+    "model": (
+        "seed",
+        "hidden",
+        "layers",
+        "heads",
+        "kv_heads",
+        "intermediate",
+        "vision_dim",
+        "vision_depth",
+        "min_pixels",
+        "max_pixels",
+    ),
+    "cot": ("seed", "cot_style"),
+    "sft": ("seed", "threads", "sft_steps", "sft_lr", "sft_batch"),
+    "grpo": (
+        "seed",
+        "threads",
+        "grpo_steps",
+        "grpo_lr",
+        "grpo_prompts",
+        "num_generations",
+        "max_completion_length",
+        "temperature",
+        "beta",
+        "reward_funcs",
+        "reward_weights",
+    ),
+    "eval": ("seed", "threads", "eval_max_new_tokens", "eval_batch", "n_boot"),
+    "report": ("n_examples",),
+}
+# The four models compared, in table order: (name, label).
+MODELS: tuple[tuple[str, str], ...] = (
+    ("base", "base (no training)"),
+    ("sft", "SFT (scaffolding)"),
+    ("sft_grpo", "SFT + GRPO (Geo-R1)"),
+    ("grpo", "GRPO without SFT"),
+)
+EVAL_TASKS: tuple[str, ...] = ("pairing", "geolocation", "chain")
+
+
+@dataclass
+class DemoConfig:
+    """Everything ``geo-r1 demo`` does, with the defaults the report's numbers come from.
+
+    Data: offline Earth places split by place into train/test; the pairing proxy shows a ``query_view``
+    and ``k`` candidates of ``candidate_view`` whose negatives lie in distance ``band``; every train query
+    is drawn ``train_rounds`` times with fresh negatives and answer positions. Model: a tiny
+    Qwen2.5-VL whose image budget (``min_pixels``/``max_pixels``) sets the visual tokens per image.
+    Training: template-teacher CoT → SFT → GRPO on pairing only; the no-SFT GRPO run starts from the
+    base model with the same settings. Evaluation: greedy decoding on held-out places.
+    """
+
+    out: Path = Path("runs/demo")
+    seed: int = 0
+    quick: bool = False
+    threads: int = 1  # torch threads; 1 keeps runs deterministic and fast on a shared 2-core CPU
+
+    # data
+    places: int = 400
+    test_fraction: float = 0.2
+    query_view: str = "satellite"
+    candidate_view: str = "context"
+    band: str = "easy"
+    k: int = 4
+    train_rounds: int = 4
+    test_pairing_limit: int | None = None
+    geoloc_limit: int = 40
+    chain_places: int = 12
+
+    # model
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int = 2
+    intermediate: int = 256
+    vision_dim: int = 64
+    vision_depth: int = 2
+    min_pixels: int = 28 * 28
+    max_pixels: int = 28 * 28
+
+    # scaffolding
+    cot_style: str = (
+        "compact"  # compact: the template teacher's claims, one short line per image; full: its prose
+    )
+    sft_steps: int = 300
+    sft_lr: float = 2e-3
+    sft_batch: int = 8
+
+    # elevating
+    grpo_steps: int = 150
+    grpo_lr: float = 5e-4
+    grpo_prompts: int = 4  # prompts per step; each gets num_generations completions
+    num_generations: int = 4
+    max_completion_length: int = 64
+    temperature: float = 1.0
+    beta: float = 0.0
+    reward_funcs: list[str] = field(default_factory=lambda: ["accuracy", "format"])
+    reward_weights: list[float] = field(default_factory=lambda: [1.0, 0.5])
+
+    # evaluation and report
+    eval_max_new_tokens: int = 96
+    eval_batch: int = 16
+    n_boot: int = 1000
+    n_examples: int = 3
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.check()
+
+    def check(self) -> None:
+        """Raise ConfigError naming the field of an impossible setting."""
+        positive = (
+            "places", "k", "train_rounds", "sft_steps", "sft_batch", "grpo_prompts", "num_generations",
+            "max_completion_length", "eval_max_new_tokens", "eval_batch", "threads", "geoloc_limit",
+            "chain_places", "n_boot",
+        )  # fmt: skip
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.grpo_steps < 0:
+            raise ConfigError("grpo_steps", f"must be at least 0, got {self.grpo_steps}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError("test_fraction", f"must be in (0, 1), got {self.test_fraction}")
+        if self.num_generations < 2:
+            raise ConfigError("num_generations", "GRPO needs at least 2 completions per prompt")
+        if self.cot_style not in ("compact", "full"):
+            raise ConfigError("cot_style", f"must be compact or full, got {self.cot_style!r}")
+        if len(self.reward_weights) != len(self.reward_funcs):
+            raise ConfigError("reward_weights", "needs one weight per reward in reward_funcs")
+        if self.query_view == self.candidate_view:
+            raise ConfigError("candidate_view", "must differ from query_view")
+
+    @classmethod
+    def quick_variant(cls, **overrides: Any) -> DemoConfig:
+        """Return the ``--quick`` smoke-run settings (a few minutes at most): fewer places, steps and
+        evaluation examples, same code path."""
+        settings: dict[str, Any] = dict(
+            quick=True,
+            places=120,
+            train_rounds=2,
+            test_pairing_limit=16,
+            geoloc_limit=8,
+            chain_places=2,
+            sft_steps=20,
+            grpo_steps=6,
+            max_completion_length=48,
+            eval_max_new_tokens=48,
+            n_boot=200,
+            n_examples=2,
+        )
+        settings.update(overrides)
+        return cls(**settings)
+
+    def stage_params(self, kind: str) -> dict[str, Any]:
+        """Return the JSON-safe parameters a stage of ``kind`` depends on (its own fields only)."""
+        return {name: _plain(getattr(self, name)) for name in STAGE_FIELDS[kind]}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every setting as JSON-safe data."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """Return a short stable hash of JSON-safe parameters."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,501 @@
+"""The demo's report: ``report.md`` and a self-contained ``report.html`` (images embedded as base64).
+
+Contents: the comparison of the four models on held-out places (95 % percentile-bootstrap CIs from
+``geor1.eval``), what the numbers say about the target and the paper's shape (computed, never typed in),
+training curves from the runs' ``metrics.jsonl``, example reasoning traces with their images, the data,
+the settings and every stage's time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from geor1.demo.config import MODELS, DemoConfig
+from geor1.demo.stages import DemoPaths
+from geor1.io import atomic_write_bytes, atomic_write_text
+
+ASSETS = "report_assets"
+TARGET_ACCURACY = 0.45
+# The headline metric of each task in the main table: (task, metric name in the eval documents, label).
+MAIN_METRICS = (
+    ("pairing", "accuracy", "pairing accuracy ↑"),
+    ("geolocation", "geoscore", "geolocation GeoScore ↑ (0–5000)"),
+    ("chain", "accuracy", "place-chain accuracy ↑"),
+)
+WHY_VIEWS = {
+    ("satellite", "context"): (
+        "satellite → context is a zoom change (the context view is a 4× wider crop of the same Blue Marble "
+        "mosaic): both views share colours, so a model that has never seen the Earth can match them from "
+        "what is in the pixels. Measured on the held-out split before any training: choosing the candidate "
+        "whose mean colour is nearest to the query's is right about 80 % of the time at K = 4 (easy band), "
+        "while satellite → terrain and satellite → landcover are cross-modal (relief shading, a class "
+        "palette) and the same colour rule is near chance (≈ 35 %); a tiny model would first have to learn "
+        "the mapping between modalities."
+    ),
+}
+
+
+# ----------------------------------------------------------------------------------------- loading
+
+
+def load_eval_docs(paths: DemoPaths) -> dict[str, dict[str, dict[str, Any]]]:
+    """Return ``{model name: {task: eval document}}`` for the models that were evaluated."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, _ in MODELS:
+        folder = paths.eval_dir(name)
+        docs = {}
+        for task, _metric, _label in MAIN_METRICS:
+            path = folder / f"{task}.json"
+            if path.exists():
+                docs[task] = json.loads(path.read_text(encoding="utf-8"))
+        if docs:
+            out[name] = docs
+    return out
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Return the records of a run's ``metrics.jsonl`` ([] when missing)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def metric_with_ci(
+    doc: dict[str, Any] | None, metric: str, *, seed: int, n_boot: int
+) -> dict[str, Any] | None:
+    """Return ``{"value", "ci", "n"}`` of one headline metric of an eval document (None when absent)."""
+    from geor1.eval.report import headline_rows
+
+    if doc is None:
+        return None
+    for row in headline_rows(doc, seed=seed, n_boot=n_boot):
+        if row["metric"] == metric:
+            return {"value": row["value"], "ci": row["ci"], "n": row["n"]}
+    return None
+
+
+def comparison(config: DemoConfig, docs: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Return ``{model: {task: {"value", "ci", "n"}}}`` of the main metrics."""
+    table: dict[str, dict[str, Any]] = {}
+    for name, _ in MODELS:
+        table[name] = {
+            task: metric_with_ci(docs.get(name, {}).get(task), metric, seed=config.seed, n_boot=config.n_boot)
+            for task, metric, _ in MAIN_METRICS
+        }
+    return table
+
+
+def _cell(entry: dict[str, Any] | None, digits: int = 3) -> str:
+    if not entry or entry["value"] is None:
+        return "–"
+    fmt = (lambda x: f"{x:.{digits}f}") if abs(entry["value"]) < 10 else (lambda x: f"{x:,.0f}")
+    ci = entry.get("ci")
+    return fmt(entry["value"]) + (f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else "")
+
+
+# ----------------------------------------------------------------------------------------- findings
+
+
+def _value(table: dict[str, dict[str, Any]], model: str, task: str) -> float | None:
+    entry = table.get(model, {}).get(task)
+    return None if not entry else entry["value"]
+
+
+def _separated(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """True when the 95 % CIs of a and b do not overlap."""
+    if not a or not b or not a.get("ci") or not b.get("ci"):
+        return False
+    return a["ci"][0] > b["ci"][1] or b["ci"][0] > a["ci"][1]
+
+
+def findings(table: dict[str, dict[str, Any]], chance: float | None) -> list[str]:
+    """Return plain statements about the target, the paper's shape and transfer, read off the table."""
+    lines: list[str] = []
+    acc = {name: _value(table, name, "pairing") for name, _ in MODELS}
+    if acc["sft_grpo"] is not None:
+        reached = acc["sft_grpo"] >= TARGET_ACCURACY
+        above_sft = acc["sft"] is not None and acc["sft_grpo"] > acc["sft"]
+        lines.append(
+            f"**Target** (SFT+GRPO pairing accuracy ≥ {TARGET_ACCURACY:.0%} on held-out places at K = 4, and "
+            f"above SFT alone): {'met' if reached and above_sft else 'NOT met'} — SFT+GRPO "
+            f"{acc['sft_grpo']:.1%} vs SFT {acc['sft']:.1%}"
+            + (f", chance {chance:.0%}" if chance is not None else "")
+            + "."
+        )
+    if all(acc[n] is not None for n in ("base", "sft", "sft_grpo", "grpo")):
+        order = sorted(acc, key=lambda n: -acc[n])  # type: ignore[operator]
+        sft_gain = acc["sft"] - acc["base"]  # type: ignore[operator]
+        rl_gain = acc["sft_grpo"] - acc["sft"]  # type: ignore[operator]
+        shape = order[0] == "sft_grpo" and rl_gain > sft_gain and rl_gain > 0
+        lines.append(
+            "**Paper's shape** (SFT alone a little above base, RL does the work, SFT→RL best): "
+            + ("appears" if shape else "does not appear")
+            + f" here — base {acc['base']:.1%}, SFT {acc['sft']:.1%} ({sft_gain:+.1%}), SFT+GRPO "
+            f"{acc['sft_grpo']:.1%} ({rl_gain:+.1%} over SFT), GRPO without SFT {acc['grpo']:.1%}. "
+            + (
+                "Separated from SFT alone by non-overlapping 95 % CIs."
+                if _separated(table["sft_grpo"]["pairing"], table["sft"]["pairing"])
+                else "The 95 % CIs of SFT+GRPO and SFT overlap: the difference is within the noise of "
+                "this test set."
+            )
+        )
+    for task, label in (("geolocation", "geolocation GeoScore"), ("chain", "place-chain accuracy")):
+        a, b = table.get("sft_grpo", {}).get(task), table.get("sft", {}).get(task)
+        if a and b and a["value"] is not None and b["value"] is not None:
+            delta = a["value"] - b["value"]
+            verdict = (
+                "a lift beyond the CIs"
+                if delta > 0 and _separated(a, b)
+                else "a drop beyond the CIs"
+                if delta < 0 and _separated(a, b)
+                else "no difference beyond the 95 % CIs"
+            )
+            lines.append(
+                f"**Transfer to {label}** (never trained on; GRPO saw pairing only): SFT+GRPO vs SFT "
+                f"{delta:+.3g} — {verdict}."
+            )
+    return lines
+
+
+# ----------------------------------------------------------------------------------------- plots
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for r in records:
+        if isinstance(r.get(key), (int, float)):
+            xs.append(int(r["step"]))
+            ys.append(float(r[key]))
+    return xs, ys
+
+
+def _smooth(ys: list[float], window: int) -> list[float]:
+    out, acc = [], 0.0
+    for i, y in enumerate(ys):
+        acc += y
+        if i >= window:
+            acc -= ys[i - window]
+        out.append(acc / min(i + 1, window))
+    return out
+
+
+def training_curves(paths: DemoPaths, assets: Path) -> list[tuple[str, Path]]:
+    """Plot the SFT loss and, for both GRPO runs, every reward term, the zero-variance group share and
+    the completion length (raw and smoothed); return ``[(caption, png)]``."""
+    plt = _pyplot()
+    out: list[tuple[str, Path]] = []
+    sft = read_metrics(paths.model("sft") / "metrics.jsonl")
+    xs, ys = _series(sft, "loss")
+    if xs:
+        fig, ax = plt.subplots(figsize=(5.5, 3.2))
+        ax.plot(xs, ys, lw=0.8, alpha=0.5, color="tab:blue")
+        ax.plot(xs, _smooth(ys, 10), lw=1.6, color="tab:blue")
+        ax.set(xlabel="SFT step", ylabel="loss (assistant tokens)", title="Scaffolding: SFT loss")
+        ax.grid(alpha=0.3)
+        out.append(
+            ("SFT loss per step (thin) and its 10-step running mean", _save(fig, assets / "sft_loss.png"))
+        )
+    runs = {name: read_metrics(paths.model(name) / "metrics.jsonl") for name in ("sft_grpo", "grpo")}
+    runs = {k: [r for r in v if "reward" in r] for k, v in runs.items()}
+    if any(runs.values()):
+        keys = sorted(
+            {k for recs in runs.values() for r in recs for k in r if re.fullmatch(r"rewards/[^/]+/mean", k)}
+        )
+        panels = [
+            *[(k, k.split("/")[1] + " reward (mean)") for k in keys],
+            ("frac_reward_zero_std", "share of zero-variance groups"),
+            ("completions/mean_length", "completion length (tokens)"),
+        ]
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.0), squeeze=False)
+        colors = {"sft_grpo": "tab:green", "grpo": "tab:red"}
+        labels = {"sft_grpo": "SFT → GRPO", "grpo": "GRPO without SFT"}
+        for ax, (key, title) in zip(axes[0], panels, strict=True):
+            for name, recs in runs.items():
+                xs, ys = _series(recs, key)
+                if xs:
+                    ax.plot(xs, ys, lw=0.7, alpha=0.35, color=colors[name])
+                    ax.plot(xs, _smooth(ys, 10), lw=1.6, color=colors[name], label=labels[name])
+            ax.set(xlabel="GRPO step", title=title)
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+        fig.tight_layout()
+        out.append(
+            (
+                "GRPO on pairing: reward terms, share of prompt groups whose rewards all tie (no learning "
+                "signal), completion length — per step (thin) and 10-step running mean",
+                _save(fig, assets / "grpo_curves.png"),
+            )
+        )
+    return out
+
+
+def example_strip(images: list[Path], letters: list[str], path: Path, tile: int = 112) -> Path:
+    """Save the query and its candidates side by side, each captioned, as one PNG; return its path."""
+    from PIL import Image, ImageDraw
+
+    from geor1.images import open_image
+
+    strip = Image.new("RGB", (len(images) * (tile + 6), tile + 18), "white")
+    draw = ImageDraw.Draw(strip)
+    for i, (image, caption) in enumerate(zip(images, letters, strict=True)):
+        strip.paste(open_image(image).resize((tile, tile)), (i * (tile + 6), 18))
+        draw.text((i * (tile + 6) + 2, 3), caption, fill="black")
+    import io
+
+    buffer = io.BytesIO()
+    strip.save(buffer, format="PNG")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def example_traces(
+    config: DemoConfig, paths: DemoPaths, assets: Path, model: str = "sft_grpo"
+) -> list[dict[str, Any]]:
+    """Return a few held-out pairing examples the model got right and wrong: its completion, the answer
+    key and a strip of the images."""
+    from geor1.tasks.common import load_task_examples, resolve_images
+
+    doc_path = paths.eval_dir(model) / "pairing.json"
+    if not doc_path.exists():
+        return []
+    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    examples = {e["id"]: e for e in load_task_examples(paths.pairing_test)}
+    right = [r for r in doc["examples"] if r.get("correct")]
+    wrong = [r for r in doc["examples"] if not r.get("correct")]
+    picked = []
+    while len(picked) < config.n_examples and (right or wrong):
+        source = right if (len(picked) % 2 == 0 and right) or not wrong else wrong
+        picked.append(source.pop(0))
+    out = []
+    for i, record in enumerate(picked):
+        example = examples.get(record["id"])
+        if example is None:
+            continue
+        k = len(example["images"]) - 1
+        captions = [f"query ({example['meta'].get('query_view')})"] + [chr(ord("A") + j) for j in range(k)]
+        strip = example_strip(
+            resolve_images(example, paths.pairing_test), captions, assets / f"example_{i}.png"
+        )
+        out.append(
+            {
+                "id": record["id"],
+                "solution": record["solution"],
+                "chosen": record.get("chosen"),
+                "correct": bool(record.get("correct")),
+                "completion": record.get("completion", ""),
+                "image": strip,
+                "place": example["meta"].get("place_name") or example["meta"].get("place"),
+                "country": example["meta"].get("country"),
+            }
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------------- report
+
+
+def _markers(paths: DemoPaths) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(paths.stages.glob("*.json")):
+        try:
+            out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return out
+
+
+def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
+    """Return the report as Markdown (image links relative to the report's folder); writes the PNGs."""
+    from geor1.eval.compare import comparison_rows
+
+    assets = paths.root / ASSETS
+    assets.mkdir(parents=True, exist_ok=True)
+    markers = _markers(paths)
+    docs = load_eval_docs(paths)
+    table = comparison(config, docs)
+    chance = (docs.get("base", {}).get("pairing") or {}).get("metrics", {}).get("chance")
+    data = markers.get("data", {}).get("summary", {})
+    model = markers.get("model", {}).get("summary", {})
+    cot = markers.get("cot", {}).get("summary", {})
+
+    lines = [
+        "# geor1 demo: the Geo-R1 loop on CPU",
+        "",
+        f"Offline Earth → cross-view pairing ({config.query_view} → {config.candidate_view}, K = {config.k}, "
+        f"{config.band} band) → tiny Qwen2.5-VL → template-teacher CoT → SFT (scaffolding) → GRPO on "
+        f"pairing only (elevating) → evaluation on **held-out places** (no test place appears in training, "
+        f"not even as a distractor). Seed {config.seed}{', --quick smoke run' if config.quick else ''}.",
+        "",
+        "## Comparison on held-out places",
+        "",
+        "| model | " + " | ".join(label for _, _, label in MAIN_METRICS) + " |",
+        "|---|" + "---|" * len(MAIN_METRICS),
+    ]
+    for name, label in MODELS:
+        cells = [_cell(table[name][task], 1 if task == "geolocation" else 3) for task, _, _ in MAIN_METRICS]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    n_pair = (table["base"]["pairing"] or {}).get("n")
+    lines += [
+        "",
+        f"Values with 95 % percentile-bootstrap CIs ({config.n_boot} resamples). Pairing: {n_pair} held-out "
+        f"queries, chance {chance:.0%}. "
+        if chance is not None
+        else "",
+        "GeoScore is 5000·exp(−km/1492.7) per answer, 0 for an answer without coordinates. "
+        "The place chain asks each held-out place hemisphere … country … coordinates; its accuracy covers "
+        "the non-coordinate questions.",
+        "",
+    ]
+    lines += ["### What the numbers say", ""] + [f"- {s}" for s in findings(table, chance)] + [""]
+
+    runs = [str(paths.eval_root / name) for name, _ in MODELS if name in docs]
+    if runs:
+        names, rows = comparison_rows(runs, runs_dir=paths.eval_root, seed=config.seed, n_boot=config.n_boot)
+        lines += ["### Every headline metric (geo-r1 eval compare)", ""]
+        lines += ["| task | metric | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        lines += [f"| {task} | {metric} | " + " | ".join(cells) + " |" for task, metric, cells in rows]
+        lines.append("")
+
+    curves = training_curves(paths, assets)
+    if curves:
+        lines += ["## Training curves", ""]
+        for caption, png in curves:
+            lines += [f"![{caption}]({ASSETS}/{png.name})", "", f"*{caption}.*", ""]
+        for name in ("sft_grpo", "grpo"):
+            s = markers.get(name, {}).get("summary")
+            if s:
+                lines.append(
+                    f"- {name}: {s.get('steps')} steps from `{s.get('init')}`; mean over the last fifth of the "
+                    f"steps: reward {s.get('final_reward')}, accuracy reward {s.get('final_accuracy')}, "
+                    f"zero-variance share {s.get('final_zero_std_share')}."
+                )
+        lines.append("")
+
+    traces = example_traces(config, paths, assets)
+    if traces:
+        lines += ["## Example reasoning traces (SFT + GRPO, held-out places)", ""]
+        for t in traces:
+            verdict = "right" if t["correct"] else "wrong"
+            lines += [
+                f"**{t['id']}** — {t['place']}, {t['country']}; answer key {t['solution']}, model chose "
+                f"{t['chosen'] or 'nothing parseable'} ({verdict})",
+                "",
+                f"![query and candidates]({ASSETS}/{t['image'].name})",
+                "",
+                "```text",
+                (t["completion"] or "").strip() or "(empty completion)",
+                "```",
+                "",
+            ]
+
+    lines += [
+        "## Set-up",
+        "",
+        f"- **View pair**: {WHY_VIEWS.get((config.query_view, config.candidate_view), 'chosen in the config.')}",
+        f"- **Data**: {data.get('places')} offline-Earth places, split by place: {data.get('train_places')} "
+        f"train / {data.get('test_places')} test. Pairing train: {data.get('pairing_train')} examples "
+        f"({config.train_rounds} draws of negatives per training query); pairing test "
+        f"{data.get('pairing_test')}; geolocation test {data.get('geolocation_test')}; place chain "
+        f"{data.get('chain_places')} places.",
+        f"- **Model**: tiny Qwen2.5-VL, {model.get('parameters', '?'):,} parameters (hidden {config.hidden}, "
+        f"{config.layers} layers, vision {config.vision_dim}×{config.vision_depth}), "
+        f"{model.get('visual_tokens_per_image')} visual token(s) per 112-px view "
+        f"(min/max_pixels {config.min_pixels}/{config.max_pixels}); random init, seed {config.seed}.",
+        f"- **Scaffolding**: `{cot.get('teacher')}` teacher, {cot.get('kept')} of {cot.get('examples')} "
+        f"examples kept (rejections: {cot.get('rejections') or 'none'}); SFT {config.sft_steps} steps, "
+        f"batch {config.sft_batch}, lr {config.sft_lr}.",
+        f"- **Elevating**: GRPO {config.grpo_steps} steps, {config.grpo_prompts} prompts × "
+        f"{config.num_generations} completions, lr {config.grpo_lr}, β {config.beta}, temperature "
+        f"{config.temperature}, max completion {config.max_completion_length} tokens, rewards "
+        + ", ".join(f"{n}×{w}" for n, w in zip(config.reward_funcs, config.reward_weights, strict=True))
+        + ". GRPO without SFT uses the same settings from the base model.",
+        f"- **Evaluation**: greedy decoding, at most {config.eval_max_new_tokens} new tokens.",
+        "",
+        "## Time per stage",
+        "",
+        "| stage | wall s | CPU s | load (1 min) at start |",
+        "|---|---|---|---|",
+    ]
+    total_wall = total_cpu = 0.0
+    for name, marker in markers.items():
+        if name == "report":
+            continue
+        total_wall += marker.get("seconds", 0.0)
+        total_cpu += marker.get("cpu_seconds") or 0.0
+        lines.append(
+            f"| {name} | {marker.get('seconds', 0):.1f} | {marker.get('cpu_seconds') or 0:.1f} | "
+            f"{marker.get('load_start', '–')} |"
+        )
+    lines += [
+        f"| **total** | **{total_wall:.1f}** | **{total_cpu:.1f}** | |",
+        "",
+        f"Torch runs {config.threads} thread(s): CPU seconds are close to the wall time the stage would take "
+        "on an idle machine; the gap to wall time is other work on the shared CPU (load column).",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        f"geo-r1 demo --out {paths.root} --seed {config.seed}" + (" --quick" if config.quick else ""),
+        "```",
+        "",
+        "Every stage leaves `stages/<stage>.json` (parameters, summary, times); a rerun skips finished "
+        "stages unless `--force` is given or their parameters changed. Settings: `config.json`; times: "
+        "`timings.json`; per-model evaluation: `eval/<model>/eval/`.",
+        "",
+    ]
+    return "\n".join(line for line in lines if line is not None)
+
+
+def to_html(markdown: str, root: Path) -> str:
+    """Return a self-contained HTML page for the Markdown (relative PNG links become data URIs)."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+
+    def inline(match: re.Match[str]) -> str:
+        src = match.group(1)
+        path = root / src
+        if src.startswith(("http:", "https:", "data:")) or not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^"]+\.png)"', inline, body)
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        "th{background:#f3f3f3}pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap}img{max-width:100%}"
+    )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>geor1 demo report</title>'
+        f"<style>{style}</style></head><body>\n{body}</body></html>\n"
+    )
+
+
+def write_report(config: DemoConfig, paths: DemoPaths) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` into the run folder; return both paths."""
+    markdown = render_markdown(config, paths)
+    md = atomic_write_text(paths.root / "report.md", markdown)
+    html = atomic_write_text(paths.root / "report.html", to_html(markdown, paths.root))
+    return md, html

@@ -1,0 +1,405 @@
+"""The demo's stages, one function each, every one calling geor1's own Python API: offline Earth and
+tasks, tiny model, template-teacher CoT, SFT, GRPO, evaluation. Each returns a small JSON-safe summary
+(counts, final metrics) that the pipeline stores in the stage's done-marker and the report reads."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from geor1.demo.config import DemoConfig
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    """Where every stage of a demo run writes, under one output folder."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        """Return the folder of the Earth build and the task files."""
+        return self.root / "data"
+
+    @property
+    def earth(self) -> Path:
+        """Return the offline Earth build (views.jsonl, places.jsonl, images/)."""
+        return self.data / "earth"
+
+    @property
+    def pairing_train(self) -> Path:
+        """Return the pairing examples of the training places (every round)."""
+        return self.data / "pairing_train.jsonl"
+
+    @property
+    def pairing_test(self) -> Path:
+        """Return the pairing examples of the held-out places."""
+        return self.data / "pairing_test.jsonl"
+
+    @property
+    def geolocation_test(self) -> Path:
+        """Return the geolocation examples of the held-out places."""
+        return self.data / "geolocation_test.jsonl"
+
+    @property
+    def chain_views(self) -> Path:
+        """Return the view manifest of the held-out places the place chain asks about."""
+        return self.data / "chain_views.jsonl"
+
+    @property
+    def cot(self) -> Path:
+        """Return the CoT exemplars (append-only, resumable)."""
+        return self.root / "cot" / "cot.jsonl"
+
+    def model(self, name: str) -> Path:
+        """Return the folder of one of the compared models (base, sft, sft_grpo, grpo)."""
+        return self.root / "models" / name
+
+    @property
+    def eval_root(self) -> Path:
+        """Return the folder holding one eval run per model (``<name>/eval/<task>.json``)."""
+        return self.root / "eval"
+
+    def eval_dir(self, name: str) -> Path:
+        """Return the eval folder of one model."""
+        return self.eval_root / name / "eval"
+
+    @property
+    def stages(self) -> Path:
+        """Return the folder of the stage done-markers."""
+        return self.root / "stages"
+
+
+def set_threads(config: DemoConfig) -> None:
+    """Use ``config.threads`` torch/OpenMP threads (a tiny model gains nothing from more, and spinning
+    threads on a busy machine slow every step down several times)."""
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(config.threads)
+    torch.set_num_threads(config.threads)
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
+    """Build the offline Earth and the task files: pairing train (``train_rounds`` draws of negatives per
+    training place) and test, geolocation test and the place-chain manifest, all split by place."""
+    from geor1.records import View, write_views
+    from geor1.sources.earth import EarthConfig, build_earth_from_config
+    from geor1.tasks.common import load_view_set, write_task_set
+    from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
+    from geor1.tasks.pairing import PairingConfig, build_pairing
+    from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
+
+    manifest = build_earth_from_config(
+        paths.earth, EarthConfig(places=config.places, seed=config.seed), progress=False
+    )
+    views = load_view_set(manifest)
+    assignment = assign_splits(
+        views.views, SplitConfig(by="place", test_fraction=config.test_fraction, seed=config.seed)
+    )
+    train_places = places_in_split(assignment, "train")
+    test_places = places_in_split(assignment, "test")
+
+    def pairing(seed: int, places: set[str] | None, split: str, limit: int | None = None) -> list[dict]:
+        pairing_config = PairingConfig(
+            query_view=config.query_view,
+            candidate_view=config.candidate_view,
+            k=config.k,
+            band=config.band,
+            seed=seed,
+            limit=limit,
+        )
+        examples, _ = build_pairing(views, pairing_config, paths.data, places=places, split=split)
+        return examples
+
+    train: list[dict[str, Any]] = []
+    for round_ in range(config.train_rounds):
+        for example in pairing(config.seed * 1000 + round_, train_places, "train"):
+            example["id"] = f"{example['id']}#r{round_}"
+            example["meta"]["round"] = round_
+            train.append(example)
+    test = pairing(config.seed * 1000 + 999, test_places, "test", config.test_pairing_limit)
+    geoloc = build_geolocation(
+        views,
+        GeolocationConfig(views=[config.query_view], seed=config.seed, limit=config.geoloc_limit),
+        paths.data,
+        places=test_places,
+        split="test",
+    )
+    write_task_set(paths.pairing_train, train)
+    write_task_set(paths.pairing_test, test)
+    write_task_set(paths.geolocation_test, geoloc)
+
+    # The chain asks about held-out places, one view each (the query kind): a subset manifest whose image
+    # paths are relative to the data folder.
+    chosen = sorted({views.views[i].place for i in views.of_kind(config.query_view)} & test_places)
+    chosen = chosen[: config.chain_places]
+    chain = [
+        View(
+            id=v.id,
+            image=views.image_relative_to(i, paths.data),
+            lat=v.lat,
+            lon=v.lon,
+            view=v.view,
+            place=v.place,
+            meta=v.meta,
+        )
+        for i, v in enumerate(views.views)
+        if v.view == config.query_view and v.place in chosen
+    ]
+    write_views(paths.chain_views, chain)
+    return {
+        "places": len(assignment),
+        "train_places": len(train_places or ()),
+        "test_places": len(test_places or ()),
+        "pairing_train": len(train),
+        "pairing_test": len(test),
+        "geolocation_test": len(geoloc),
+        "chain_places": len(chain),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+def make_model(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
+    """Save a freshly initialised tiny Qwen2.5-VL (weights fixed by the seed) as the base model."""
+    from geor1.models import TinySpec, load_model, load_processor, save_tiny_model, visual_tokens_per_image
+
+    spec = TinySpec(
+        arch="qwen2_5_vl",
+        hidden=config.hidden,
+        layers=config.layers,
+        heads=config.heads,
+        kv_heads=config.kv_heads,
+        intermediate=config.intermediate,
+        vision_dim=config.vision_dim,
+        vision_depth=config.vision_depth,
+        min_pixels=config.min_pixels,
+        max_pixels=config.max_pixels,
+        seed=config.seed,
+    )
+    try:
+        spec.check()
+    except ValueError as exc:
+        from geor1.errors import ConfigError
+
+        raise ConfigError("model", str(exc)) from None
+    folder = save_tiny_model(spec, paths.model("base"))
+    model, processor = load_model(folder, dtype="float32"), load_processor(folder)
+    return {
+        "folder": str(folder),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "visual_tokens_per_image": visual_tokens_per_image(processor, 112, 112),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ cot
+
+
+def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
+    """Write filtered template-teacher CoT exemplars for the pairing training examples (resumable)."""
+    from geor1.cot.filter import CotFilter, FilterConfig
+    from geor1.cot.places import PlaceLookup
+    from geor1.cot.runner import CotRunConfig, CotRunner
+    from geor1.cot.teachers.template import TemplateTeacher
+    from geor1.demo.cot import CompactTemplateTeacher
+
+    places = PlaceLookup.from_jsonl(paths.earth / "places.jsonl")
+    teacher = CompactTemplateTeacher(places) if config.cot_style == "compact" else TemplateTeacher(places)
+    # Compact traces are short by design; every training place appears in several rounds with other
+    # negatives, so near-duplicate removal (which would drop those rounds) is off.
+    filter_ = CotFilter(
+        FilterConfig(min_think_words=5 if config.cot_style == "compact" else 20, near_duplicate_threshold=1.0)
+    )
+    paths.cot.parent.mkdir(parents=True, exist_ok=True)
+    summary = CotRunner(teacher, filter_, CotRunConfig(seed=config.seed, progress=False)).run(
+        paths.pairing_train, paths.cot
+    )
+    kept = sum(1 for _ in paths.cot.open(encoding="utf-8")) if paths.cot.exists() else 0
+    if kept == 0:
+        from geor1.errors import GeoR1Error
+
+        raise GeoR1Error(f"the teacher kept no CoT exemplar (rejections: {dict(summary.rejections)})")
+    return {
+        "teacher": teacher.describe()["name"],
+        "examples": summary.examples,
+        "kept": kept,
+        "rejections": dict(summary.rejections),
+    }
+
+
+# ------------------------------------------------------------------------------------------- training
+
+
+def _common_trainer_keys(config: DemoConfig, out: Path) -> dict[str, Any]:
+    return {
+        "dtype": "float32",
+        "use_peft": False,
+        "min_pixels": config.min_pixels,
+        "max_pixels": config.max_pixels,
+        "use_cpu": True,
+        "bf16": False,
+        "gradient_checkpointing": False,
+        "dataloader_num_workers": 0,
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "output_dir": str(out),
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+    }
+
+
+def _clear_run(out: Path) -> None:
+    """Remove a partial run's metrics so a restarted stage logs from step 1."""
+    metrics = out / "metrics.jsonl"
+    if metrics.exists():
+        metrics.unlink()
+
+
+def train_sft(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Scaffolding: SFT of the base model on the CoT exemplars; the model is saved in models/sft."""
+    from geor1.train.config import build_configs
+    from geor1.train.run import prepare_run_folder, run_callbacks
+    from geor1.train.sft import build_sft_trainer
+
+    out = paths.model("sft")
+    _clear_run(out)
+    mapping = {
+        "model_name_or_path": str(paths.model("base")),
+        "train_file": [str(paths.cot)],
+        "max_length": None,
+        "completion_only_loss": True,
+        "learning_rate": config.sft_lr,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": max(1, config.sft_steps // 20),
+        "per_device_train_batch_size": config.sft_batch,
+        "max_steps": config.sft_steps,
+        **_common_trainer_keys(config, out),
+    }
+    script, model_args, args = build_configs("sft", mapping)
+    output_dir = prepare_run_folder("sft", args, mapping, (script, model_args, args))
+    trainer = build_sft_trainer(
+        script, model_args, args, callbacks=run_callbacks(output_dir) + list(callbacks or [])
+    )
+    result = trainer.train()
+    trainer.save_model(str(output_dir))
+    return {"steps": trainer.state.global_step, "train_loss": round(float(result.training_loss), 4)}
+
+
+def train_grpo(
+    config: DemoConfig, paths: DemoPaths, init: str, name: str, callbacks: list[Any] | None = None
+) -> dict[str, Any]:
+    """Elevating: GRPO on cross-view pairing only, from the model ``init`` (sft or base); saved in
+    models/``name``."""
+    from geor1.train.config import build_configs
+    from geor1.train.grpo import build_grpo_trainer
+    from geor1.train.run import prepare_run_folder, run_callbacks
+
+    out = paths.model(name)
+    _clear_run(out)
+    mapping = {
+        "model_name_or_path": str(paths.model(init)),
+        "train_file": [str(paths.pairing_train)],
+        "reward_funcs": list(config.reward_funcs),
+        "reward_weights": list(config.reward_weights),
+        "beta": config.beta,
+        "num_generations": config.num_generations,
+        "max_completion_length": config.max_completion_length,
+        "temperature": config.temperature,
+        "loss_type": "grpo",
+        "scale_rewards": "group",
+        "learning_rate": config.grpo_lr,
+        "lr_scheduler_type": "constant",
+        "per_device_train_batch_size": config.grpo_prompts * config.num_generations,
+        "max_steps": config.grpo_steps,
+        **_common_trainer_keys(config, out),
+    }
+    script, model_args, args = build_configs("grpo", mapping)
+    output_dir = prepare_run_folder("grpo", args, mapping, (script, model_args, args))
+    trainer = build_grpo_trainer(
+        script, model_args, args, callbacks=run_callbacks(output_dir) + list(callbacks or [])
+    )
+    if config.grpo_steps > 0:
+        trainer.train()
+    trainer.save_model(str(output_dir))
+    records = (
+        [json.loads(line) for line in (output_dir / "metrics.jsonl").open(encoding="utf-8")]
+        if (output_dir / "metrics.jsonl").exists()
+        else []
+    )
+    steps = [r for r in records if "reward" in r]
+    tail = steps[-max(1, len(steps) // 5) :] if steps else []
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in tail if isinstance(r.get(key), (int, float))]
+        return round(sum(values) / len(values), 4) if values else None
+
+    return {
+        "init": init,
+        "steps": trainer.state.global_step,
+        "final_reward": mean("reward"),
+        "final_accuracy": mean("rewards/accuracy/mean"),
+        "final_zero_std_share": mean("frac_reward_zero_std"),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ eval
+
+
+def evaluate_model(config: DemoConfig, paths: DemoPaths, name: str) -> dict[str, Any]:
+    """Evaluate one model on the held-out pairing, geolocation and place-chain sets (greedy decoding);
+    return each task's headline metrics."""
+    from geor1.eval.backends.hf import HFBackend
+    from geor1.eval.runner import EvalConfig, run_eval
+
+    eval_config = EvalConfig(
+        model=str(paths.model(name)),
+        tasks=["pairing", "geolocation", "chain"],
+        data=[
+            f"pairing={paths.pairing_test}",
+            f"geolocation={paths.geolocation_test}",
+            f"chain={paths.chain_views}",
+        ],
+        run=name,
+        runs_dir=paths.eval_root,
+        batch_size=config.eval_batch,
+        seed=config.seed,
+        temperature=0.0,
+        max_new_tokens=config.eval_max_new_tokens,
+        plots=False,
+        n_boot=config.n_boot,
+    )
+    backend = HFBackend(eval_config.model, batch_size=config.eval_batch)
+    try:
+        run_eval(eval_config, backend=backend)
+    finally:
+        backend.close()
+    metrics: dict[str, Any] = {}
+    for task in ("pairing", "geolocation", "chain"):
+        doc = json.loads((paths.eval_dir(name) / f"{task}.json").read_text(encoding="utf-8"))
+        metrics[task] = {h["metric"]: _mean_or_median(h) for h in doc["headline"]}
+    return {
+        "pairing_accuracy": metrics["pairing"].get("accuracy"),
+        "geolocation_geoscore": metrics["geolocation"].get("geoscore"),
+        "chain_accuracy": metrics["chain"].get("accuracy"),
+        "metrics": metrics,
+    }
+
+
+def _mean_or_median(headline: dict[str, Any]) -> float | None:
+    import math
+    import statistics
+
+    values = [v for v in headline["values"] if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return None
+    value = statistics.median(values) if headline["statistic"] == "median" else sum(values) / len(values)
+    return round(float(value), 4)

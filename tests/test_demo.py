@@ -1,0 +1,129 @@
+"""``geo-r1 demo --quick`` end to end: report with all four models, parseable numbers, timings, resumability."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from geor1.cli import build_app
+from geor1.demo.config import MODELS, DemoConfig
+from geor1.demo.pipeline import demo_stages, read_marker, stage_hash
+from geor1.demo.stages import DemoPaths
+from geor1.errors import ConfigError
+
+ROW = re.compile(r"^\| (?P<label>[^|]+?) \| (?P<cells>.+) \|$")
+CELL = re.compile(r"^(?P<value>-?[\d,]+\.?\d*) \[(?P<lo>-?[\d,]+\.?\d*), (?P<hi>-?[\d,]+\.?\d*)\]$")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """Run ``geo-r1 demo --quick`` once for the module; return (out folder, first-run seconds)."""
+    out = tmp_path_factory.mktemp("demo") / "run"
+    started = time.perf_counter()
+    result = CliRunner().invoke(build_app(), ["demo", "--quick", "--out", str(out), "--seed", "0"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return out, time.perf_counter() - started
+
+
+def comparison_table(report: str) -> dict[str, list[str]]:
+    """Return {row label: cells} of the report's first table (the model comparison)."""
+    section = report.split("## Comparison on held-out places", 1)[1].split("\n\n", 2)[1]
+    rows = {}
+    for line in section.splitlines()[2:]:
+        match = ROW.match(line)
+        assert match, line
+        rows[match["label"]] = [c.strip() for c in match["cells"].split("|")]
+    return rows
+
+
+def test_quick_demo_writes_a_report_with_all_four_models(quick_run):
+    out, _ = quick_run
+    report = (out / "report.md").read_text(encoding="utf-8")
+    rows = comparison_table(report)
+    assert list(rows) == [label for _, label in MODELS]
+    for label, cells in rows.items():
+        assert len(cells) == 3, (label, cells)
+        for cell in cells:
+            match = CELL.match(cell)
+            assert match, f"{label}: {cell!r} is not 'value [lo, hi]'"
+            value, lo, hi = (float(match[k].replace(",", "")) for k in ("value", "lo", "hi"))
+            assert lo <= value <= hi
+    pairing_accuracies = [float(CELL.match(cells[0])["value"]) for cells in rows.values()]
+    assert all(0.0 <= a <= 1.0 for a in pairing_accuracies)
+    # the numbers in the table are the eval module's, not typed in
+    doc = json.loads((out / "eval" / "sft_grpo" / "eval" / "pairing.json").read_text())
+    assert abs(doc["metrics"]["accuracy"] - pairing_accuracies[2]) < 5e-4
+    assert "### What the numbers say" in report and "**Target**" in report
+    for png in ("sft_loss.png", "grpo_curves.png"):
+        assert (out / "report_assets" / png).stat().st_size > 1000
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<table>" in html and "data:image/png;base64," in html and 'src="report_assets' not in html
+
+
+def test_quick_demo_records_stage_timings_and_training_metrics(quick_run):
+    out, _ = quick_run
+    timings = json.loads((out / "timings.json").read_text())
+    names = [s.name for s in demo_stages()]
+    assert [row["stage"] for row in timings["stages"]] == names
+    assert all(row["seconds"] >= 0 for row in timings["stages"])
+    assert len(timings["loadavg_start"]) == 3
+    for run in ("sft_grpo", "grpo"):
+        records = [json.loads(x) for x in (out / "models" / run / "metrics.jsonl").read_text().splitlines()]
+        steps = [r for r in records if "reward" in r]
+        assert steps and all("frac_reward_zero_std" in r and "completions/mean_length" in r for r in steps)
+        assert "rewards/accuracy/mean" in steps[0]
+    assert (out / "models" / "sft_grpo" / "model.safetensors").exists()
+
+
+def test_second_run_skips_finished_stages(quick_run):
+    out, first_seconds = quick_run
+    before = {s.name: read_marker(DemoPaths(out), s.name)["run_id"] for s in demo_stages()}
+    started = time.perf_counter()
+    result = CliRunner().invoke(build_app(), ["demo", "--quick", "--out", str(out), "--seed", "0"])
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped") == len(before)
+    after = {s.name: read_marker(DemoPaths(out), s.name)["run_id"] for s in demo_stages()}
+    assert after == before
+    assert elapsed < max(15.0, first_seconds / 3)
+    timings = json.loads((out / "timings.json").read_text())
+    assert all(row["skipped"] for row in timings["stages"])
+
+
+def test_changed_setting_redoes_that_stage_and_what_reads_it(quick_run):
+    out, _ = quick_run
+    paths = DemoPaths(out)
+    config = DemoConfig.quick_variant(out=out)
+    stages = {s.name: s for s in demo_stages()}
+    # unchanged settings: every stage's hash matches its marker
+    for name, stage in stages.items():
+        assert stage_hash(config, paths, stage)[0] == read_marker(paths, name)["params_hash"], name
+    changed = DemoConfig.quick_variant(out=out, grpo_lr=1e-3)
+    stale = {
+        n
+        for n, s in stages.items()
+        if stage_hash(changed, paths, s)[0] != read_marker(paths, n)["params_hash"]
+    }
+    assert stale == {"sft_grpo", "grpo"}  # eval/report follow through the run ids once these rerun
+    sft_changed = DemoConfig.quick_variant(out=out, sft_steps=21)
+    stale = {
+        n
+        for n, s in stages.items()
+        if stage_hash(sft_changed, paths, s)[0] != read_marker(paths, n)["params_hash"]
+    }
+    assert stale == {"sft"}
+
+
+def test_config_rejects_impossible_settings():
+    with pytest.raises(ConfigError, match="reward_weights"):
+        DemoConfig(reward_funcs=["accuracy"], reward_weights=[1.0, 0.5])
+    with pytest.raises(ConfigError, match="candidate_view"):
+        DemoConfig(query_view="satellite", candidate_view="satellite")
+    with pytest.raises(ConfigError, match="num_generations"):
+        DemoConfig(num_generations=1)
+    quick = DemoConfig.quick_variant()
+    assert quick.quick and quick.sft_steps < DemoConfig().sft_steps
