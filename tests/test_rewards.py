@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import pickle
+import random
 import time
 from pathlib import Path
 
@@ -24,9 +25,11 @@ from geor1.rewards import (
     ThinkAnswerFormat,
     build_reward_funcs,
     completion_text,
+    completion_texts,
     compute_score,
     cosine_schedule,
     reward_weights_for,
+    vlmr1,
 )
 from geor1.rewards.words import _python_ngram_counts, ngram_counts, word_counts
 
@@ -392,6 +395,73 @@ def test_word_statistics_match_python():
     assert word_counts(texts) == [len(t.split()) for t in texts]
 
 
+def _random_ascii_texts(rng: random.Random, count: int) -> list[str]:
+    """ASCII texts that stress the numpy word path: words of 1..100 bytes (chunk edges 8/16/24/32 included),
+    every whitespace and non-whitespace control byte, mixed case, repeated phrases, empty texts."""
+    junk = "abAB\x7f~<>/" + "".join(map(chr, [*range(0, 9), *range(14, 28)]))  # controls that are no space
+    spaces = [" ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e", "\x1f", "  \n "]
+    texts = []
+    for _ in range(count):
+        kind = rng.random()
+        if kind < 0.3:
+            texts.append("".join(rng.choice(junk + "".join(spaces)) for _ in range(rng.randint(0, 80))))
+        elif kind < 0.7:
+            vocab = [
+                "".join(
+                    rng.choice(junk) for _ in range(rng.choice([1, 2, 7, 8, 9, 15, 16, 17, 24, 32, 33, 100]))
+                )
+                for _ in range(rng.randint(1, 6))
+            ]
+            texts.append("".join(rng.choice(vocab) + rng.choice(spaces) for _ in range(rng.randint(0, 60))))
+        else:
+            vocab = ["Ab", "ab", "aB", "AB", "a", "b", "</think><answer>B</answer>"]
+            texts.append(" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 40))))
+    return texts
+
+
+def test_word_statistics_match_python_on_random_batches():
+    rng = random.Random(7)
+    for count in (1, 5, 64, 200):  # 200 > one numpy pass: several passes
+        texts = _random_ascii_texts(rng, count)
+        for n in (1, 2, 3, 6, 7):
+            assert ngram_counts(texts, n) == [_python_ngram_counts(t, n) for t in texts], (count, n)
+        assert word_counts(texts) == [len(t.split()) for t in texts]
+    huge = ["w" * 600_000, "x y " * 150_000, "short text here"]  # > 1M characters: split into passes
+    assert ngram_counts(huge, 2) == [_python_ngram_counts(t, 2) for t in huge]
+
+
+def test_batch_caches_follow_the_values_not_the_objects():
+    # Equal texts as different objects, the same objects with other solutions, and a text list reused after a
+    # different batch: every call must give what a fresh call gives.
+    acc, length, rep = build_reward_funcs(["accuracy", "length", "repetition"], unit="words")
+    texts = ["<think>a b c d e f a b c d e f</think><answer>B</answer>", "<answer>C</answer>"]
+    copies = ["".join(list(t)) for t in texts]
+    assert acc(texts, solution=["B", "C"]) == [1.0, 1.0]
+    assert length(texts, solution=["C", "B"]) == [one(length, texts[0], "C"), one(length, texts[1], "B")]
+    assert length(copies, solution=["B", "C"]) == [one(length, texts[0], "B"), one(length, texts[1], "C")]
+    assert acc(texts, solution=["A", "C"]) == [0.0, 1.0]
+    assert rep(texts) == rep(copies) == [one(rep, texts[0]), one(rep, texts[1])]
+    assert acc(texts, solution=[None, "C"]) == [None, 1.0]
+
+
+def test_completion_texts_match_completion_text():
+    shapes = [
+        "plain",
+        conv("hi"),
+        [{"content": "no role"}],
+        [{"role": "user", "content": "q"}],
+        [{"role": "user", "content": "q"}, {"role": "assistant", "content": "x"}],
+        [{"role": "assistant", "content": [{"type": "text", "text": "a"}]}],
+        None,
+        3,
+        [],
+        [None],
+        [{"content": None}],
+        {"content": 5},
+    ]
+    assert completion_texts(shapes) == [completion_text(c) for c in shapes]
+
+
 # ------------------------------------------------------------------------------------------------ geodesic
 
 
@@ -582,6 +652,38 @@ def test_paper_mode_matches_reference(text, solution):
     assert length(completion) == ref.make_ref_cosine_rewards(ref.WhitespaceTokenizer())(
         completion, [solution]
     )
+
+
+_LONG_PIECES = [*_PIECES, "?", "!", ";", "AB", "the answer", "ﬀ", "ı", "ſ", "。", "正确"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_LONG_PIECES), min_size=60, max_size=400), ascii_only=st.booleans())
+def test_paper_choice_matches_reference_on_long_text(pieces, ascii_only):
+    # Answers over 256 characters take the punctuation-mark path (and ASCII ones skip upper-casing).
+    text = "".join(pieces)
+    if ascii_only:
+        text = text.encode("ascii", "ignore").decode()
+    assert vlmr1.extract_choice(text) == ref.ref_extract_choice(text)
+
+
+def test_paper_mode_matches_reference_on_benchmark_completions():
+    # The benchmark's generator (every completion shape it times), scored in batches like GRPOTrainer.
+    texts, solutions = ref.make_completions(1500, seed=3)
+    completions = [conv(t) for t in texts]
+    ours = build_reward_funcs(
+        ["accuracy", "format", "length", "repetition"], paper_compatible=True, unit="words"
+    )
+    theirs = [
+        ref.ref_accuracy_reward,
+        ref.ref_format_reward,
+        ref.make_ref_cosine_rewards(ref.WhitespaceTokenizer()),
+        ref.ref_repetition_rewards,
+    ]
+    for start in range(0, len(texts), 64):
+        batch, sols = completions[start : start + 64], solutions[start : start + 64]
+        for func, reference in zip(ours, theirs, strict=True):
+            assert func(batch, solution=sols) == reference(batch, solution=sols), (func.__name__, start)
 
 
 @settings(max_examples=300, deadline=None)

@@ -22,7 +22,7 @@ included; see each class. ``build_reward_funcs(names, **options)`` builds them b
 """
 
 from geor1.rewards.accuracy import AccuracyMCQ, answer_correct, mcq_correct
-from geor1.rewards.base import Reward, completion_text
+from geor1.rewards.base import Reward, completion_text, completion_texts
 from geor1.rewards.format import ThinkAnswerFormat, think_answer_format
 from geor1.rewards.geodesic import DEFAULT_THRESHOLDS, GEOSCORE_SCALE_KM, GeodesicReward
 from geor1.rewards.length import CosineLength, cosine_schedule
@@ -57,6 +57,7 @@ __all__ = [
     "answer_correct",
     "build_reward_funcs",
     "completion_text",
+    "completion_texts",
     "compute_score",
     "cosine_schedule",
     "format_reward",

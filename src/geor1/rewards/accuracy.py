@@ -9,7 +9,7 @@ from geor1.errors import ConfigError
 from geor1.geo import haversine_km
 from geor1.parsing import MAX_OPTIONS, extract_answer, extract_choice, parse_latlon, solution_letter
 from geor1.rewards import vlmr1
-from geor1.rewards.base import Reward, check_number, column, completion_texts
+from geor1.rewards.base import RecentBatches, Reward, check_number, column, completion_texts
 
 _MEMO_MAX_CHARS = 64  # answers up to this long are parsed once per option count (they repeat: "B", "(B)" …)
 _MEMO_SIZE = 8192  # entries per option count before the memo is cleared (bounds its memory)
@@ -49,7 +49,30 @@ def _solution_key(solution: object, n_options: int, paper_compatible: bool) -> s
 def mcq_verdicts(
     texts: Sequence[str], solutions: Sequence[object], n_options: int = 8, paper_compatible: bool = False
 ) -> list[bool | None]:
-    """Return :func:`mcq_correct` for each ``(text, solution)`` pair, each solution parsed once per call."""
+    """Return :func:`mcq_correct` for each ``(text, solution)`` pair, each solution parsed once per call.
+
+    The verdicts of the last batches are kept (see :class:`~geor1.rewards.base.RecentBatches`): the length reward
+    judges the same completions as the accuracy reward in a GRPO step and finds them there.
+    """
+    cacheable = all(type(solution) is str for solution in solutions)
+    if cacheable:
+        key = (tuple(solutions), n_options, paper_compatible)
+        found = _recent_verdicts.get(texts, key)
+        if found is not None:
+            return list(found)  # type: ignore[call-overload]
+    verdicts = _mcq_verdicts(texts, solutions, n_options, paper_compatible)
+    if cacheable:
+        _recent_verdicts.put(texts, key, verdicts)
+        return list(verdicts)
+    return verdicts
+
+
+_recent_verdicts = RecentBatches()
+
+
+def _mcq_verdicts(
+    texts: Sequence[str], solutions: Sequence[object], n_options: int, paper_compatible: bool
+) -> list[bool | None]:
     keys: dict[str, str | tuple[str, int] | None] = {}
     out: list[bool | None] = []
     append = out.append

@@ -22,10 +22,11 @@ count the two as one, changing the repetition penalty by ``1/k``.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+
+from geor1.rewards.base import RecentBatches
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -274,25 +275,17 @@ def _window_keys(hashes: np.ndarray, n: int) -> np.ndarray:
     return key
 
 
-_scans: OrderedDict[tuple[str, ...], _Scan] = OrderedDict()
-_scans_lock = threading.Lock()
-_SCANS_KEPT = 2
+_scans = RecentBatches()
 
 
 def _scan(texts: tuple[str, ...]) -> _Scan:
     """Return the scan of ``texts``, reusing a recent one: within a GRPO step the length and the repetition
     rewards read the same completions, so the second one skips the byte pass."""
-    with _scans_lock:
-        scan = _scans.get(texts)
-        if scan is not None:
-            _scans.move_to_end(texts)
-            return scan
-    scan = _Scan(texts)
-    with _scans_lock:
-        _scans[texts] = scan
-        while len(_scans) > _SCANS_KEPT:
-            _scans.popitem(last=False)
-    return scan
+    scan = _scans.get(texts, None)
+    if scan is None:
+        scan = _Scan(texts)
+        _scans.put(texts, None, scan)
+    return scan  # type: ignore[return-value]
 
 
 def word_counts(texts: Sequence[str]) -> list[int]:
