@@ -164,10 +164,9 @@ class _Scan:
     def _word_hashes(self) -> np.ndarray:
         """64-bit hash of each word (lower-cased), in a scratch array.
 
-        A word's first 8 bytes form its first chunk; a word that goes on (8 bytes or more) adds, for each further
-        8-byte chunk ``c`` at position ``k``, ``mix(c + (k + 1) * salt)``; the total is mixed once more. All further
-        chunks of all words are read in one vectorised pass: up to the next word's start, where the chunks past
-        the word's end are all whitespace, i.e. zero after :func:`_cut_at_space`, and are left out.
+        ``mix(c0 + sum(mix(c_k + k * salt) for further chunks k >= 1))`` where ``c0`` is the word's first 8 bytes
+        and ``c_k`` its k-th further 8-byte chunk (zero-padded past the word's end): distinct words give distinct
+        chunk sequences, as no word byte is 0.
         """
         starts = self.word_starts
         n_words = starts.size
@@ -175,37 +174,37 @@ class _Scan:
         at = np.ndarray((len(self.raw) - 7,), dtype="<u8", buffer=self.raw, strides=(1,))
         hashes = np.take(at, starts, out=_scratch("hashes", n_words, np.uint64), mode="clip")
         tmp = _scratch("tmp", n_words, np.uint64)
-        whole = _cut_at_space(
-            hashes, _scratch("flags", n_words, np.uint64), tmp, _scratch("whole", n_words, bool)
-        )
+        flags = _scratch("flags", n_words, np.uint64)
+        whole = _cut_at_space(hashes, flags, tmp, _scratch("whole", n_words, bool))
         longer = np.flatnonzero(whole)  # words that go on past their first 8 bytes (few)
         if longer.size:
-            first = starts[longer] + 8
-            limit = np.append(starts[1:], len(self.raw) - len(_PAD))[
-                longer
-            ]  # the next word's start, or the pad
-            n_chunks = (limit - first + 7) >> 3  # >= 1: at least the byte after an 8-byte word is whitespace
-            offsets = (
-                np.cumsum(n_chunks) - n_chunks
-            )  # where each word's chunks begin in the flat chunk arrays
-            index = np.arange(int(offsets[-1] + n_chunks[-1]))  # flat chunk number
-            position = index - np.repeat(
-                offsets, n_chunks
-            )  # chunk number inside its word (0 = the second chunk)
-            chunks = at[np.repeat(first, n_chunks) + 8 * position]
-            tail = np.empty_like(chunks)
-            _cut_at_space(chunks, tail, np.empty_like(chunks), np.empty(chunks.size, bool))
-            present = chunks != 0  # a chunk inside a word has no zero byte (the translation moved 0 away)
-            position += 1
-            tail[:] = position.view(np.uint64)
-            tail *= _M2
-            tail += chunks
-            _mix(tail, chunks)
-            tail *= present
-            hashes[longer] = _mix(hashes[longer], np.empty(longer.size, np.uint64)) + np.add.reduceat(
-                tail, offsets
-            )
+            hashes[longer] += self._further_chunks(longer, at)
         return _mix(hashes, tmp)
+
+    def _further_chunks(self, longer: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """For each word in ``longer`` (indices of words of 8 bytes or more), ``sum(mix(c_k + k * salt))`` over its
+        chunks after the first, all words in one vectorised pass."""
+        starts = self.word_starts
+        first = starts[longer] + 8
+        # Chunks are read up to the next word's start (or the padding after the last word): those past the word's
+        # end hold whitespace only, so they are zero after _cut_at_space, and are left out of the sum.
+        limit = np.take(starts, longer + 1, mode="clip")
+        if longer[-1] == starts.size - 1:
+            limit[-1] = len(self.raw) - len(_PAD)
+        n_chunks = (limit - first + 7) >> 3  # >= 1: at least the byte after an 8-byte word is whitespace
+        ends = np.cumsum(n_chunks)
+        offsets = ends - n_chunks  # where each word's chunks begin in the flat arrays
+        position = np.arange(ends[-1]) - np.repeat(offsets, n_chunks)  # chunk number inside its word, from 0
+        chunks = at[np.repeat(first, n_chunks) + 8 * position]
+        terms = np.empty_like(chunks)
+        _cut_at_space(chunks, terms, np.empty_like(chunks), np.empty(chunks.size, dtype=bool))
+        present = chunks != 0  # a chunk inside a word has no zero byte (the translation moved 0 away)
+        position += 1
+        np.multiply(position.view(np.uint64), _M2, out=terms)
+        terms += chunks
+        _mix(terms, chunks)
+        terms *= present
+        return np.add.reduceat(terms, offsets)
 
     def _count_distinct(self, n: int) -> np.ndarray:
         n_texts, total = self.n_texts, self.word_starts.size
