@@ -9,14 +9,11 @@ which Arrow structs cannot hold).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from geor1.errors import RecordError
-from geor1.io import iter_jsonl
+from geor1.io import atomic_save_dir, iter_jsonl
 
 
 def cot_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -59,19 +56,4 @@ def save_cot_dataset(path: str | Path, out_dir: str | Path) -> Path:
     if not rows:
         raise RecordError("no CoT examples to save", path=path)
     dataset = Dataset.from_list(rows).cast_column("images", List(Image()))
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        dataset.save_to_disk(str(tmp))
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            os.replace(out_dir, old / "data")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return atomic_save_dir(out_dir, lambda tmp: dataset.save_to_disk(str(tmp)))

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import string
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from geor1.errors import RecordError
-from geor1.io import iter_jsonl, write_jsonl
+from geor1.io import atomic_save_dir, iter_jsonl, write_jsonl
 from geor1.records import View, check_task_example, view_from_dict
 
 LETTERS = string.ascii_uppercase
@@ -201,22 +199,8 @@ def to_hf_dataset(examples: Sequence[dict[str, Any]], task_file: str | Path) -> 
 def save_hf_dataset(examples: Sequence[dict[str, Any]], task_file: str | Path, out_dir: str | Path) -> Path:
     """Save the examples as a 🤗 dataset in ``out_dir`` (image bytes embedded), replacing it only once the
     new copy is complete; return ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        to_hf_dataset(examples, task_file).save_to_disk(str(tmp))
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            os.replace(out_dir, old / "data")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    dataset = to_hf_dataset(examples, task_file)
+    return atomic_save_dir(out_dir, lambda tmp: dataset.save_to_disk(str(tmp)))
 
 
 def load_task_examples(path: str | Path) -> list[dict[str, Any]]:
