@@ -19,7 +19,14 @@ def demo(
     seed: int = typer.Option(0, "--seed", help="Seed of the data, model, training and bootstrap CIs."),
     quick: bool = typer.Option(False, "--quick", help="Smoke run: fewer places, steps and eval examples."),
     force: bool = typer.Option(False, "--force", help="Redo every stage, even finished ones."),
-    threads: int = typer.Option(1, "--threads", help="Torch threads (1 is fastest on a shared 2-core CPU)."),
+    threads: int = typer.Option(
+        1, "--threads", help="Torch threads per process (1 is fastest on a shared CPU)."
+    ),
+    workers: int = typer.Option(
+        2,
+        "--workers",
+        help="Stages run at once in worker processes when their inputs are ready (1: in order).",
+    ),
 ) -> None:
     """Build offline Earth tasks, make a tiny Qwen2.5-VL, run CoT → SFT → GRPO, evaluate base, SFT,
     SFT+GRPO and GRPO-without-SFT on held-out places, and write report.md + report.html.
@@ -37,7 +44,7 @@ def demo(
             config = DemoConfig.quick_variant(out=out, seed=seed, threads=threads)
         else:
             config = DemoConfig(out=out, seed=seed, threads=threads)
-        run_demo(config, force=force, console=err)
+        run_demo(config, force=force, console=err, workers=workers)
     except GeoR1Error as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

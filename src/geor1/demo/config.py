@@ -36,6 +36,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "intermediate",
         "vision_dim",
         "vision_depth",
+        "vocab_size",
         "min_pixels",
         "max_pixels",
     ),
@@ -54,7 +55,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "reward_funcs",
         "reward_weights",
     ),
-    "eval": ("seed", "threads", "eval_max_new_tokens", "eval_batch", "n_boot"),
+    "eval": ("seed", "threads", "eval_tasks", "eval_max_new_tokens", "eval_batch", "n_boot"),
     "report": ("n_examples",),
 }
 # The four models compared, in table order: (name, label).
@@ -85,13 +86,13 @@ class DemoConfig:
     threads: int = 1  # torch threads; 1 keeps runs deterministic and fast on a shared 2-core CPU
 
     # data
-    places: int = 400
+    places: int = 2000
     test_fraction: float = 0.2
     query_view: str = "satellite"
     candidate_view: str = "context"
     band: str = "easy"
     k: int = 4
-    train_rounds: int = 4
+    train_rounds: int = 2
     test_pairing_limit: int | None = None
     geoloc_limit: int = 40
     chain_places: int = 12
@@ -104,6 +105,7 @@ class DemoConfig:
     intermediate: int = 256
     vision_dim: int = 64
     vision_depth: int = 2
+    vocab_size: int = 1024  # geor1's corpus saturates at ~1000 merges; a smaller LM head is cheaper per token
     min_pixels: int = 28 * 28
     max_pixels: int = 28 * 28
 
@@ -111,23 +113,24 @@ class DemoConfig:
     cot_style: str = (
         "compact"  # compact: the template teacher's claims, one short line per image; full: its prose
     )
-    sft_steps: int = 300
+    sft_steps: int = 500
     sft_lr: float = 2e-3
-    sft_batch: int = 8
+    sft_batch: int = 16
 
     # elevating
-    grpo_steps: int = 150
-    grpo_lr: float = 5e-4
+    grpo_steps: int = 100
+    grpo_lr: float = 1e-4
     grpo_prompts: int = 4  # prompts per step; each gets num_generations completions
-    num_generations: int = 4
+    num_generations: int = 8
     max_completion_length: int = 64
     temperature: float = 1.0
-    beta: float = 0.0
+    beta: float = 0.04  # KL to the starting model: without it GRPO drifts and pairing accuracy drops
     reward_funcs: list[str] = field(default_factory=lambda: ["accuracy", "format"])
     reward_weights: list[float] = field(default_factory=lambda: [1.0, 0.5])
 
     # evaluation and report
-    eval_max_new_tokens: int = 96
+    eval_tasks: list[str] = field(default_factory=lambda: list(EVAL_TASKS))
+    eval_max_new_tokens: int = 64
     eval_batch: int = 16
     n_boot: int = 1000
     n_examples: int = 3
@@ -156,6 +159,9 @@ class DemoConfig:
             raise ConfigError("cot_style", f"must be compact or full, got {self.cot_style!r}")
         if len(self.reward_weights) != len(self.reward_funcs):
             raise ConfigError("reward_weights", "needs one weight per reward in reward_funcs")
+        unknown = set(self.eval_tasks) - set(EVAL_TASKS)
+        if unknown or not self.eval_tasks:
+            raise ConfigError("eval_tasks", f"must be a non-empty subset of {', '.join(EVAL_TASKS)}")
         if self.query_view == self.candidate_view:
             raise ConfigError("candidate_view", "must differ from query_view")
 
@@ -171,7 +177,10 @@ class DemoConfig:
             geoloc_limit=8,
             chain_places=2,
             sft_steps=20,
+            sft_batch=8,
             grpo_steps=6,
+            grpo_prompts=2,
+            num_generations=4,
             max_completion_length=48,
             eval_max_new_tokens=48,
             n_boot=200,

@@ -105,10 +105,12 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     train_places = places_in_split(assignment, "train")
     test_places = places_in_split(assignment, "test")
 
-    def pairing(seed: int, places: set[str] | None, split: str, limit: int | None = None) -> list[dict]:
+    def pairing(
+        seed: int, places: set[str] | None, split: str, limit: int | None = None, candidate_view: str = ""
+    ) -> list[dict]:
         pairing_config = PairingConfig(
             query_view=config.query_view,
-            candidate_view=config.candidate_view,
+            candidate_view=candidate_view or config.candidate_view,
             k=config.k,
             band=config.band,
             seed=seed,
@@ -153,6 +155,19 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         if v.view == config.query_view and v.place in chosen
     ]
     write_views(paths.chain_views, chain)
+    # How much of each pairing task plain colour solves, with no learning: the reason for the view pair.
+    baseline: dict[str, float | None] = {}
+    for kind in dict.fromkeys([config.candidate_view, *BASELINE_KINDS]):
+        if kind == config.query_view or kind not in views.kinds():
+            continue
+        examples = (
+            test
+            if kind == config.candidate_view
+            else pairing(
+                config.seed * 1000 + 999, test_places, "test", config.test_pairing_limit, candidate_view=kind
+            )
+        )
+        baseline[f"{config.query_view}->{kind}"] = nearest_colour_accuracy(examples, paths.data)
     return {
         "places": len(assignment),
         "train_places": len(train_places or ()),
@@ -161,7 +176,35 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         "pairing_test": len(test),
         "geolocation_test": len(geoloc),
         "chain_places": len(chain),
+        "nearest_colour_accuracy": baseline,
     }
+
+
+BASELINE_KINDS = ("context", "terrain", "landcover")
+
+
+def nearest_colour_accuracy(examples: list[dict[str, Any]], root: Path) -> float | None:
+    """Return the accuracy of a rule that learns nothing: pick the candidate whose mean RGB colour is
+    nearest to the query's (how much of a pairing task plain colour solves)."""
+    import numpy as np
+
+    from geor1.images import open_image
+
+    cache: dict[str, Any] = {}
+
+    def mean_colour(rel: str) -> Any:
+        if rel not in cache:
+            cache[rel] = np.asarray(open_image(root / rel), dtype=np.float64).reshape(-1, 3).mean(axis=0)
+        return cache[rel]
+
+    if not examples:
+        return None
+    right = 0
+    for example in examples:
+        query, *candidates = (mean_colour(p) for p in example["images"])
+        chosen = int(np.argmin([np.linalg.norm(query - c) for c in candidates]))
+        right += chr(ord("A") + chosen) == example["solution"]
+    return round(right / len(examples), 4)
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -180,6 +223,7 @@ def make_model(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         intermediate=config.intermediate,
         vision_dim=config.vision_dim,
         vision_depth=config.vision_depth,
+        vocab_size=config.vocab_size,
         min_pixels=config.min_pixels,
         max_pixels=config.max_pixels,
         seed=config.seed,
@@ -257,6 +301,14 @@ def _common_trainer_keys(config: DemoConfig, out: Path) -> dict[str, Any]:
     }
 
 
+def _quiet(trainer: Any) -> None:
+    """Drop the Trainer's per-step printing of the log dict (the demo shows a progress bar; every record
+    is in metrics.jsonl)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
 def _clear_run(out: Path) -> None:
     """Remove a partial run's metrics so a restarted stage logs from step 1."""
     metrics = out / "metrics.jsonl"
@@ -289,6 +341,7 @@ def train_sft(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None 
     trainer = build_sft_trainer(
         script, model_args, args, callbacks=run_callbacks(output_dir) + list(callbacks or [])
     )
+    _quiet(trainer)
     result = trainer.train()
     trainer.save_model(str(output_dir))
     return {"steps": trainer.state.global_step, "train_loss": round(float(result.training_loss), 4)}
@@ -327,6 +380,7 @@ def train_grpo(
     trainer = build_grpo_trainer(
         script, model_args, args, callbacks=run_callbacks(output_dir) + list(callbacks or [])
     )
+    _quiet(trainer)
     if config.grpo_steps > 0:
         trainer.train()
     trainer.save_model(str(output_dir))
@@ -362,7 +416,7 @@ def evaluate_model(config: DemoConfig, paths: DemoPaths, name: str) -> dict[str,
 
     eval_config = EvalConfig(
         model=str(paths.model(name)),
-        tasks=["pairing", "geolocation", "chain"],
+        tasks=list(config.eval_tasks),
         data=[
             f"pairing={paths.pairing_test}",
             f"geolocation={paths.geolocation_test}",
@@ -382,8 +436,8 @@ def evaluate_model(config: DemoConfig, paths: DemoPaths, name: str) -> dict[str,
         run_eval(eval_config, backend=backend)
     finally:
         backend.close()
-    metrics: dict[str, Any] = {}
-    for task in ("pairing", "geolocation", "chain"):
+    metrics: dict[str, Any] = {"pairing": {}, "geolocation": {}, "chain": {}}
+    for task in config.eval_tasks:
         doc = json.loads((paths.eval_dir(name) / f"{task}.json").read_text(encoding="utf-8"))
         metrics[task] = {h["metric"]: _mean_or_median(h) for h in doc["headline"]}
     return {
