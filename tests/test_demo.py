@@ -127,3 +127,35 @@ def test_config_rejects_impossible_settings():
         DemoConfig(num_generations=1)
     quick = DemoConfig.quick_variant()
     assert quick.quick and quick.sft_steps < DemoConfig().sft_steps
+
+
+def test_same_seed_gives_the_same_results_whatever_the_schedule(quick_run, tmp_path):
+    """A sequential run (1 worker) reproduces the 2-worker run's evaluations exactly."""
+    out, _ = quick_run
+    again = tmp_path / "sequential"
+    result = CliRunner().invoke(
+        build_app(), ["demo", "--quick", "--out", str(again), "--seed", "0", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    for name, _ in MODELS:
+        for task in ("pairing", "geolocation", "chain"):
+            first = json.loads((out / "eval" / name / "eval" / f"{task}.json").read_text())
+            second = json.loads((again / "eval" / name / "eval" / f"{task}.json").read_text())
+            assert [e.get("completion") for e in first["examples"]] == [
+                e.get("completion") for e in second["examples"]
+            ], (name, task)
+
+
+def test_compact_cot_states_the_template_teachers_verdicts(quick_run):
+    """Every compact trace names one cover word per image and says yes exactly for the answer letter."""
+    from geor1.cot.filter import split_completion
+
+    out, _ = quick_run
+    rows = [json.loads(line) for line in (out / "cot" / "cot.jsonl").read_text().splitlines()]
+    assert rows
+    for row in rows:
+        think, answer = split_completion(row["completion"][0]["content"])
+        assert answer == row["solution"]
+        clauses = dict(re.findall(r"([A-D]): [a-z ]+, (yes|no)\.", think))
+        assert think.startswith("query: ") and len(clauses) == 4
+        assert [letter for letter, verdict in clauses.items() if verdict == "yes"] == [row["solution"]]
