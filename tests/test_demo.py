@@ -159,3 +159,11 @@ def test_compact_cot_states_the_template_teachers_verdicts(quick_run):
         clauses = dict(re.findall(r"([A-D]): [a-z ]+, (yes|no)\.", think))
         assert think.startswith("query: ") and len(clauses) == 4
         assert [letter for letter, verdict in clauses.items() if verdict == "yes"] == [row["solution"]]
+
+
+def test_set_overrides_settings_and_names_a_bad_key(tmp_path):
+    config = DemoConfig.from_overrides(["grpo_steps=7", "reward_funcs=[accuracy]", "reward_weights=[1.0]"])
+    assert config.grpo_steps == 7 and config.reward_funcs == ["accuracy"]
+    result = CliRunner().invoke(build_app(), ["demo", "--out", str(tmp_path / "x"), "--set", "grpo_stesp=7"])
+    assert result.exit_code == 2 and "grpo_stesp" in result.output
+    assert not (tmp_path / "x").exists()

@@ -22,6 +22,9 @@ def demo(
     threads: int = typer.Option(
         1, "--threads", help="Torch threads per process (1 is fastest on a shared CPU)."
     ),
+    settings: list[str] = typer.Option(
+        [], "--set", help="Override a setting, e.g. --set grpo_steps=200 (repeatable; see DemoConfig)."
+    ),
     workers: int = typer.Option(
         2,
         "--workers",
@@ -40,10 +43,7 @@ def demo(
 
     err = Console(stderr=True)
     try:
-        if quick:
-            config = DemoConfig.quick_variant(out=out, seed=seed, threads=threads)
-        else:
-            config = DemoConfig(out=out, seed=seed, threads=threads)
+        config = DemoConfig.from_overrides(settings, quick=quick, out=out, seed=seed, threads=threads)
         run_demo(config, force=force, console=err, workers=workers)
     except GeoR1Error as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)

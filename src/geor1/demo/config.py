@@ -189,6 +189,30 @@ class DemoConfig:
         settings.update(overrides)
         return cls(**settings)
 
+    @classmethod
+    def from_overrides(cls, overrides: list[str], *, quick: bool = False, **fixed: Any) -> DemoConfig:
+        """Return the default (or ``--quick``) settings with ``KEY=VALUE`` overrides (values parsed as
+        YAML: ``grpo_steps=200``, ``reward_funcs=[accuracy,format]``); ConfigError names a bad key."""
+        import yaml
+
+        names = {f.name for f in dataclasses.fields(cls)}
+        settings: dict[str, Any] = dict(fixed)
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not key:
+                raise ConfigError(item, "expected KEY=VALUE")
+            if key not in names or key in ("out", "quick"):
+                raise ConfigError(key, "not a demo setting (see geor1.demo.config.DemoConfig)")
+            try:
+                settings[key] = yaml.safe_load(value)
+            except yaml.YAMLError as exc:
+                raise ConfigError(key, f"cannot parse {value!r}: {exc}") from None
+        try:
+            return cls.quick_variant(**settings) if quick else cls(**settings)
+        except TypeError as exc:
+            raise ConfigError("config", str(exc)) from None
+
     def stage_params(self, kind: str) -> dict[str, Any]:
         """Return the JSON-safe parameters a stage of ``kind`` depends on (its own fields only)."""
         return {name: _plain(getattr(self, name)) for name in STAGE_FIELDS[kind]}
