@@ -167,3 +167,61 @@ def test_set_overrides_settings_and_names_a_bad_key(tmp_path):
     result = CliRunner().invoke(build_app(), ["demo", "--out", str(tmp_path / "x"), "--set", "grpo_stesp=7"])
     assert result.exit_code == 2 and "grpo_stesp" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_reproduce_command_round_trips_every_changed_setting():
+    import shlex
+
+    from geor1.demo.report import reproduce_command
+
+    config = DemoConfig.from_overrides(
+        ["grpo_steps=9", "reward_funcs=[accuracy, format, length]", "reward_weights=[1, 0.5, 0.25]"],
+        quick=True,
+        threads=2,
+        seed=3,
+    )
+    argv = shlex.split(reproduce_command(config, DemoPaths(config.out)))
+    assert argv[:2] == ["geo-r1", "demo"] and "--quick" in argv
+    assert argv[argv.index("--threads") + 1] == "2" and argv[argv.index("--seed") + 1] == "3"
+    sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    assert len(sets) == 3
+    again = DemoConfig.from_overrides(sets, quick=True, threads=2, seed=3)
+    assert again.to_dict() == config.to_dict()
+    plain = DemoConfig()
+    assert "--set" not in reproduce_command(plain, DemoPaths(plain.out))
+
+
+def _pairing_doc(correct: list[bool], parsed: int | None = None) -> dict:
+    n = len(correct)
+    return {
+        "metrics": {"n": n, "n_parsed": n if parsed is None else parsed, "accuracy": sum(correct) / n},
+        "headline": [
+            {"metric": "accuracy", "statistic": "mean", "values": [float(c) for c in correct]},
+        ],
+        "examples": [{"id": f"e{i}"} for i in range(n)],
+    }
+
+
+def test_findings_are_computed_from_the_results():
+    """The findings describe the numbers they are given: a GRPO that hurts is called so, an RL-only run
+    that learned is not told it could not start, and the base model's parse share is measured."""
+    from geor1.demo.report import findings
+
+    config = DemoConfig(n_boot=200)
+    n = 200
+    sft = [i % 2 == 0 for i in range(n)]  # 50 %
+    worse = [i % 5 == 0 for i in range(n)]  # 20 %, below SFT on every resample
+    docs = {
+        "base": {"pairing": _pairing_doc([False] * n, parsed=30)},
+        "sft": {"pairing": _pairing_doc(sft)},
+        "sft_grpo": {"pairing": _pairing_doc(worse)},
+        "grpo": {"pairing": _pairing_doc(sft)},
+    }
+    table = {m: {"pairing": {"value": d["pairing"]["metrics"]["accuracy"]}} for m, d in docs.items()}
+    learned = {"grpo": {"summary": {"final_accuracy": 0.4, "final_zero_std_share": 0.2}}}
+    text = "\n".join(findings(config, docs, table, 0.25, learned))
+    assert "NOT met" in text and "lowered pairing accuracy" in text
+    assert "15% of its answers name a letter" in text
+    assert "could not start" not in text and "0.400" in text
+    stuck = {"grpo": {"summary": {"final_accuracy": 0.0, "final_zero_std_share": 1.0}}}
+    assert "could not start" in "\n".join(findings(config, docs, table, 0.25, stuck))

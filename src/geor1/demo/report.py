@@ -155,6 +155,18 @@ def _delta_text(delta: dict[str, Any], percent: bool) -> str:
     return f"{fmt(delta['value'])} (paired 95 % CI [{fmt(lo)}, {fmt(hi)}], {verdict})"
 
 
+def _parsed_share(docs: dict[str, dict[str, dict[str, Any]]], model: str, task: str) -> float | None:
+    """Return the share of a model's answers to ``task`` that held a parseable answer (None if unknown)."""
+    metrics = (docs.get(model, {}).get(task) or {}).get("metrics") or {}
+    n, parsed = metrics.get("n"), metrics.get("n_parsed")
+    return parsed / n if isinstance(n, int) and n > 0 and isinstance(parsed, int) else None
+
+
+def _shares_text(docs: dict[str, dict[str, dict[str, Any]]], task: str) -> str:
+    shares = [(name, _parsed_share(docs, name, task)) for name, _ in MODELS]
+    return ", ".join(f"{name} {share:.0%}" for name, share in shares if share is not None)
+
+
 def findings(
     config: DemoConfig,
     docs: dict[str, dict[str, dict[str, Any]]],
@@ -163,7 +175,7 @@ def findings(
     markers: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """Return plain statements about the target, the paper's shape and transfer, computed from the
-    evaluation documents (paired bootstrap over the same held-out examples)."""
+    evaluation documents (paired bootstrap over the same held-out examples) and the runs' summaries."""
     lines: list[str] = []
     markers = markers or {}
     acc = {name: _value(table, name, "pairing") for name, _ in MODELS}
@@ -192,31 +204,46 @@ def findings(
         floor = chance if chance is not None else 0.0
         sft_gain = acc["sft"] - max(acc["base"], floor)  # type: ignore[operator]
         rl_gain = acc["sft_grpo"] - acc["sft"]  # type: ignore[operator]
-        rl_real = bool(rl and rl["ci"] and rl["ci"][0] > 0)
-        shape = rl_real and rl_gain > sft_gain
+        rl_ci = rl["ci"] if rl and rl["ci"] else None
+        rl_up, rl_down = bool(rl_ci and rl_ci[0] > 0), bool(rl_ci and rl_ci[1] < 0)
+        shape = rl_up and rl_gain > sft_gain
+        base_parsed = _parsed_share(docs, "base", "pairing")
+        if rl_up and not shape:
+            verdict = "Here SFT does most of the work and GRPO adds a smaller, real step on top."
+        elif rl_down:
+            verdict = "Here GRPO lowered pairing accuracy below SFT's (the paired CI lies below zero)."
+        elif not rl_up and sft_gain > 0:
+            verdict = "Here SFT does the work; GRPO's change is not distinguishable from zero."
+        else:
+            verdict = ""
         lines.append(
             "**Paper's shape** (SFT alone a little above base, RL does the work, SFT→RL best): "
             + ("appears" if shape else "does not appear")
-            + f" here. Base {acc['base']:.1%} (a random-init model rarely writes a parseable answer; chance is "
-            f"{floor:.0%}), SFT {acc['sft']:.1%} ({sft_gain:+.1%} over the better of base and chance), SFT+GRPO "
-            f"{acc['sft_grpo']:.1%} ({rl_gain:+.1%} over SFT), GRPO without SFT {acc['grpo']:.1%}. "
+            + f" here. Base {acc['base']:.1%}"
             + (
-                "Here SFT does most of the work and GRPO adds a smaller step on top."
-                if rl_real and not shape
-                else "Here SFT does the work; GRPO's change is not distinguishable from zero."
-                if not rl_real and sft_gain > 0
-                else ""
+                f" ({base_parsed:.0%} of its answers name a letter at all"
+                if base_parsed is not None
+                else " ("
             )
+            + f"; chance is {floor:.0%}), SFT {acc['sft']:.1%} ({sft_gain:+.1%} over the better of base and "
+            f"chance), SFT+GRPO {acc['sft_grpo']:.1%} ({rl_gain:+.1%} over SFT), GRPO without SFT "
+            f"{acc['grpo']:.1%}. " + verdict
         )
     no_sft = (markers.get("grpo") or {}).get("summary") or {}
-    if no_sft.get("final_zero_std_share") is not None:
-        lines.append(
+    final_acc, zero_std = no_sft.get("final_accuracy"), no_sft.get("final_zero_std_share")
+    if isinstance(final_acc, (int, float)) and isinstance(zero_std, (int, float)):
+        text = (
             f"**GRPO without SFT** started from the random-init model: over the last fifth of its steps the "
-            f"mean accuracy reward was {no_sft.get('final_accuracy')} and {no_sft.get('final_zero_std_share'):.0%} "
-            "of the prompt groups had rewards that all tie, which give GRPO no gradient. RL alone cannot start "
-            "from a model that never writes a correct answer (the paper's RL-only run starts from a pretrained "
-            "Qwen2.5-VL); the scaffolding is what makes the reward reachable."
+            f"mean accuracy reward was {final_acc:.3f} and {zero_std:.0%} of the prompt groups had rewards that "
+            "all tie, which give GRPO no gradient."
         )
+        if final_acc == 0 and zero_std >= 0.9:
+            text += (
+                " RL alone could not start here: the model never wrote a correct answer, so the reward never "
+                "varied (the paper's RL-only run starts from a pretrained Qwen2.5-VL); the scaffolding is "
+                "what made the reward reachable."
+            )
+        lines.append(text)
     for task, metric, label, percent in (
         ("geolocation", "geoscore", "geolocation GeoScore", False),
         ("chain", "accuracy", "place-chain accuracy", True),
@@ -227,6 +254,13 @@ def findings(
                 f"**Transfer to {label}** (never trained on; GRPO saw pairing only): SFT+GRPO − SFT "
                 f"{_delta_text(d, percent)}."
             )
+    shares = _shares_text(docs, "geolocation")
+    if shares:
+        lines.append(
+            f"**Answers with parseable coordinates** on the geolocation task: {shares}. A model that never "
+            "answers with coordinates scores a GeoScore of 0 whatever it knows, so a zero here measures the "
+            "answer format the model learned, not its geography."
+        )
     return lines
 
 
@@ -531,7 +565,7 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
         "## Reproduce",
         "",
         "```bash",
-        f"geo-r1 demo --out {paths.root} --seed {config.seed}" + (" --quick" if config.quick else ""),
+        reproduce_command(config, paths),
         "```",
         "",
         "Every stage leaves `stages/<stage>.json` (parameters, summary, times); a rerun skips finished "
@@ -540,6 +574,31 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
+
+
+def reproduce_command(config: DemoConfig, paths: DemoPaths) -> str:
+    """Return the ``geo-r1 demo`` command line that reruns these settings: ``--quick``, ``--threads`` and
+    one ``--set KEY=VALUE`` per setting that differs from the defaults it starts from."""
+    import dataclasses
+    import shlex
+
+    import yaml
+
+    defaults = DemoConfig.quick_variant(out=config.out) if config.quick else DemoConfig(out=config.out)
+    parts = ["geo-r1", "demo", "--out", str(paths.root), "--seed", str(config.seed)]
+    if config.quick:
+        parts.append("--quick")
+    if config.threads != 1:
+        parts += ["--threads", str(config.threads)]
+    for f in dataclasses.fields(DemoConfig):
+        if f.name in ("out", "seed", "quick", "threads"):
+            continue
+        value = getattr(config, f.name)
+        if value != getattr(defaults, f.name):
+            text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+            text = text.removesuffix("\n...").strip()
+            parts += ["--set", f"{f.name}={text}"]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def to_html(markdown: str, root: Path) -> str:
