@@ -132,3 +132,59 @@ def test_bad_inputs_are_named(manifest, tmp_path):
     r = run("inspect", tmp_path / "nope.jsonl")
     assert r.exit_code == 2 and "nope.jsonl: file not found" in r.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def _task_places(path) -> set[str]:
+    """Return every place an example of the task file shows (query and pairing candidates)."""
+    return {
+        p
+        for e in load_task_examples(path)
+        for p in [e["meta"]["place"], *e["meta"].get("candidate_places", [])]
+    }
+
+
+def test_split_does_not_follow_the_sampling_seed(manifest, tmp_path):
+    common = ("--test-fraction", 0.3, "--band", "easy")
+    train = tmp_path / "pair_train.jsonl"
+    assert (
+        run(
+            "pairing", "--views", manifest, "--out", train, "--split", "train", *common, "--seed", 1
+        ).exit_code
+        == 0
+    )
+    places = {}
+    for seed in (0, 1, 7):
+        out = tmp_path / f"geoloc_test_{seed}.jsonl"
+        r = run(
+            "geoloc",
+            "--views",
+            manifest,
+            "--out",
+            out,
+            "--split",
+            "test",
+            "--test-fraction",
+            0.3,
+            "--seed",
+            seed,
+        )
+        assert r.exit_code == 0, r.output
+        places[seed] = _task_places(out)
+        assert places[seed] and not places[seed] & _task_places(train)
+    assert places[0] == places[1] == places[7]  # the sampling seed never moves a place between splits
+    out = tmp_path / "geoloc_other_split.jsonl"
+    r = run(
+        "geoloc",
+        "--views",
+        manifest,
+        "--out",
+        out,
+        "--split",
+        "test",
+        "--test-fraction",
+        0.3,
+        "--split-seed",
+        5,
+    )
+    assert r.exit_code == 0, r.output
+    assert _task_places(out) != places[0]  # ...the split seed does

@@ -24,7 +24,18 @@ SPLIT_BY_OPT = typer.Option(
 )
 TEST_FRACTION_OPT = typer.Option(0.2, "--test-fraction", help="Share of split keys that go to test.")
 REGION_DEG_OPT = typer.Option(10.0, "--region-deg", help="Cell size in degrees for --split-by region.")
-SEED_OPT = typer.Option(0, "--seed", help="Seed: the same seed and inputs give the same file.")
+SEED_OPT = typer.Option(
+    0,
+    "--seed",
+    help="Sampling seed (negatives, answer letters, --limit subset); the same seeds and inputs give the "
+    "same file. It does not move places between train and test (see --split-seed).",
+)
+SPLIT_SEED_OPT = typer.Option(
+    0,
+    "--split-seed",
+    help="Seed of the train/test split, independent of --seed: keep it the same for every task set of "
+    "one experiment so no place is in both splits.",
+)
 LIMIT_OPT = typer.Option(None, "--limit", help="Keep at most this many examples (random subset).")
 HF_OPT = typer.Option(
     None, "--hf-dataset", help="Also save a 🤗 datasets dataset (images embedded) in this folder."
@@ -48,12 +59,14 @@ def progress(desc: str) -> Callable[[Any], Any]:
     return lambda items: tqdm(items, desc=desc, unit="ex", leave=False)
 
 
-def _split_places(views: Any, split: str, split_by: str, test_fraction: float, region_deg: float, seed: int):
-    from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
+def _split_places(
+    views: Any, split: str, split_by: str, test_fraction: float, region_deg: float, split_seed: int
+) -> set[str] | None:
+    """Return the places of ``split`` (None for all); the division depends on ``split_seed`` only."""
+    from geor1.tasks.split import SplitConfig, split_places
 
-    config = SplitConfig(by=split_by, test_fraction=test_fraction, seed=seed, region_deg=region_deg)
-    assignment = assign_splits(views.views, config, manifest=str(views.manifest), lines=views.lines)
-    return places_in_split(assignment, split)
+    config = SplitConfig(by=split_by, test_fraction=test_fraction, seed=split_seed, region_deg=region_deg)
+    return split_places(views.views, split, config, manifest=str(views.manifest), lines=views.lines)
 
 
 def _write(examples: list[dict[str, Any]], out_path: Path, hf_dataset: Path | None) -> None:
@@ -107,6 +120,7 @@ def pairing(
     split_by: str = SPLIT_BY_OPT,
     test_fraction: float = TEST_FRACTION_OPT,
     region_deg: float = REGION_DEG_OPT,
+    split_seed: int = SPLIT_SEED_OPT,
     seed: int = SEED_OPT,
     limit: int | None = LIMIT_OPT,
     hf_dataset: Path | None = HF_OPT,
@@ -130,7 +144,7 @@ def pairing(
             strict=strict,
         )
         view_set = load_view_set(views)
-        places = _split_places(view_set, split, split_by, test_fraction, region_deg, seed)
+        places = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
         examples, report = build_pairing(
             view_set, config, out_path.parent, places=places, split=split, progress=progress("pairing")
         )
@@ -148,6 +162,7 @@ def geoloc(
     split_by: str = SPLIT_BY_OPT,
     test_fraction: float = TEST_FRACTION_OPT,
     region_deg: float = REGION_DEG_OPT,
+    split_seed: int = SPLIT_SEED_OPT,
     seed: int = SEED_OPT,
     limit: int | None = LIMIT_OPT,
     hf_dataset: Path | None = HF_OPT,
@@ -161,7 +176,7 @@ def geoloc(
             views=[v.strip() for v in view.split(",") if v.strip()], seed=seed, limit=limit
         )
         view_set = load_view_set(views)
-        places = _split_places(view_set, split, split_by, test_fraction, region_deg, seed)
+        places = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
         examples = build_geolocation(
             view_set, config, out_path.parent, places=places, split=split, progress=progress("geoloc")
         )
@@ -181,6 +196,7 @@ def questions(
     split_by: str = SPLIT_BY_OPT,
     test_fraction: float = TEST_FRACTION_OPT,
     region_deg: float = REGION_DEG_OPT,
+    split_seed: int = SPLIT_SEED_OPT,
     seed: int = SEED_OPT,
     limit: int | None = LIMIT_OPT,
     hf_dataset: Path | None = HF_OPT,
@@ -193,7 +209,7 @@ def questions(
         chosen = [t.strip() for t in types.split(",") if t.strip()] if types else list(QUESTION_TYPES)
         config = QuestionsConfig(view=view, types=chosen, k=k, seed=seed, limit=limit)
         view_set = load_view_set(views)
-        places = _split_places(view_set, split, split_by, test_fraction, region_deg, seed)
+        places = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
         examples, report = build_questions(
             view_set, config, out_path.parent, places=places, split=split, progress=progress("questions")
         )

@@ -1,11 +1,15 @@
 """Train/test splits of places, so that no place (and, for region splits, no region) leaks across.
 
 Every view of a place lands in the split of its place. A place's split comes from a hash of a key and
-the seed: the key is the place id (``by="place"``), the lat/lon grid cell of ``region_deg`` degrees that
+the *split seed* (``SplitConfig.seed``, ``--split-seed``): the key is the place id (``by="place"``), the lat/lon grid cell of ``region_deg`` degrees that
 holds the place (``by="region"``, a harder split: test places sit in areas never seen in training),
 or the place's ``country_code`` / ``continent`` metadata. A key goes to ``test`` when its hash, read as
 a number in [0, 1), is below ``test_fraction``; the fraction is over keys, so region/country/continent
 splits hold roughly, not exactly, that fraction of places.
+
+The split seed is deliberately separate from the seed a task builder samples with (negatives, answer
+letters, ``--limit`` subsets): task sets built with different sampling seeds but the same split seed,
+split-by and test fraction share one train/test division, so a training set never holds a test place.
 
 Task builders draw negatives only from views of the same split (the candidate index is built over the
 split's places), so a test example never shows a training place, even as a distractor.
@@ -30,7 +34,7 @@ class SplitConfig:
 
     by: str = "place"
     test_fraction: float = 0.2
-    seed: int = 0
+    seed: int = 0  # the split seed: keep it fixed across every task set of one experiment
     region_deg: float = 10.0
 
     def __post_init__(self) -> None:
@@ -97,6 +101,21 @@ def places_in_split(assignment: dict[str, str], split: str) -> set[str] | None:
     places = {place for place, s in assignment.items() if s == split}
     if not places:
         raise ValueError(
-            f"split {split!r} holds no places (try another --test-fraction, --seed or --split-by)"
+            f"split {split!r} holds no places (try another --test-fraction, --split-seed or --split-by)"
         )
     return places
+
+
+def split_places(
+    views: list[View],
+    split: str,
+    config: SplitConfig,
+    *,
+    manifest: str | None = None,
+    lines: list[int] | None = None,
+) -> set[str] | None:
+    """Return the places of ``split`` under ``config`` (None for ``all``), or raise if that split is empty.
+
+    Only ``config`` (its ``seed`` is the split seed) decides the division, never a task's sampling seed.
+    """
+    return places_in_split(assign_splits(views, config, manifest=manifest, lines=lines), split)
