@@ -155,3 +155,29 @@ def test_sample_band_is_roughly_uniform_over_band_members():
     assert set(np.flatnonzero(np.bincount(out[:, 0], minlength=len(lat)))) <= set(members.tolist())
     # ~4000 draws over ~len(members) points: no point should get a large multiple of its fair share
     assert counts.max() <= 8 * 4000 / len(members) + 5
+
+
+def test_sample_band_at_also_excludes_listed_groups_in_fast_and_exact_paths():
+    # 8 places on a 300 km ring around (0, 0); each query bans 4 of them, so exactly 4 remain: the draw
+    # must take exactly those, whether the grid proposals or the exact fallback find them.
+    ring_lat, ring_lon = destination(np.zeros(8), np.zeros(8), np.arange(8) * 45.0, 300.0)
+    places = np.array([f"p{i}" for i in range(8)])
+    idx = SphereIndex(ring_lat, ring_lon, groups=places)
+    banned = [{"p0", "p2", "p4", "p6"}, ["p1", "p3", "p5", "p7", "unknown"]]
+    for rounds in (8, 0):
+        out = idx.sample_band_at(
+            [0.0, 0.0],
+            [0.0, 0.0],
+            200,
+            400,
+            4,
+            np.random.default_rng(0),
+            also_exclude=banned,
+            proposal_rounds=rounds,
+        )
+        assert set(places[out[0]]) == {"p1", "p3", "p5", "p7"}
+        assert set(places[out[1]]) == {"p0", "p2", "p4", "p6"}
+    short = idx.sample_band_at([0.0], [0.0], 200, 400, 5, np.random.default_rng(0), also_exclude=banned[:1])
+    assert (short[0] == -1).sum() == 1
+    with pytest.raises(ValueError, match="one collection of labels per query"):
+        idx.sample_band_at([0.0], [0.0], 200, 400, 1, np.random.default_rng(0), also_exclude=banned)

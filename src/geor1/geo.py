@@ -7,7 +7,7 @@ spherical error against the WGS84 ellipsoid stays under 0.5 % (checked against g
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -206,11 +206,13 @@ class SphereIndex:
         rng: np.random.Generator,
         *,
         exclude_groups: Sequence[object] | NDArray | None = None,
+        also_exclude: Sequence[Iterable[object]] | None = None,
         proposal_rounds: int = 8,
     ) -> NDArray[np.int64]:
         """Return an (len(lat), n) array of point indices whose distance to each query coordinate lies in
         [min_km, max_km] (closed interval), distinct within a row and never in the row's
-        ``exclude_groups`` label; -1 where fewer than ``n`` such points exist.
+        ``exclude_groups`` label nor in any of its ``also_exclude`` labels (one iterable of group labels
+        per row, e.g. places that show the same spot); -1 where fewer than ``n`` such points exist.
 
         Fast path (all rows at once, vectorised): propose targets uniformly by area inside the band
         around each query, take a uniformly chosen indexed point from the target's cell of an
@@ -233,7 +235,38 @@ class SphereIndex:
             if len(exclude_groups) != len(qlat):
                 raise ValueError("exclude_groups must have one label per query")
             qgrp = self.group_codes_of(exclude_groups)
-        return self._sample_band(qlat, qlon, qgrp, min_km, max_km, n, rng, proposal_rounds)
+        if also_exclude is not None and len(also_exclude) != len(qlat):
+            raise ValueError("also_exclude must have one collection of labels per query")
+        banned = self._exclusion_keys(also_exclude) if also_exclude is not None else None
+        return self._sample_band(qlat, qlon, qgrp, min_km, max_km, n, rng, proposal_rounds, banned)
+
+    def _n_groups(self) -> int:
+        return len(self) if self.group_labels is None else len(self.group_labels)
+
+    def _exclusion_keys(self, also_exclude: Sequence[Iterable[object]]) -> NDArray[np.int64]:
+        """Return the sorted keys ``row * n_groups + group code`` of every (row, excluded group) pair."""
+        rows: list[NDArray[np.int64]] = []
+        codes: list[NDArray[np.int64]] = []
+        for row, labels in enumerate(also_exclude):
+            labels = list(labels)
+            if labels:
+                found = self.group_codes_of(labels)
+                found = found[found >= 0]
+                rows.append(np.full(len(found), row, dtype=np.int64))
+                codes.append(found)
+        if not rows:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(rows) * self._n_groups() + np.concatenate(codes))
+
+    def _banned(
+        self, banned: NDArray[np.int64] | None, rows: NDArray[np.int64], picks: NDArray[np.int64]
+    ) -> NDArray[np.bool_]:
+        """Return, per (query row, picked point) pair, whether the point's group is excluded for that row."""
+        if banned is None or len(banned) == 0:
+            return np.zeros(len(picks), dtype=bool)
+        keys = rows * self._n_groups() + self.group_codes[picks]
+        pos = np.minimum(np.searchsorted(banned, keys), len(banned) - 1)
+        return banned[pos] == keys
 
     def _cell_grid(self) -> _CellGrid:
         if self._grid is None:
@@ -250,6 +283,7 @@ class SphereIndex:
         n: int,
         rng: np.random.Generator,
         proposal_rounds: int,
+        banned: NDArray[np.int64] | None = None,
     ) -> NDArray[np.int64]:
         if not 0 <= min_km < max_km:
             raise ValueError(f"distance band must satisfy 0 <= min_km < max_km, got [{min_km}, {max_km}]")
@@ -281,10 +315,12 @@ class SphereIndex:
             rep, pick = rep[hit], pick[hit]
             d = haversine_km(qlat[rep], qlon[rep], self.lat[pick], self.lon[pick], self.radius_km)
             ok = (d >= min_km) & (d <= max_km) & (self.group_codes[pick] != qgrp[rep])
+            ok &= ~self._banned(banned, rep, pick)
             _place_picks(out, filled, rep[ok], pick[ok], len(self))
         short = np.flatnonzero(filled < n)
         for start in range(0, len(short), 256):  # chunks bound the memory of wide-band ball queries
-            self._fill_exact(short[start : start + 256], qlat, qlon, qgrp, min_km, max_km, out, filled, rng)
+            rows = short[start : start + 256]
+            self._fill_exact(rows, qlat, qlon, qgrp, min_km, max_km, out, filled, rng, banned)
         return out
 
     def _fill_exact(
@@ -298,6 +334,7 @@ class SphereIndex:
         out: NDArray[np.int64],
         filled: NDArray[np.int64],
         rng: np.random.Generator,
+        banned: NDArray[np.int64] | None = None,
     ) -> None:
         hits = self.tree.query_ball_point(
             unit_vectors(qlat[rows], qlon[rows]), r=km_to_chord(max_km, self.radius_km), workers=-1
@@ -307,6 +344,7 @@ class SphereIndex:
             if len(members):
                 d = haversine_km(qlat[row], qlon[row], self.lat[members], self.lon[members], self.radius_km)
                 members = members[(d >= min_km) & (d <= max_km) & (self.group_codes[members] != qgrp[row])]
+                members = members[~self._banned(banned, np.full(len(members), row, dtype=np.int64), members)]
             members = np.setdiff1d(members, out[row, : filled[row]])
             take = min(len(members), out.shape[1] - filled[row])
             if take:

@@ -23,7 +23,8 @@ With ``split`` (``same_area_train``, ``same_area_test``, ``cross_area_train``, `
 label line yields the panorama (``street``, ``meta.panorama = True``) and its positive tile
 (``satellite``) sharing one ``place`` (``vigor/{city}/{tile stem}``); a tile that is the positive of
 two panoramas is written once. The panorama's ``meta`` keeps the positive's pixel offset and the
-semi-positive tile names (they show the same spot: never use them as negatives). Without ``split``
+semi-positive tile names (they show the same spot: ``geor1.tasks.pairing`` never draws them as negatives
+of the panorama, nor the panorama as a negative of them). Without ``split``
 every image in the city folders is read and a panorama is paired with the nearest tile centre within
 ``max_pair_m`` metres (VIGOR tiles are about 73 m wide, so a positive's centre is at most ~26 m away).
 """

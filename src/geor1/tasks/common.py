@@ -9,7 +9,7 @@ import os
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,8 @@ from geor1.io import atomic_save_dir, iter_jsonl, write_jsonl
 from geor1.records import View, check_task_example, view_from_dict
 
 LETTERS = string.ascii_uppercase
+# View meta key listing other views of the same spot (VIGOR's semi-positive tiles): never negatives.
+SAME_SPOT_KEY = "semi_positives"
 
 # Place metadata (offline Earth keys) copied into task examples for later analysis and CoT synthesis.
 PLACE_KEYS = (
@@ -105,6 +107,30 @@ class ViewSet:
                 f"{', '.join(self.kinds()) or 'none'})"
             )
         return idx
+
+    def same_spot_places(self) -> dict[str, set[str]]:
+        """Return ``{place: other places showing the same spot}`` from the views' ``meta.semi_positives``.
+
+        A name in ``semi_positives`` (VIGOR lists the file names of the tiles that also cover a
+        panorama) designates the views whose id, image path or, failing both, image file name equals it.
+        The relation is made symmetric: a tile listed by a panorama is as unfit a negative for the
+        panorama as the panorama is for that tile.
+        """
+        exact: dict[str, set[str]] = {}
+        by_file: dict[str, set[str]] = {}
+        for v in self.views:
+            for name in (v.id, v.image):
+                exact.setdefault(name, set()).add(v.place)
+            by_file.setdefault(PurePosixPath(v.image).name, set()).add(v.place)
+        related: dict[str, set[str]] = {}
+        for v in self.views:
+            names = v.meta.get(SAME_SPOT_KEY) or []
+            for name in [names] if isinstance(names, str) else names:
+                for other in exact.get(str(name)) or by_file.get(str(name), set()):
+                    if other != v.place:
+                        related.setdefault(v.place, set()).add(other)
+                        related.setdefault(other, set()).add(v.place)
+        return related
 
     def image_path(self, i: int) -> Path:
         """Return the absolute path of view ``i``'s image, or raise RecordError naming its manifest line."""

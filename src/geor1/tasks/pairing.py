@@ -15,7 +15,9 @@ candidate's. ``--min-km/--max-km`` give a custom band; ``mixed`` gives each exam
 bands in fixed proportions (exact counts by largest remainder, assigned in random order).
 
 Each place contributes at most one candidate (its first view of the candidate kind, in manifest order),
-so two candidates never show the same place. When a query has fewer than K-1 other places in its band
+so two candidates never show the same place. A negative is never the query's own place, nor a place
+that shows the same spot (VIGOR's semi-positive tiles, listed in a view's ``meta.semi_positives``; see
+``ViewSet.same_spot_places``): those would be second correct answers. When a query has fewer than K-1 other places in its band
 it is counted as a shortage and skipped (or, with ``strict``, raises); the band is never widened.
 
 Answer letters are balanced, not i.i.d.: over the written examples each letter is the answer
@@ -174,6 +176,7 @@ def _drafts_one_direction(
     config: PairingConfig,
     rng: np.random.Generator,
     report: PairingReport,
+    same_spot: dict[str, set[str]],
 ) -> list[_Draft]:
     reps = {
         place: i
@@ -204,8 +207,16 @@ def _drafts_one_direction(
     for name, (lo, hi) in config.band_bounds().items():
         rows = np.flatnonzero(bands == name)
         if len(rows):
+            also = [same_spot.get(place, ()) for place in qplace[rows]] if same_spot else None
             negatives[rows] = index.sample_band_at(
-                qlat[rows], qlon[rows], lo, hi, config.k - 1, rng, exclude_groups=qplace[rows]
+                qlat[rows],
+                qlon[rows],
+                lo,
+                hi,
+                config.k - 1,
+                rng,
+                exclude_groups=qplace[rows],
+                also_exclude=also,
             )
     drafts = []
     for row, qi in enumerate(queries):
@@ -246,9 +257,12 @@ def build_pairing(
     plan = [(config.query_view, config.candidate_view, "forward")]
     if config.direction == "both":
         plan.append((config.candidate_view, config.query_view, "reverse"))
+    same_spot = views.same_spot_places()
     drafts: list[_Draft] = []
     for q_kind, c_kind, direction in plan:
-        drafts += _drafts_one_direction(views, q_kind, c_kind, direction, places, config, rng, report)
+        drafts += _drafts_one_direction(
+            views, q_kind, c_kind, direction, places, config, rng, report, same_spot
+        )
     if config.limit is not None and len(drafts) > config.limit:
         keep = np.sort(rng.permutation(len(drafts))[: config.limit])
         report.dropped_by_limit = len(drafts) - config.limit
