@@ -94,17 +94,28 @@ def test_processor_gives_bounded_fixed_visual_tokens(tiny_model_dir):
         set_image_budget(processor, 200 * 200, 100 * 100)
 
 
-def test_merge_lora_gives_a_plain_model(tmp_path, tiny_model_dir):
+def save_lora_adapter(model_dir, folder):
+    """Save a LoRA adapter of the model at ``model_dir`` with non-zero B matrices in ``folder``."""
     from peft import LoraConfig, get_peft_model
 
-    from geor1.models import merge_lora
-
-    model = load_model(tiny_model_dir)
+    model = load_model(model_dir)
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
     for name, param in peft_model.named_parameters():
         if "lora_B" in name:  # non-zero B so the merge changes the weights
             torch.nn.init.normal_(param, std=0.5)
-    peft_model.save_pretrained(tmp_path / "adapter")
+    peft_model.save_pretrained(folder)
+    return folder
+
+
+def q_proj_weight(model):
+    state = model.state_dict()
+    return state[next(k for k in state if k.endswith("self_attn.q_proj.weight"))]
+
+
+def test_merge_lora_gives_a_plain_model(tmp_path, tiny_model_dir):
+    from geor1.models import merge_lora
+
+    save_lora_adapter(tiny_model_dir, tmp_path / "adapter")
     merged_dir = merge_lora(tiny_model_dir, tmp_path / "adapter", tmp_path / "merged")
     merged = load_model(merged_dir)
     base = load_model(tiny_model_dir)
@@ -112,6 +123,36 @@ def test_merge_lora_gives_a_plain_model(tmp_path, tiny_model_dir):
     key = next(k for k in base.state_dict() if k.endswith("self_attn.q_proj.weight"))
     assert not torch.allclose(base.state_dict()[key], merged.state_dict()[key])
     assert (merged_dir / "processor_config.json").exists()
+
+
+def test_merge_lora_cli_keeps_the_adapter_processor_budget(tmp_path, tiny_model_dir):
+    """Training saves its processor (with the run's pixel budget) beside the adapter: the merge keeps it."""
+    from typer.testing import CliRunner
+
+    from geor1.cli import build_app
+
+    adapter = save_lora_adapter(tiny_model_dir, tmp_path / "adapter")
+    budget = 56 * 56  # the tiny model's own budget is 56*56 .. 112*112 (16 tokens for a 224 px square)
+    load_processor(tiny_model_dir, min_pixels=budget, max_pixels=budget).save_pretrained(adapter)
+    # As a GPU run saves it: the stock class name (built image-only here when torchvision is missing,
+    # which needs the base model's type: the adapter folder has no config.json).
+    config_path = adapter / "processor_config.json"
+    config = json.loads(config_path.read_text())
+    config["processor_class"] = "Qwen2_5_VLProcessor"
+    config_path.write_text(json.dumps(config))
+    out = tmp_path / "merged"
+    result = CliRunner().invoke(
+        build_app(),
+        ["model", "merge-lora", "--base", str(tiny_model_dir), "--adapter", str(adapter), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    processor = load_processor(out)
+    assert processor.image_processor.size["longest_edge"] == budget
+    assert visual_tokens_per_image(processor, 224, 224) == 4
+    assert visual_tokens_per_image(load_processor(tiny_model_dir), 224, 224) == 16
+    merged = load_model(out)
+    assert not any("lora" in k for k in merged.state_dict())
+    assert not torch.allclose(q_proj_weight(load_model(tiny_model_dir)), q_proj_weight(merged))
 
 
 def test_model_cli_builds_tiny_model(tmp_path):

@@ -57,17 +57,19 @@ def load_processor(
     padding_side: str = "left",
     trust_remote_code: bool = False,
     revision: str | None = None,
+    model_type: str | None = None,
 ) -> Any:
     """Return the processor saved at ``path`` with a left-padding tokenizer and a bounded image budget.
 
     On a CPU install without torchvision, Qwen2-VL/2.5-VL checkpoints that name the stock processor get
-    the image-only processor instead (same tokenizer, image processor and chat template).
+    the image-only processor instead (same tokenizer, image processor and chat template). ``model_type``
+    stands in for the one of ``path``'s ``config.json`` (a LoRA adapter folder has none).
     """
     from transformers import AutoProcessor
     from transformers.utils import is_torchvision_available
 
     kwargs = dict(revision=revision, trust_remote_code=trust_remote_code, padding_side=padding_side)
-    model_type = _model_type(path, revision)
+    model_type = model_type or _model_type(path, revision)
     if model_type in processor_compat.IMAGE_ONLY_PROCESSORS and not is_torchvision_available():
         processor = processor_compat.IMAGE_ONLY_PROCESSORS[model_type].from_pretrained(path, **kwargs)
     else:
@@ -102,8 +104,20 @@ def load_model(
     )
 
 
+def has_saved_processor(folder: str | Path) -> bool:
+    """Return True if ``folder`` holds a saved processor: ``processor_config.json`` (transformers 5) or
+    the older ``preprocessor_config.json`` (image-processor settings, transformers 4)."""
+    from transformers.utils import IMAGE_PROCESSOR_NAME, PROCESSOR_NAME
+
+    return any((Path(folder) / name).is_file() for name in (PROCESSOR_NAME, IMAGE_PROCESSOR_NAME))
+
+
 def merge_lora(base: str | Path, adapter: str | Path, out: str | Path) -> Path:
-    """Merge a peft LoRA adapter into its base model and save model + processor under ``out``; return it."""
+    """Merge a peft LoRA adapter into its base model and save model + processor under ``out``; return it.
+
+    The processor is the adapter folder's when training saved one there (it carries the run's pixel
+    budget), else the base model's.
+    """
     from peft import PeftModel
 
     model = load_model(base, dtype="auto")
@@ -111,7 +125,9 @@ def merge_lora(base: str | Path, adapter: str | Path, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out, safe_serialization=True)
-    # The adapter folder holds the processor when training saved one; else take the base model's.
-    source = adapter if (Path(adapter) / "preprocessor_config.json").exists() else base
-    load_processor(source).save_pretrained(out)
+    if has_saved_processor(adapter):
+        processor = load_processor(adapter, model_type=_model_type(base))
+    else:
+        processor = load_processor(base)
+    processor.save_pretrained(out)
     return out
