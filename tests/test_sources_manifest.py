@@ -335,3 +335,18 @@ def test_unreadable_files_raise_located_errors(images: Path) -> None:
     parquet.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(RecordError, match=r"m\.parquet: not a readable Parquet file"):
         load_manifest(parquet)
+
+
+def test_symlink_out_of_the_root_is_rejected_with_its_line(images: Path, tmp_path_factory) -> None:
+    outside = make_image(tmp_path_factory.mktemp("elsewhere") / "secret.png")
+    (images / "img" / "link.png").symlink_to(outside)  # the text 'img/link.png' looks harmless
+    (images / "img" / "inner.png").symlink_to(images / "img" / "a.png")  # a link that stays inside is fine
+    rows = [GOOD, "c,img/link.png,10,20,street,x", "d,img/inner.png,1,1,satellite,y"]
+    manifest = write_csv(images / "m.csv", rows)
+    result = load_manifest(manifest)
+    assert [v.id for v in result.views] == ["a", "d"]
+    assert result.counts == {"image path escapes root": 1}
+    (problem,) = result.problems
+    assert str(problem).startswith(f"{manifest}:3 field 'image'") and str(outside) in str(problem)
+    with pytest.raises(RecordError, match=r"m\.csv:3 field 'image'.*escapes the root"):
+        load_manifest(manifest, strict=True)

@@ -192,3 +192,17 @@ def test_split_by_place_and_region_is_stable_and_disjoint(tmp_path):
         places_in_split(assign_splits(views.views, SplitConfig(test_fraction=0.0)), "test")
     assert region_cell(10, 180, 10) == region_cell(10, -180, 10)
     assert 0 <= unit_hash("x", 1) < 1
+
+
+def test_view_set_rejects_an_image_linked_from_outside_the_root(tmp_path):
+    outside = tmp_path / "outside.png"
+    Image.new("RGB", (4, 4)).save(outside)
+    root = tmp_path / "views"
+    (root / "img").mkdir(parents=True)
+    (root / "img" / "a.png").symlink_to(outside)
+    write_views(root / "views.jsonl", [View("a", "img/a.png", 1.0, 2.0, "satellite")])
+    views = load_view_set(root / "views.jsonl")
+    with pytest.raises(
+        RecordError, match=r"views\.jsonl:1 field 'image': image path 'img/a.png' escapes the root"
+    ):
+        views.image_relative_to(0, tmp_path)

@@ -16,6 +16,7 @@ Task example line (feeds TRL's SFTTrainer/GRPOTrainer unchanged)::
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -62,6 +63,30 @@ def check_relative_path(image: object, *, path: str | Path | None = None, line: 
     if p.is_absolute() or (len(image) > 1 and image[1] == ":") or ".." in p.parts:
         raise RecordError(f"image path {image!r} escapes the root", path=path, line=line, field="image")
     return str(p)
+
+
+def image_under_root(
+    root: str | Path, image: str, *, path: str | Path | None = None, line: int | None = None
+) -> Path:
+    """Return the absolute path of ``image`` (relative, checked by ``check_relative_path``) under ``root``.
+
+    Raises RecordError (field ``image``, located at ``path:line``) when the path's real location -- every
+    symbolic link followed -- lies outside the real ``root``: a text check alone lets a link inside the
+    root point anywhere. The returned path keeps the root as given (links are not resolved in it), so
+    relative paths computed from it stay valid for the caller's view of the file tree.
+    """
+    image = check_relative_path(image, path=path, line=line)
+    joined = os.path.join(os.path.abspath(root), image)
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(joined)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise RecordError(
+            f"image path {image!r} escapes the root {root}: a symbolic link takes it to {real}",
+            path=path,
+            line=line,
+            field="image",
+        )
+    return Path(joined)
 
 
 def view_from_dict(obj: dict[str, Any], *, path: str | Path | None = None, line: int | None = None) -> View:

@@ -8,7 +8,8 @@ the manifest's folder unless ``root=`` is given, and may not leave it (absolute 
 Bad rows are located by file and position: CSV by physical line (the header is line 1, so data row 1 is
 line 2), JSONL by line, Parquet by 0-based row index ("row N", as ``pandas.read_parquet(f).iloc[N]``).
 A missing required column is fatal. Any other bad row -- empty value, non-numeric, out-of-range or NaN
-coordinate, missing image file, image path escaping the root, duplicate id, and with
+coordinate, missing image file, image path escaping the root (as text, or through a symbolic link
+whose target lies outside the root), duplicate id, and with
 ``verify_images=True`` a corrupt or truncated image -- raises at once with ``strict=True`` and is
 otherwise skipped and counted per reason (``ViewsResult.counts``), the first ones kept as messages.
 
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 
 from geor1.errors import GeoR1Error, RecordError
 from geor1.images import check_image
-from geor1.records import View, view_from_dict, write_views
+from geor1.records import View, image_under_root, view_from_dict, write_views
 
 REQUIRED_COLUMNS = ("id", "image", "lat", "lon", "view")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "place", "meta")
@@ -239,8 +240,12 @@ class ViewCollector:
     def _check_image(self, image: str) -> tuple[str, str] | None:
         if image in self._image_checked:
             return self._image_checked[image]
-        path = self.root / image
         failure: tuple[str, str] | None = None
+        try:
+            path = image_under_root(self.root, image)
+        except RecordError as exc:
+            self._image_checked[image] = failure = ("image path escapes root", exc.reason)
+            return failure
         if not path.is_file():
             failure = ("image file not found", f"image file not found: {image} (under {self.root})")
         elif self.verify_images:

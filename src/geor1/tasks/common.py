@@ -16,7 +16,7 @@ import numpy as np
 
 from geor1.errors import RecordError
 from geor1.io import atomic_save_dir, iter_jsonl, write_jsonl
-from geor1.records import View, check_task_example, view_from_dict
+from geor1.records import View, check_task_example, image_under_root, view_from_dict
 
 LETTERS = string.ascii_uppercase
 # View meta key listing other views of the same spot (VIGOR's semi-positive tiles): never negatives.
@@ -78,7 +78,6 @@ class ViewSet:
     views: list[View]
     lines: list[int]
     root: Path = field(init=False)
-    _abs_root: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.root = self.manifest.parent
@@ -133,11 +132,9 @@ class ViewSet:
         return related
 
     def image_path(self, i: int) -> Path:
-        """Return the absolute path of view ``i``'s image, or raise RecordError naming its manifest line."""
-        if self._abs_root is None:
-            self._abs_root = os.path.abspath(self.root)
-        # view_from_dict already rejected absolute and '..' paths, so a plain join stays inside the root
-        path = os.path.join(self._abs_root, self.views[i].image)
+        """Return the absolute path of view ``i``'s image, or raise RecordError naming its manifest line if
+        the file is missing or lies outside the root (through a symbolic link)."""
+        path = image_under_root(self.root, self.views[i].image, path=self.manifest, line=self.lines[i])
         if not os.path.isfile(path):
             raise RecordError(
                 f"image file not found: {path}", path=self.manifest, line=self.lines[i], field="image"
