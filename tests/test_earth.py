@@ -386,3 +386,32 @@ def test_cli_bad_options_name_the_option(tmp_path: Path, extra: list[str], optio
     assert result.exit_code == 2
     assert option in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_no_landcover_data_is_not_land() -> None:
+    fill = np.full((3, 4), lc.FILL, dtype=np.uint8)
+    shares = lc.class_shares(fill)
+    assert not lc.has_data(shares) and lc.land_share(shares) == 0.0
+    half = np.array([[lc.FILL, lc.FILL], [lc.BARREN, lc.WATER]], dtype=np.uint8)
+    assert lc.land_share(lc.class_shares(half)) == pytest.approx(0.5)  # over the 2 valid pixels
+    meta = place_metadata(
+        23.0, 10.0, country_code="LY", place_name="x", admin1="", footprint_deg=1.5, shares=shares
+    )
+    assert META_KEYS == set(meta)
+    assert meta["landcover_dominant"] is None and meta["landcover_dominant_share"] is None
+    assert meta["land_share"] is None and meta["water_share"] is None
+    assert meta["landcover_shares"] == {} and meta["desert"] is None
+
+
+def test_footprints_without_landcover_data_are_never_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    classes = np.array(data.landcover_classes())
+    monkeypatch.setattr(data, "landcover_classes", lambda: np.full_like(classes, lc.FILL))
+    with pytest.raises(GeoR1Error, match="only 0 places"):
+        select_places(EarthConfig(places=1, seed=1, countries=["LU"], min_land_share=0.0))
+    # no data west of 6 E: every Luxembourg footprint (5.7-6.5 E, about 2.3 deg wide) is part fill, part
+    # land; its land share is taken over the valid pixels only, so it is still land
+    patched = classes.copy()
+    patched[:, : round((180 + 6.0) / 0.05)] = lc.FILL
+    monkeypatch.setattr(data, "landcover_classes", lambda: patched)
+    (chosen,) = select_places(EarthConfig(places=1, seed=1, countries=["LU"], min_land_share=0.9))
+    assert lc.land_share(chosen.shares) >= 0.9

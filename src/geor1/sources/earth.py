@@ -33,7 +33,8 @@ Asia 35 %, Africa 19 %, North America 15 %, South America 13 %, Europe 11 %, Oce
 continent the draw visits the occupied cells in random order, one random place per cell per pass, so
 dense regions (Europe, India, the eastern US) do not dominate.
 A candidate is accepted if its footprint is at least ``min_land_share`` land (MODIS) and it lies at
-least ``min_spacing_km`` from every place accepted before it.
+least ``min_spacing_km`` from every place accepted before it. MODIS fill pixels (no data) count as neither
+land nor water: shares are over the pixels that carry a class, and a footprint without any is rejected.
 
 Metadata (the same dict in the ``meta`` of every view of a place; shares are over the footprint,
 each MODIS pixel weighted by cos(latitude), i.e. by area):
@@ -42,7 +43,8 @@ each MODIS pixel weighted by cos(latitude), i.e. by area):
   ``continent`` from the country code (Russia east of 60 deg E is Asia);
   ``landcover_shares`` {IGBP class: share}, classes present only, water included;
   ``landcover_dominant`` / ``landcover_dominant_share``; ``water_share`` (IGBP water, lakes included)
-  and ``land_share`` = 1 - water_share;
+  and ``land_share`` = 1 - water_share (shares over the pixels carrying a class, fill left out; every
+  land-cover key, and ``desert``, is null/empty for a footprint without land-cover data);
   ``coastal``: at least 1 % of the footprint is ocean in the GSHHG land/sea mask (lakes do not count);
   ``hemisphere_ns`` / ``hemisphere_ew`` (lat >= 0 is north, lon >= 0 is east);
   ``lat_band``: tropical |lat| < 23.44, subtropical < 35, temperate < 55, subpolar < 66.56, else polar;
@@ -355,6 +357,29 @@ def relief_roughness_at(lat: float, lon: float, footprint_deg: float) -> float |
     return float(np.hypot(grad_x, grad_y)[inland].mean())
 
 
+def _landcover_metadata(shares: NDArray[np.float64]) -> dict[str, Any]:
+    """Return the land-cover keys of the place metadata; all unknown (None, shares {}) without data."""
+    if not lc.has_data(shares):
+        return {
+            "landcover_shares": {},
+            "landcover_dominant": None,
+            "landcover_dominant_share": None,
+            "land_share": None,
+            "water_share": None,
+        }
+    dominant = int(np.argmax(shares))
+    land = lc.land_share(shares)
+    return {
+        "landcover_shares": {
+            lc.IGBP_NAMES[i]: round(float(s), 4) for i, s in enumerate(shares) if round(float(s), 4) > 0
+        },
+        "landcover_dominant": lc.IGBP_NAMES[dominant],
+        "landcover_dominant_share": round(float(shares[dominant]), 4),
+        "land_share": round(land, 4),
+        "water_share": round(1.0 - land, 4),
+    }
+
+
 def place_metadata(
     lat: float,
     lon: float,
@@ -368,8 +393,6 @@ def place_metadata(
     """Return the Earth view metadata of a place (exactly the keys documented in this module)."""
     if shares is None:
         shares = landcover_shares_at(lat, lon, footprint_deg)
-    dominant = int(np.argmax(shares))
-    water = float(shares[lc.WATER])
     roughness = relief_roughness_at(lat, lon, footprint_deg)
     return {
         "country_code": country_code,
@@ -377,19 +400,13 @@ def place_metadata(
         "admin1": admin1 or None,
         "place_name": place_name,
         "continent": data.continent_of(country_code, lon),
-        "landcover_shares": {
-            lc.IGBP_NAMES[i]: round(float(s), 4) for i, s in enumerate(shares) if round(float(s), 4) > 0
-        },
-        "landcover_dominant": lc.IGBP_NAMES[dominant],
-        "landcover_dominant_share": round(float(shares[dominant]), 4),
-        "land_share": round(1.0 - water, 4),
-        "water_share": round(water, 4),
+        **_landcover_metadata(shares),
         "coastal": ocean_share_at(lat, lon, footprint_deg) >= COASTAL_MIN_OCEAN_SHARE,
         "hemisphere_ns": "north" if lat >= 0 else "south",
         "hemisphere_ew": "east" if lon >= 0 else "west",
         "lat_band": lat_band(lat),
         "near_equator": abs(lat) < 10.0,
-        "desert": float(shares[lc.BARREN]) >= DESERT_MIN_BARREN_SHARE,
+        "desert": float(shares[lc.BARREN]) >= DESERT_MIN_BARREN_SHARE if lc.has_data(shares) else None,
         "relief_roughness": None if roughness is None else round(roughness, 2),
         "mountainous": None if roughness is None else roughness >= MOUNTAINOUS_MIN_ROUGHNESS,
         "footprint_deg": footprint_deg,
@@ -504,7 +521,7 @@ def select_places(config: EarthConfig) -> list[SelectedPlace]:
         if chord_sq > 0 and chosen and (((xyz[: len(chosen)] - v) ** 2).sum(axis=1) < chord_sq).any():
             return False
         shares = landcover_shares_at(lat, lon, config.footprint_deg)
-        if 1.0 - shares[lc.WATER] < config.min_land_share:
+        if not lc.has_data(shares) or lc.land_share(shares) < config.min_land_share:
             return False
         xyz[len(chosen)] = v
         chosen.append(SelectedPlace(row=row, shares=shares))

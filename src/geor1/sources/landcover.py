@@ -75,3 +75,18 @@ def class_shares(
     counts = np.bincount(classes.ravel(), weights=weights, minlength=256)[:N_CLASSES]
     total = counts.sum()
     return counts / total if total > 0 else np.zeros(N_CLASSES)
+
+
+def has_data(shares: NDArray[np.float64]) -> bool:
+    """Return True if ``class_shares`` found at least one pixel carrying a class (not all fill)."""
+    return bool(np.asarray(shares).sum() > 0)
+
+
+def land_share(shares: NDArray[np.float64]) -> float:
+    """Return the share of land (every class but water) among the pixels that carry a class.
+
+    Fill pixels count neither as land nor as water; a footprint with no class at all has land share 0.0:
+    no data is never evidence of land.
+    """
+    shares = np.asarray(shares, dtype=np.float64)
+    return float(shares.sum() - shares[WATER]) if has_data(shares) else 0.0
