@@ -307,6 +307,18 @@ def test_cvusa_bad_rows_name_the_right_file(tmp_path: Path) -> None:
     }
 
 
+def test_cvusa_blank_line_in_locations_keeps_later_lines_in_place(tmp_path: Path) -> None:
+    root = cvusa_tree(tmp_path)
+    # all.csv with a blank line 2: image 3 sits on line 3, image 4 on line 4, image 2 has no location
+    (root / "split_locations" / "all.csv").write_text("\n".join([LOCATIONS[0], "", *LOCATIONS[2:]]) + "\n")
+    result = load_cvusa(root, split="train")  # images 2 and 3
+    views = by_id(result)
+    assert set(views) == {"cvusa/0000003/street", "cvusa/0000003/satellite"}
+    assert (views["cvusa/0000003/street"].lat, views["cvusa/0000003/street"].lon) == (45.0003, -120.0003)
+    assert result.counts == {"no location": 1}
+    assert "line 2 of" in str(result.problems[0]) and result.problems[0].line == 1
+
+
 def test_cvusa_missing_files(tmp_path: Path) -> None:
     root = cvusa_tree(tmp_path)
     (root / "split_locations" / "all.csv").unlink()

@@ -10,8 +10,10 @@ table as read by Sample4Geo's and GaoShuang98/CVCities' ``calc_distance/calc_dis
     {root}/split_locations/all.csv    no header; line N holds the location of image index N:
                                         sat_lat, sat_lon, ground_lat, ground_lon, <5th column, unused>
 
-The image index is the number in the tile's file name (``0000001`` -> 1), looked up as
-``all.csv`` row ``index - 1`` exactly as those loaders do. Each split line yields a ``street`` view
+The image index is the number in the tile's file name (``0000001`` -> 1), looked up on physical line
+``index`` of ``all.csv`` (row ``index - 1`` of those loaders, for a file without blank lines). A blank
+line keeps its number: it holds no location (the image is reported) and never shifts later images onto
+their neighbours' coordinates. Each split line yields a ``street`` view
 (the panorama at ``ground_lat, ground_lon``, ``meta.panorama = True``) and a ``satellite`` view (at
 ``sat_lat, sat_lon``) sharing one ``place`` (``cvusa/{index}``). ``val-19zl`` is the usual test set.
 """
@@ -70,7 +72,7 @@ def load_cvusa(
     for path in (*split_paths, locations_path):
         if not path.is_file():
             raise LayoutError(f"{path}: CVUSA file not found; expected {LAYOUT}")
-    locations = list(iter_csv_rows(locations_path))
+    locations = dict(iter_csv_rows(locations_path))  # physical line number -> fields
     rows = [(path, line, fields) for path in split_paths for line, fields in iter_csv_rows(path)]
     collector = ViewCollector(
         root, strict=strict, verify_images=verify_images, total=len(rows), desc="reading CVUSA"
@@ -97,16 +99,18 @@ def load_cvusa(
                 ),
             )
             continue
-        if not 1 <= index <= len(locations):
+        location = locations.get(index)
+        if location is None:
             collector.reject(
                 "no location",
                 where.error(
-                    f"image index {index} has no row in {locations_path} ({len(locations)} rows)", "image"
+                    f"image index {index} has no location: line {index} of {locations_path} is "
+                    f"blank or missing",
+                    "image",
                 ),
             )
             continue
-        location_line, location = locations[index - 1]
-        location_where = Where(locations_path, line=location_line)
+        location_where = Where(locations_path, line=index)
         if len(location) < 4:
             collector.reject(
                 "malformed row",
