@@ -173,3 +173,28 @@ def test_parse_choice_reads_the_answer_not_the_reasoning():
     text = "<think>Candidate A is desert, B is forest like the query.</think><answer>B</answer>"
     assert parse_choice(text, 4) == "B"
     assert parse_choice("I pick C.", 4) == "C"  # no tags: the whole text is the answer
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("<think>(1,2)</think><answer>none</answer>", None),
+        ("<think>maybe (10, 20) or (30, 40)</think><answer>(30, 40)</answer>", (30.0, 40.0)),
+        ("<think>first guess 48.85 N, 2.35 E</think><answer>I cannot tell</answer>", None),
+        ("(12.5, -3.25) is my guess", (12.5, -3.25)),  # no answer block: the whole text
+    ],
+)
+def test_parse_coordinates_reads_the_answer_not_the_reasoning(text: str, want: tuple | None) -> None:
+    got = parse_coordinates(text)
+    assert got == (pytest.approx(want) if want else None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.floats(-90, 90, allow_nan=False),
+    st.floats(-180, 180, allow_nan=False),
+    st.text(alphabet=st.characters(blacklist_characters="0123456789<>"), max_size=40),
+)
+def test_coordinates_in_the_reasoning_never_count(lat: float, lon: float, answer: str) -> None:
+    text = f"<think>It could be ({lat:.4f}, {lon:.4f}).</think><answer>{answer}</answer>"
+    assert parse_coordinates(text) is None

@@ -1,7 +1,7 @@
 """Turning a completion into a scorable answer, on top of the shared parsers in ``geor1.parsing``.
 
 Letters and coordinates are parsed by ``geor1.parsing`` (the same parsers the rewards use, so training
-and evaluation agree). This module adds only what evaluation needs beyond them: the free-text answer
+and evaluation agree), both from the answer part only. This module adds only what evaluation needs beyond them: the free-text answer
 of a completion (the ``<answer>`` content, else the whole text), yes/no answers and picking one of a
 fixed set of class names out of a free-text answer.
 """
@@ -38,13 +38,14 @@ def parse_choice(completion: object, n_options: int) -> str | None:
 
 
 def parse_coordinates(completion: object) -> tuple[float, float] | None:
-    """Return the (lat, lon) a completion answered (``geor1.parsing.parse_latlon`` on its answer part,
-    then on the whole text), or None."""
+    """Return the (lat, lon) a completion answered (``geor1.parsing.parse_latlon`` on its answer part:
+    the ``<answer>`` content when there is one, else the whole text), or None. Coordinates named only
+    in the reasoning of a completion with an answer block do not count."""
     if not isinstance(completion, str):
         return None
     from geor1.parsing import parse_latlon
 
-    return parse_latlon(answer_text(completion)) or parse_latlon(completion)
+    return parse_latlon(answer_text(completion))
 
 
 def parse_yes_no(completion: object) -> bool | None:
