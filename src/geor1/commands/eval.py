@@ -8,6 +8,8 @@ same as ``geo-r1 eval run …``), ``geo-r1 eval imageo --predictions F --truth C
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -19,6 +21,19 @@ eval_app = typer.Typer(
 )
 
 _BACKENDS = ("hf", "http", "vllm")
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Turn a GeoR1Error (a bad input, named by the error) into an ``error: …`` line on stderr and exit
+    code 2, as ``geo-r1 cot`` does, instead of a traceback."""
+    from geor1.errors import GeoR1Error
+
+    try:
+        yield
+    except GeoR1Error as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _run_options(
@@ -65,7 +80,8 @@ def _run_options(
         max_new_tokens=max_new_tokens,
         plots=not no_plots,
     )
-    out = run_eval(config)
+    with clean_errors():
+        out = run_eval(config)
     Console().print(f"[green]report:[/green] {out}")
 
 
@@ -163,14 +179,10 @@ def eval_imageo(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Score an IMAGEO-Bench result file (default: the benchmark authors' own scoring)."""
-    from geor1.errors import GeoR1Error
     from geor1.eval.imageo import score_imageo_files
 
-    try:
+    with clean_errors():
         metrics = score_imageo_files(predictions, truth, normalize=normalize, count_unparsed=count_unparsed)
-    except GeoR1Error as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return
@@ -212,7 +224,8 @@ def eval_compare(
 
     from geor1.eval.compare import compare_runs
 
-    table, markdown = compare_runs(runs, runs_dir=runs_dir, seed=seed, n_boot=n_boot)
+    with clean_errors():
+        table, markdown = compare_runs(runs, runs_dir=runs_dir, seed=seed, n_boot=n_boot)
     Console().print(table)
     if out is not None:
         from geor1.io import atomic_write_text
