@@ -35,15 +35,28 @@ def _save(fig: Any, path: Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def task_bar_chart(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Bar chart of every task's share-type headline metrics (accuracies, acc@km) with 95 % CI bars."""
+Bar = tuple[str, float, tuple[float, float] | None]
+
+
+def share_bars(docs: Sequence[dict[str, Any]], *, seed: int = 0, n_boot: int = 2000) -> list[Bar]:
+    """Return ``[(label, value, ci)]`` of every task's share-type headline metrics (accuracies, acc@km),
+    with the same bootstrap CIs as ``report.md`` for the same ``seed`` and ``n_boot``."""
     bars = []
     for doc in docs:
-        for row in headline_rows(doc, n_boot=500):
+        for row in headline_rows(doc, seed=seed, n_boot=n_boot):
             shares = row["statistic"] == "mean" and "geoscore" not in row["metric"]
             if row["value"] is None or not shares or not 0.0 <= row["value"] <= 1.0:
                 continue
             bars.append((f"{doc['task']}\n{row['metric']}", row["value"], row["ci"]))
+    return bars
+
+
+def task_bar_chart(
+    docs: Sequence[dict[str, Any]], path: Path, *, seed: int = 0, n_boot: int = 2000
+) -> Path | None:
+    """Bar chart of every task's share-type headline metrics with 95 % CI bars (``share_bars``); return
+    the PNG path, or None when there is nothing to plot."""
+    bars = share_bars(docs, seed=seed, n_boot=n_boot)
     if not bars:
         return None
     plt = _pyplot()
@@ -173,11 +186,14 @@ def error_map(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def make_plots(eval_dir: Path, docs: Sequence[dict[str, Any]]) -> list[Path]:
-    """Write every plot that has data into ``eval_dir``; return their paths."""
+def make_plots(
+    eval_dir: Path, docs: Sequence[dict[str, Any]], *, seed: int = 0, n_boot: int = 2000
+) -> list[Path]:
+    """Write every plot that has data into ``eval_dir`` (CIs from ``seed``/``n_boot``, as in the report);
+    return their paths."""
     eval_dir = Path(eval_dir)
     made = [
-        task_bar_chart(docs, eval_dir / "tasks_bar.png"),
+        task_bar_chart(docs, eval_dir / "tasks_bar.png", seed=seed, n_boot=n_boot),
         error_cdf(docs, eval_dir / "geolocation_cdf.png"),
         pairing_by_band(docs, eval_dir / "pairing_bands.png"),
         error_map(docs, eval_dir / "error_map.png"),

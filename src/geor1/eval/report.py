@@ -48,7 +48,7 @@ def write_report(
     if plots:
         from geor1.eval.plots import make_plots
 
-        images = make_plots(eval_dir, docs)
+        images = make_plots(eval_dir, docs, seed=seed, n_boot=n_boot)
     lines = [f"# Evaluation report: {eval_dir.parent.name}", ""]
     if docs:
         d0 = docs[0]
