@@ -3,7 +3,9 @@
 Each line is a task example (see ``geor1.records``); CoT examples add a ``completion``. Image paths are
 relative to the JSONL file's folder (``..`` allowed: task files point into their views' folder; absolute
 paths are rejected): they are resolved, checked to exist, and typed as
-``List(Image())`` so images are decoded lazily, row by row. Columns of the dataset:
+``List(Image())`` so images are decoded lazily, row by row. A file that fails to decode then (corrupt,
+truncated, not an image) raises RecordError naming the task file and line, the example id and the image
+(``LocatedImage``), not a bare Pillow error. Columns of the dataset:
 
 - ``id``, ``task``, ``prompt`` (conversational, every content a list of blocks), ``images``, ``solution``
   (passed on to the reward functions), ``band`` (``meta.band`` or ""; the curriculum samples by it),
@@ -15,14 +17,58 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from datasets import Image
+from PIL import UnidentifiedImageError
+from PIL.Image import DecompressionBombError
 
 from geor1.errors import RecordError
 from geor1.io import iter_jsonl
 from geor1.records import check_task_example
 
 Purpose = Literal["sft", "grpo"]
+# image path -> (task file, line, example id) of the first example that shows it
+Origins = dict[str, tuple[str, int, str]]
+
+
+@dataclass
+class LocatedImage(Image):
+    """The 🤗 ``Image`` feature, decoding lazily as usual, whose decoding failures raise RecordError naming
+    the image file and the first example that uses it (task file, line, id).
+
+    ``origins`` is an instance attribute, not a dataclass field, so it never enters the serialized
+    features; a copy rebuilt from serialized features is a plain ``Image``.
+    """
+
+    origins: ClassVar[Origins] = {}
+
+    def decode_example(self, value: dict[str, Any], token_per_repo_id: dict | None = None) -> Any:
+        """Return the decoded PIL image, or raise RecordError locating the file that would not decode."""
+        try:
+            return super().decode_example(value, token_per_repo_id)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, DecompressionBombError) as exc:
+            raise self.located_error(str(value.get("path") or "<embedded bytes>"), exc) from None
+
+    def located_error(self, image: str, exc: BaseException) -> RecordError:
+        """Return the RecordError for an image that failed to decode, at its first example's file:line."""
+        task_file, line, example_id = self.origins.get(image, (None, None, None))
+        used_by = f" (example {example_id!r})" if example_id is not None else ""
+        return RecordError(
+            f"unreadable image {image}{used_by}: {type(exc).__name__}: {exc}",
+            path=task_file,
+            line=line,
+            field="images",
+        )
+
+
+def located_image(origins: Origins) -> LocatedImage:
+    """Return a LocatedImage feature that names examples through ``origins``."""
+    feature = LocatedImage()
+    feature.origins = origins
+    return feature
 
 
 def _blocks(content: Any, *, path: Path, line: int, where: str) -> list[dict[str, Any]]:
@@ -55,11 +101,12 @@ def _messages(messages: Any, *, path: Path, line: int, where: str) -> list[dict[
     return out
 
 
-def read_examples(path: str | Path, purpose: Purpose) -> list[dict[str, Any]]:
+def read_examples(path: str | Path, purpose: Purpose, origins: Origins | None = None) -> list[dict[str, Any]]:
     """Return the rows of one task/CoT JSONL file, validated, with absolute image paths.
 
     Raises RecordError naming file, line and field for a malformed example, a missing image, or (for
-    SFT) a missing assistant completion.
+    SFT) a missing assistant completion. ``origins``, if given, gets the first (file, line, id) of every
+    image not already in it.
     """
     path = Path(path)
     root = path.parent.resolve()
@@ -76,6 +123,8 @@ def read_examples(path: str | Path, purpose: Purpose) -> list[dict[str, Any]]:
             if not image.is_file():
                 raise RecordError(f"image not found: {image}", path=path, line=line, field="images")
             images.append(str(image))
+            if origins is not None:
+                origins.setdefault(str(image), (str(path), line, str(obj["id"])))
         meta = obj.get("meta") or {}
         if not isinstance(meta, dict):
             raise RecordError("meta must be an object", path=path, line=line, field="meta")
@@ -108,16 +157,18 @@ def read_examples(path: str | Path, purpose: Purpose) -> list[dict[str, Any]]:
 
 
 def load_examples(paths: str | Path | Iterable[str | Path], purpose: Purpose, limit: int | None = None):
-    """Return a ``datasets.Dataset`` of the examples in one or more JSONL files (images decode lazily)."""
-    from datasets import Dataset, Image, List
+    """Return a ``datasets.Dataset`` of the examples in one or more JSONL files (images decode lazily; a
+    corrupt one raises RecordError naming it and its example's file:line when its row is read)."""
+    from datasets import Dataset, List
 
     if isinstance(paths, str | Path):
         paths = [paths]
     rows: list[dict[str, Any]] = []
+    origins: Origins = {}
     for p in paths:
-        rows.extend(read_examples(p, purpose))
+        rows.extend(read_examples(p, purpose, origins))
         if limit is not None and len(rows) >= limit:
             rows = rows[:limit]
             break
     dataset = Dataset.from_list(rows)
-    return dataset.cast_column("images", List(Image()))
+    return dataset.cast_column("images", List(located_image(origins)))
