@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -123,9 +124,11 @@ def test_saved_run_config_reruns_to_the_same_values(tmp_path):
 )
 def test_recipes_parse(name):
     kind = name.split("_")[0]
-    overrides = ["--use_cpu", "true", "--bf16", "false"] if "paper" in name else []
+    overrides = ["--use_cpu", "true"] if "paper" in name else []  # bf16 parses on CPU with use_cpu
     _, (script, model_args, args) = load_config(kind, CONFIGS / f"{name}.yaml", overrides)
     assert script.train_file and model_args.model_name_or_path
+    if "paper" in name:
+        assert args.bf16 is True and model_args.dtype == "bfloat16"
     if name == "grpo_paper":
         assert model_args.model_name_or_path == "Qwen/Qwen2.5-VL-7B-Instruct"
         assert (args.beta, args.num_generations, args.max_completion_length) == (0.04, 8, 2048)
@@ -138,6 +141,55 @@ def test_recipes_parse(name):
         assert "bf16: true" in yaml_text  # on GPUs; the override above only lets it parse on this CPU
     if kind == "sft":
         assert args.max_length is None
+
+
+# GRPOConfig fields whose TRL 1.16 default differs from (or is not pinned to) what the VLM-R1 trainer that
+# Geo-R1 trains with does: the paper recipe must set each one explicitly to the VLM-R1 value.
+PAPER_GRPO_CHOICES = {
+    "use_bias_correction_kl": False,  # classic k3 KL (TRL 1.16 default: True)
+    "importance_sampling_level": "token",
+    "mask_truncated_completions": False,
+    "top_entropy_quantile": 1.0,
+    "epsilon": 0.2,
+    "epsilon_high": 0.2,
+    "delta": None,
+    "loss_type": "grpo",  # TRL 1.16 default: dapo
+    "beta": 0.04,  # TRL 1.16 default: 0.0
+    "scale_rewards": "group",
+    "multi_objective_aggregation": "sum_then_normalize",
+    "num_iterations": 1,
+    "entropy_coef": 0.0,
+    "off_policy_mask_threshold": None,
+    "top_k": 50,  # transformers 4.49 GenerationConfig default; TRL 1.16 default: 0 (off)
+    "top_p": 1.0,
+    "temperature": 1.0,
+}
+
+
+def test_paper_grpo_recipe_sets_every_trl_default_explicitly():
+    from trl import GRPOConfig
+
+    text = yaml.safe_load((CONFIGS / "grpo_paper.yaml").read_text())
+    _, (_, _, args) = load_config("grpo", CONFIGS / "grpo_paper.yaml", ["--use_cpu", "true"])
+    defaults = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
+    assert defaults["use_bias_correction_kl"] is True  # the TRL default the recipe must override
+    for key, expected in PAPER_GRPO_CHOICES.items():
+        assert key in text, f"{key} is left to TRL's default"
+        assert getattr(args, key) == expected, key
+
+
+@pytest.mark.parametrize("name", ["grpo_paper", "sft_paper"])
+def test_paper_recipes_point_at_the_zero3_accelerate_config(name):
+    head = (CONFIGS / f"{name}.yaml").read_text().split("\n\n", 1)[0]  # the comment block at the top
+    assert "accelerate launch --config_file configs/accelerate/zero3.yaml" in head
+
+
+@pytest.mark.parametrize(("name", "stage"), [("zero3", 3), ("zero2", 2)])
+def test_deepspeed_accelerate_configs_have_their_zero_stage(name, stage):
+    config = yaml.safe_load((CONFIGS / "accelerate" / f"{name}.yaml").read_text())
+    assert config["distributed_type"] == "DEEPSPEED"
+    assert config["deepspeed_config"]["zero_stage"] == stage
+    assert config["mixed_precision"] == "bf16"
 
 
 def test_paper_recipe_needs_gpus_here():
