@@ -213,3 +213,16 @@ def test_cli_reports_the_bad_key(tmp_path):
     )
     assert result.exit_code == 2 and "train_file" in result.output
     assert not out.exists()  # a rejected config leaves no run folder behind
+
+
+@pytest.mark.parametrize("text", ["none", "None", "null", "~"])
+def test_dtype_none_from_the_command_line(tmp_path, text):
+    config = write_yaml(tmp_path / "c.yaml", {"model_name_or_path": "m", "dtype": "bfloat16", **CPU})
+    _, (_, model_args, args) = load_config("grpo", config, ["--dtype", text, "--scale_rewards", "none"])
+    assert model_args.dtype is None
+    assert args.scale_rewards == "none"  # a string choice named "none" stays a string
+    from geor1.train.run import model_init_kwargs
+
+    assert model_init_kwargs(model_args, args)["dtype"] is None
+    _, (_, model_args, _) = load_config("sft", config, [f"--dtype={text}"])
+    assert model_args.dtype is None

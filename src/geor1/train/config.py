@@ -332,6 +332,19 @@ def _key_in_message(message: str, keys: list[str]) -> str:
     return "config"
 
 
+def _choice_value(value: Any, allowed: tuple[Any, ...]) -> Any:
+    """Return the choice a config value stands for: "true"/"false" as booleans, and "none"/"null"/"~" as
+    None where None is a choice and the string itself is not (``scale_rewards: none`` stays a string)."""
+    if not isinstance(value, str) or value in allowed:
+        return value
+    text = value.strip().lower()
+    if text in {"true", "false"}:
+        return _parse_text(text)
+    if None in allowed and text in _NONE_STRINGS:
+        return None
+    return value
+
+
 def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
     """Return ``(script_args, model_args, trainer_args)`` built from a flat mapping; a bad key or value
     raises ConfigError naming it."""
@@ -349,9 +362,7 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
         cls, hint_type = index[key]
         if key in choices:
             allowed = choices[key]
-            raw = (
-                _parse_text(value) if isinstance(value, str) and value.lower() in {"true", "false"} else value
-            )
+            raw = _choice_value(value, allowed)
             if raw not in allowed:
                 shown = ", ".join(str(c) for c in allowed)
                 raise ConfigError(key, f"expected one of {shown}; got {value!r}")
