@@ -36,6 +36,7 @@ class ScriptedServer:
     def __init__(self, *, fail_first: int = 0, latency_s: float = 0.0):
         self.fail_first, self.latency_s = fail_first, latency_s
         self.log: list[tuple[str, bool, int]] = []
+        self.auth: list[str] = []
         self.lock = threading.Lock()
         server = self
 
@@ -54,6 +55,7 @@ class ScriptedServer:
                 match = _EXAMPLE.search(text)
                 example = match.group(1) if match else "?"
                 with server.lock:
+                    server.auth.append(self.headers.get("Authorization", ""))
                     seen = sum(1 for e, _, _ in server.log if e == example)
                     status = 500 if seen < server.fail_first else 200
                     server.log.append((example, has_image, status))
@@ -82,6 +84,9 @@ class ScriptedServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def url_with_user(self, userinfo: str) -> str:
+        return self.base_url.replace("http://", f"http://{userinfo}@")
 
     def __enter__(self) -> ScriptedServer:
         self.thread.start()
@@ -181,6 +186,64 @@ def test_resume_after_sigkill_recomputes_nothing(tmp_path: Path) -> None:
     assert sorted(second_run) == sorted(set(ids) - before)
     doc = json.loads((runs / "r/eval/geolocation.json").read_text())
     assert doc["metrics"]["n_parsed"] == n
+
+
+def files_text(folder: Path) -> str:
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def eval_http_args(base_url: str, tasks: Path, runs: Path, *extra: str) -> list[str]:
+    return ["eval", "--model", "scripted", "--backend", "http", "--base-url", base_url, "--tasks", "geolocation",
+            "--data", f"geolocation={tasks}", "--run", "r", "--runs-dir", str(runs), "--no-plots", *extra]  # fmt: skip
+
+
+def test_api_key_from_the_named_env_var_reaches_the_server_and_no_file(tmp_path: Path, monkeypatch) -> None:
+    secret = "sk-eval-env-0123456789"
+    monkeypatch.setenv("GEOR1_EVAL_TEST_KEY", secret)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    tasks = write_geolocation_tasks(tmp_path / "data", 3)
+    with ScriptedServer() as server:
+        args = eval_http_args(
+            server.base_url, tasks, tmp_path / "runs", "--api-key-env", "GEOR1_EVAL_TEST_KEY"
+        )
+        result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    assert set(server.auth) == {f"Bearer {secret}"}
+    assert secret not in files_text(tmp_path / "runs") + result.output
+
+
+def test_credentials_in_base_url_never_reach_the_results(tmp_path: Path) -> None:
+    tasks = write_geolocation_tasks(tmp_path / "data", 3)
+    with ScriptedServer() as server:
+        base_url = server.url_with_user("evaluser:s3cret-Passw0rd")
+        result = CliRunner().invoke(build_app(), eval_http_args(base_url, tasks, tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "runs/r/eval"
+    assert json.loads((out / "geolocation.json").read_text())["model_id"] == f"scripted@{server.base_url}"
+    assert {row["model"] for row in read_jsonl(out / "generations.jsonl")} == {f"scripted@{server.base_url}"}
+    text = files_text(tmp_path / "runs") + result.output
+    assert "s3cret-Passw0rd" not in text and "evaluser" not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "want"),
+    [
+        ("https://u:pw-secret@api.example.com/v1", "m@https://api.example.com/v1"),
+        ("https://api.example.com/v1?key=q-secret", "m@https://api.example.com/v1?key=***"),
+        (
+            "https://h/v1?api-version=2024-06&api_key=q-secret",
+            "m@https://h/v1?api-version=2024-06&api_key=***",
+        ),
+        ("http://127.0.0.1:8000/v1", "m@http://127.0.0.1:8000/v1"),
+    ],
+)
+def test_http_model_id_redacts_url_credentials(url: str, want: str) -> None:
+    backend = HTTPBackend("m", base_url=url, api_key="sk-direct-secret")
+    try:
+        assert backend.model_id == want
+        assert "secret" not in backend.model_id
+    finally:
+        backend.close()
 
 
 @pytest.mark.parametrize("backend", ["vllm"])

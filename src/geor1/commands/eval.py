@@ -45,6 +45,7 @@ def _run_options(
     backend: str,
     base_url: str | None,
     api_key: str | None,
+    api_key_env: str,
     batch_size: int,
     concurrency: int,
     limit: int | None,
@@ -71,6 +72,7 @@ def _run_options(
         backend=backend,
         base_url=base_url,
         api_key=api_key,
+        api_key_env=api_key_env,
         batch_size=batch_size,
         concurrency=concurrency,
         limit=limit,
@@ -97,7 +99,15 @@ _RUN = typer.Option(None, "--run", help="Run name; results go to RUNS_DIR/NAME/e
 _RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="Folder holding runs.")
 _BACKEND = typer.Option("hf", "--backend", help="hf | http | vllm")
 _BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-_API_KEY = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="API key for --backend http.")
+_API_KEY_ENV = typer.Option(
+    "OPENAI_API_KEY", "--api-key-env", help="http: environment variable holding the API key (preferred)."
+)
+_API_KEY = typer.Option(
+    None,
+    "--api-key",
+    help="http: the API key itself. Discouraged: it shows in the shell history and the process list; "
+    "use --api-key-env.",
+)
 _BATCH = typer.Option(8, "--batch-size", min=1, help="Generation batch size (hf/vllm).")
 _CONC = typer.Option(8, "--concurrency", min=1, help="Concurrent HTTP requests (http).")
 _LIMIT = typer.Option(None, "--limit", min=1, help="At most this many examples per task.")
@@ -119,6 +129,7 @@ def eval_main(
     backend: str = _BACKEND,
     base_url: str | None = _BASE_URL,
     api_key: str | None = _API_KEY,
+    api_key_env: str = _API_KEY_ENV,
     batch_size: int = _BATCH,
     concurrency: int = _CONC,
     limit: int | None = _LIMIT,
@@ -135,8 +146,8 @@ def eval_main(
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
     _run_options(
-        model, tasks, data, run, runs_dir, backend, base_url, api_key, batch_size, concurrency, limit,
-        seed, temperature, top_p, max_new_tokens, no_plots,
+        model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
+        limit, seed, temperature, top_p, max_new_tokens, no_plots,
     )  # fmt: skip
 
 
@@ -150,6 +161,7 @@ def eval_run(
     backend: str = _BACKEND,
     base_url: str | None = _BASE_URL,
     api_key: str | None = _API_KEY,
+    api_key_env: str = _API_KEY_ENV,
     batch_size: int = _BATCH,
     concurrency: int = _CONC,
     limit: int | None = _LIMIT,
@@ -161,8 +173,8 @@ def eval_run(
 ) -> None:
     """Evaluate a model on tasks and write RUNS_DIR/RUN/eval/<task>.json, report.md and plots."""
     _run_options(
-        model, tasks, data, run, runs_dir, backend, base_url, api_key, batch_size, concurrency, limit,
-        seed, temperature, top_p, max_new_tokens, no_plots,
+        model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
+        limit, seed, temperature, top_p, max_new_tokens, no_plots,
     )  # fmt: skip
 
 

@@ -28,7 +28,8 @@ class EvalConfig:
     runs_dir: Path = Path("runs")
     backend: str = "hf"
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = None  # wins over api_key_env; the environment is the preferred place for a key
+    api_key_env: str = "OPENAI_API_KEY"
     batch_size: int = 8
     concurrency: int = 8
     limit: int | None = None
@@ -151,6 +152,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
             batch_size=config.batch_size,
             base_url=config.base_url,
             api_key=config.api_key,
+            api_key_env=config.api_key_env,
             concurrency=config.concurrency,
         )
     console = Console(stderr=True)

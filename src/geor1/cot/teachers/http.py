@@ -16,6 +16,7 @@ import mimetypes
 import os
 import queue
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from geor1.cot.teachers.base import (
     TEACHER_SYSTEM_PROMPT,
@@ -65,16 +66,35 @@ class HttpTeacherConfig:
             raise ConfigError("max_retries", "must be >= 0")
 
 
+# Query parameters whose value is a credential (``?key=``, ``?api_key=``, ``?access_token=``, ``?sig=`` …).
+_SECRET_PARAM = re.compile(r"key|token|secret|pass|auth|sig|credential", re.IGNORECASE)
+
+
+def _redact_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+
+
 def redact_url(url: str | None) -> str | None:
-    """Return ``url`` without user:password (safe to log)."""
+    """Return ``url`` without user:password and with credential-like query values replaced by ``***``
+    (safe to log and to write to disk)."""
     if not url:
         return url
     parts = urlsplit(url)
+    netloc, query = parts.netloc, parts.query
     if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = host + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return url
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    if query and any(_SECRET_PARAM.search(k) for k, _ in parse_qsl(query, keep_blank_values=True)):
+        query = _redact_query(query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def scrub_secret(text: str, secret: str | None) -> str:
+    """Return ``text`` with every occurrence of ``secret`` replaced by ``***`` (secrets shorter than 4
+    characters are left alone: replacing them would mangle ordinary text)."""
+    return text.replace(secret, "***") if secret and len(secret) >= 4 else text
 
 
 @lru_cache(maxsize=512)
@@ -162,7 +182,7 @@ class HttpTeacher:
 
     def scrub(self, text: str) -> str:
         """Return ``text`` with the API key replaced by ``***``."""
-        return text.replace(self._key, "***") if len(self._key) >= 4 else text
+        return scrub_secret(text, self._key)
 
     async def _guarded(self, job: TeacherJob, results: queue.Queue[TeacherResult]) -> None:
         try:

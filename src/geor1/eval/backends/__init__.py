@@ -48,6 +48,7 @@ def make_backend(name: str, model: str, **options: Any) -> Backend:
             model,
             base_url=options.get("base_url"),
             api_key=options.get("api_key"),
+            api_key_env=options.get("api_key_env") or "OPENAI_API_KEY",
             concurrency=options.get("concurrency", 8),
         )
     if name == "vllm":

@@ -2,18 +2,21 @@
 
 Uses the official ``openai`` client: images go as base64 data URLs, requests run concurrently in a
 bounded thread pool, and the client retries connection errors, 408/409/429 and 5xx answers with
-exponential backoff (``max_retries``).
+exponential backoff (``max_retries``). The API key comes from ``api_key`` or else the environment variable
+``api_key_env``; it is never part of the model id, and credentials in ``base_url`` are redacted from it.
 """
 
 from __future__ import annotations
 
 import base64
 import mimetypes
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from geor1.cot.teachers.http import redact_url
 from geor1.errors import GeoR1Error
 from geor1.eval.backends import Backend
 from geor1.eval.types import EvalExample, SamplingConfig
@@ -56,6 +59,7 @@ class HTTPBackend(Backend):
         *,
         base_url: str | None,
         api_key: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
         concurrency: int = 8,
         max_retries: int = 5,
         timeout_s: float = 600.0,
@@ -66,8 +70,10 @@ class HTTPBackend(Backend):
         if not base_url:
             raise GeoR1Error("--backend http needs --base-url (e.g. http://127.0.0.1:8000/v1)")
         self.base_url = base_url
+        self._key = api_key or os.environ.get(api_key_env) or ""
+        # local servers (vLLM, geor1 serve) accept any key; the client insists on a non-empty one
         self.client = OpenAI(
-            base_url=base_url, api_key=api_key or "EMPTY", max_retries=max_retries, timeout=timeout_s
+            base_url=base_url, api_key=self._key or "EMPTY", max_retries=max_retries, timeout=timeout_s
         )
         self.concurrency = concurrency
         self.chunk_size = max(1, concurrency * 2)
@@ -75,8 +81,9 @@ class HTTPBackend(Backend):
 
     @property
     def model_id(self) -> str:
-        """Return "model@base_url" so two servers with one model name never share cached answers."""
-        return f"{self.model}@{self.base_url}"
+        """Return "model@base_url" (credentials in the URL redacted: the id is written to the generation
+        cache and the results) so two servers with one model name never share cached answers."""
+        return f"{self.model}@{redact_url(self.base_url)}"
 
     def _one(self, example: EvalExample, sampling: SamplingConfig) -> str:
         kwargs: dict[str, Any] = {"max_tokens": sampling.max_new_tokens, "temperature": sampling.temperature}
