@@ -226,3 +226,27 @@ def test_dtype_none_from_the_command_line(tmp_path, text):
     assert model_init_kwargs(model_args, args)["dtype"] is None
     _, (_, model_args, _) = load_config("sft", config, [f"--dtype={text}"])
     assert model_args.dtype is None
+
+
+def test_reward_weights_by_name(tmp_path):
+    config = write_yaml(
+        tmp_path / "c.yaml",
+        {
+            "model_name_or_path": "m",
+            "reward_weights": {"format": 0.5, "accuracy": 2},
+            "reward_funcs": ["accuracy", "format", "length"],
+            **CPU,
+        },
+    )
+    mapping, (script, _, args) = load_config("grpo", config)
+    assert args.reward_weights == [2.0, 0.5, 1.0]  # in reward_funcs order; length left out weighs 1.0
+    _, (_, _, args) = load_config("grpo", config, ["--reward_weights", "{length: 0.25}"])
+    assert args.reward_weights == [1.0, 1.0, 0.25]
+    saved = save_run_config(tmp_path / "run", "grpo", mapping, build_configs("grpo", mapping))
+    assert load_config("grpo", saved)[1][2].reward_weights == [2.0, 0.5, 1.0]
+    with pytest.raises(ConfigError, match="no reward 'repetition' in reward_funcs") as info:
+        load_config("grpo", config, ["--reward_weights", "{accuracy: 1, repetition: 0.5}"])
+    assert info.value.key == "reward_weights.repetition"
+    with pytest.raises(ConfigError, match="finite number") as info:
+        load_config("grpo", config, ["--reward_weights", "{format: heavy}"])
+    assert info.value.key == "reward_weights.format"

@@ -9,6 +9,9 @@ Every key is checked against the field types of the dataclasses before anything 
 value fails fast with a ``ConfigError`` that names the key (unknown key, wrong type, value not among
 the choices). Values that TRL's own ``__post_init__`` rejects are reported under the key its message
 names.
+
+``reward_weights`` (GRPO) is a list aligned with ``reward_funcs`` or a mapping from reward name to weight
+(``{accuracy: 1.0, format: 0.5}``; rewards left out weigh 1.0), turned into the list ``GRPOConfig`` holds.
 """
 
 from __future__ import annotations
@@ -332,6 +335,12 @@ def _key_in_message(message: str, keys: list[str]) -> str:
     return "config"
 
 
+def _as_mapping(value: Any) -> dict[str, Any] | None:
+    """Return ``value`` as a mapping if it is one (or a command-line string holding one), else None."""
+    parsed = _parse_text(value) if isinstance(value, str) else value
+    return dict(parsed) if isinstance(parsed, dict) else None
+
+
 def _choice_value(value: Any, allowed: tuple[Any, ...]) -> Any:
     """Return the choice a config value stands for: "true"/"false" as booleans, and "none"/"null"/"~" as
     None where None is a choice and the string itself is not (``scale_rewards: none`` stays a string)."""
@@ -352,8 +361,12 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
     index, declared = _field_index(classes)
     choices = {**declared, **CHOICES, **TRAINER_CHOICES[kind]}
     kwargs: dict[type, dict[str, Any]] = {cls: {} for cls in classes}
+    named_weights: dict[str, Any] | None = None
     for key, value in mapping.items():
         if key == "env":  # reserved, as in TRL's TrlParser: applied by read_yaml_config
+            continue
+        if key == "reward_weights" and kind == "grpo" and (weights := _as_mapping(value)) is not None:
+            named_weights = weights  # aligned with reward_funcs once the script arguments are built
             continue
         if key not in index:
             close = difflib.get_close_matches(key, list(index), n=1)
@@ -380,6 +393,11 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
             raise
         except (ValueError, TypeError) as exc:
             raise ConfigError(_key_in_message(str(exc), list(mapping) or list(index)), str(exc)) from None
+    if named_weights is not None:
+        from geor1.rewards import reward_weights_for
+
+        script, _, trainer = built
+        trainer.reward_weights = reward_weights_for(script.reward_funcs, named_weights)
     return tuple(built)
 
 
