@@ -729,6 +729,8 @@ def test_adversarial_megabyte_inputs(name):
             elapsed = time.perf_counter() - start
             assert len(values) == 2
             assert all(v is None or math.isfinite(v) for v in values)
+            low, high = _BOUNDS[func.__name__]  # each reward's documented range
+            assert all(v is None or low - 1e-9 <= v <= high + 1e-9 for v in values), (name, func.__name__)
             # Generous bound (the machine is shared): a catastrophic regex would need hours, not seconds.
             assert elapsed < 5.0, (name, func.__name__, elapsed)
     for parse in (extract_answer, extract_choice, parse_latlon):

@@ -54,7 +54,7 @@ def test_grpo_logs_every_reward_and_checkpoint_loads(tmp_path, tiny_model_dir, p
             assert f"rewards/{name}/mean" in record
         assert 0.0 <= record["frac_reward_zero_std"] <= 1.0
         assert 0 < record["completions/mean_length"] <= 12
-        assert -1.5 <= record["rewards/length/mean"] <= 1.0
+        assert -0.5 <= record["rewards/length/mean"] <= 1.0  # the cosine length range
     assert (out / "config.yaml").exists() and (out / "config_resolved.yaml").exists()
     model = load_model(out / "checkpoint-2")
     processor = load_processor(out / "checkpoint-2")
