@@ -100,3 +100,43 @@ def test_sft_data_errors_name_file_line_field(tmp_path, cot_jsonl):
     dataset = load_examples(cot_jsonl, "grpo")
     assert "completion" not in dataset.column_names
     assert dataset[0]["images"][0].size == (56, 56) and dataset[0]["band"] == "easy"
+
+
+@pytest.mark.parametrize("use_peft", [True, False], ids=["lora", "full"])
+def test_sft_resumes_from_a_checkpoint_with_the_cli(tmp_path, tiny_model_dir, cot_jsonl, use_peft):
+    """Run 4 steps saving at step 2, lose everything after step 2 (as a run killed at step 3 would), then
+    resume the way a user does (``--resume_from_checkpoint latest`` or a checkpoint folder)."""
+    import shutil
+    import time
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from geor1.cli import build_app
+
+    out = tmp_path / "run"
+    extra = {"save_strategy": "steps", "save_steps": 2, "lr_scheduler_type": "constant"}
+    if use_peft:
+        extra.update(use_peft=True, lora_r=8, lora_alpha=16, lora_target_modules=["q_proj", "v_proj"])
+    config = tmp_path / "sft.yaml"
+    config.write_text(yaml.safe_dump(sft_mapping(tiny_model_dir, cot_jsonl, out, **extra)))
+    first = CliRunner().invoke(build_app(), ["sft", str(config)])
+    assert first.exit_code == 0, first.output
+    for lost in ("checkpoint-4", "ranks"):
+        shutil.rmtree(out / lost)
+
+    resume_at = time.time()
+    where = str(out / "checkpoint-2") if use_peft else "latest"
+    resumed = CliRunner().invoke(build_app(), ["sft", str(config), "--resume_from_checkpoint", where])
+    assert resumed.exit_code == 0, resumed.output
+    state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4 and state["max_steps"] == 4
+    assert [r["step"] for r in state["log_history"] if "loss" in r] == [1, 2, 3, 4]
+    assert json.loads((out / "ranks" / "rank-0.json").read_text())["global_step"] == 4
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    trained = [r for r in records if "loss" in r]
+    assert [r["step"] for r in trained] == [1, 2, 3, 4]  # no step logged twice
+    # Steps 1-2 come from the first run, 3-4 from the resumed one (a restart from scratch redoes 1-2).
+    assert [r["time"] < resume_at for r in trained] == [True, True, False, False]
+    weights = "adapter_model.safetensors" if use_peft else "model.safetensors"
+    assert (out / weights).exists() and (out / "checkpoint-4" / weights).exists()
