@@ -259,12 +259,19 @@ def test_write_manifest_rewrites_paths_relative_to_its_folder(images: Path) -> N
     assert [v.image for v in back] == ["img/a.png", "img/b.jpg"]
     assert all((out.parent / v.image).is_file() for v in back)
     assert load_manifest(out).counts == {}  # the written manifest reads back cleanly
-    # Beside, not above, the images: no path without '..' exists, so nothing is written.
+    # Beside, not above, the images: each line records the root (absolute), paths stay root-relative.
     sibling = images / "other" / "views.jsonl"
-    with pytest.raises(GeoR1Error, match="write the manifest inside"):
-        write_manifest(sibling, result.views, root)
-    assert not sibling.exists()
+    write_manifest(sibling, result.views, root)
+    lines = [json.loads(line) for line in sibling.read_text().splitlines()]
+    assert [(d["root"], d["image"]) for d in lines] == [(str(root), "a.png"), (str(root), "b.jpg")]
+    again = load_manifest(sibling)  # reads back cleanly, and rewrites back to the plain layout
+    assert again.counts == {} and {v.root for v in again.views} == {str(root)}
+    write_manifest(root / "back.jsonl", again.views, again.root)
+    assert [v.to_dict() for v in read_views(root / "back.jsonl")] == [
+        v.to_dict() for v in read_views(root / "same.jsonl")
+    ]
     assert str(manifest_prefix(images / "x" / "y" / "m.jsonl", images / "x" / "y" / "z")) == "z"
+    assert manifest_prefix(images / "x" / "m.jsonl", images / "y") is None
 
 
 def run_cli(*args: str):
@@ -315,8 +322,8 @@ def test_cli_rejects_bad_arguments(images: Path) -> None:
     assert result.exit_code == 1 and "does not take this option" in result.output
     result = run_cli(
         "--source", "manifest", "--manifest", str(manifest), "--out", str(images / "img" / "v.jsonl")
-    )
-    assert result.exit_code == 1 and "write the manifest inside" in result.output
+    )  # below the root: the manifest records its root instead of failing
+    assert result.exit_code == 0 and read_views(images / "img" / "v.jsonl")[0].root == str(images)
     empty = write_csv(images / "e.csv", ["x,img/none.png,1,2,street,"])
     result = run_cli("--source", "manifest", "--manifest", str(empty), "--out", str(out))
     assert result.exit_code == 1 and "no views read" in result.output and not out.exists()
@@ -350,3 +357,76 @@ def test_symlink_out_of_the_root_is_rejected_with_its_line(images: Path, tmp_pat
     assert str(problem).startswith(f"{manifest}:3 field 'image'") and str(outside) in str(problem)
     with pytest.raises(RecordError, match=r"m\.csv:3 field 'image'.*escapes the root"):
         load_manifest(manifest, strict=True)
+
+
+def test_readme_views_command_with_read_only_root_and_outputs_elsewhere(tmp_path: Path) -> None:
+    """README: ``geo-r1 data views --source manifest --manifest my_views.csv --root /data/photos --out
+    runs/mine/views.jsonl``, then pairing, export and training data on the result."""
+    from geor1.tasks.common import load_task_examples
+    from geor1.tasks.export import export_examples, read_export
+    from geor1.train.data import load_examples
+
+    photos = tmp_path / "data" / "photos"
+    rows = []
+    for i in range(12):  # 12 places around the globe, a street photo and a satellite tile each
+        lat, lon = -50 + 9 * i, -170 + 29 * i
+        for kind, colour in (("street", (20 * i, 90, 40)), ("satellite", (20 * i, 40, 200))):
+            image = f"{kind}/p{i:02d}.png"
+            make_image(photos / image, colour)
+            rows.append(f"p{i:02d}-{kind},{image},{lat},{lon},{kind},p{i:02d}")
+    (tmp_path / "lists").mkdir()
+    manifest = write_csv(tmp_path / "lists" / "my_views.csv", rows, header="id,image,lat,lon,view,place")
+    out = tmp_path / "runs" / "mine" / "views.jsonl"
+    for folder in (photos / "street", photos / "satellite", photos):
+        folder.chmod(0o555)  # the dataset is read-only: nothing may be written under it
+    try:
+        result = run_cli(
+            "--source", "manifest", "--manifest", str(manifest), "--root", str(photos), "--out", str(out)
+        )
+        assert result.exit_code == 0, result.output
+        assert "wrote 24 views of 12 place(s)" in result.output
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        assert {d["root"] for d in lines} == {str(photos)} and lines[0]["image"] == "street/p00.png"
+        tasks = tmp_path / "runs" / "tasks" / "pair.jsonl"
+        result = CliRunner().invoke(
+            build_app(),
+            [
+                "data",
+                "pairing",
+                "--views",
+                str(out),
+                "--out",
+                str(tasks),
+                "--query-view",
+                "street",
+                "--candidate-view",
+                "satellite",
+                "--min-km",
+                "500",
+                "--direction",
+                "both",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        examples = load_task_examples(tasks)
+        assert len(examples) == 24
+        for example in examples:  # task image paths lead from the task file to the photos
+            meta = example["meta"]
+            kinds = [meta["query_view"], *[meta["candidate_view"]] * 4]
+            for rel, kind in zip(example["images"], kinds, strict=True):
+                assert (tasks.parent / rel).resolve().parent == (photos / kind).resolve()
+        lf = tmp_path / "runs" / "export" / "train.json"
+        assert export_examples(examples, tasks, "llamafactory", lf) == 24
+        back = read_export(lf, "llamafactory")
+        assert all((lf.parent / p).is_file() for record in back for p in record["images"])
+        vlm = tmp_path / "runs" / "export" / "vlm.jsonl"
+        assert export_examples(examples, tasks, "vlm-r1", vlm) == 24
+        assert all(
+            (vlm.parent / p).is_file() for record in read_export(vlm, "vlm-r1") for p in record["images"]
+        )
+        dataset = load_examples(tasks, "grpo")
+        assert dataset[0]["images"][0].size == (8, 8)
+        assert {p.suffix for p in photos.rglob("*") if p.is_file()} == {".png"}  # nothing written there
+    finally:
+        for folder in (photos, photos / "street", photos / "satellite"):
+            folder.chmod(0o755)

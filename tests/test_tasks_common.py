@@ -206,3 +206,18 @@ def test_view_set_rejects_an_image_linked_from_outside_the_root(tmp_path):
         RecordError, match=r"views\.jsonl:1 field 'image': image path 'img/a.png' escapes the root"
     ):
         views.image_relative_to(0, tmp_path)
+
+
+def test_view_lines_may_name_their_root(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (4, 4)).save(photos / "a.png")
+    manifest = tmp_path / "runs" / "views.jsonl"
+    manifest.parent.mkdir()
+    write_views(manifest, [View("a", "a.png", 1.0, 2.0, "satellite", root="../photos")])
+    views = load_view_set(manifest)
+    assert views.image_path(0) == photos / "a.png"
+    assert views.image_relative_to(0, tmp_path / "tasks") == "../photos/a.png"
+    manifest.write_text('{"id": "a", "image": "a.png", "lat": 1, "lon": 2, "view": "satellite", "root": 3}\n')
+    with pytest.raises(RecordError, match=r"views\.jsonl:1 field 'root'"):
+        load_view_set(manifest)

@@ -4,7 +4,11 @@ View manifest line::
 
     {"id": str, "image": "rel/path.png", "lat": float, "lon": float, "view": "satellite", "place": str, "meta": {...}}
 
-``image`` is relative to the manifest's root (the manifest's folder unless given) and must stay inside it.
+``image`` is relative to the manifest's root and must stay inside it: no absolute path, no ``..``, and no
+symbolic link leading out. The root is the manifest's folder unless the line carries ``"root"``: the folder
+of the images, absolute or relative to the manifest's folder. ``geo-r1 data views`` writes ``root`` (as an
+absolute path) when the manifest lives outside its images' folder (a dataset in a read-only location,
+outputs elsewhere); image paths then stay root-relative and checked, and the lines stay self-contained.
 ``place`` groups views taken at the same location (several kinds of one place); it defaults to the id.
 
 Task example line (feeds TRL's SFTTrainer/GRPOTrainer unchanged)::
@@ -45,14 +49,23 @@ class View:
     view: str
     place: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    root: str | None = None  # folder ``image`` is relative to; None: the manifest's (or source's) root
 
     def __post_init__(self) -> None:
         if not self.place:
             self.place = self.id
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the manifest-line dict of this view."""
-        return asdict(self)
+        """Return the manifest-line dict of this view (``root`` only when it is set)."""
+        out = asdict(self)
+        if out["root"] is None:
+            del out["root"]
+        return out
+
+    def image_root(self, base: str | Path) -> Path:
+        """Return the folder this view's image is relative to: ``root`` taken from ``base`` (the manifest's
+        folder) when it is relative, or ``base`` itself when the view has no root."""
+        return Path(base) if self.root is None else Path(base) / self.root
 
 
 def check_relative_path(image: object, *, path: str | Path | None = None, line: int | None = None) -> str:
@@ -109,6 +122,9 @@ def view_from_dict(obj: dict[str, Any], *, path: str | Path | None = None, line:
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError("meta must be an object", path=path, line=line, field="meta")
+    root = obj.get("root")
+    if root is not None and (not isinstance(root, str) or not root.strip()):
+        raise RecordError("root must be a non-empty folder path", path=path, line=line, field="root")
     return View(
         id=str(obj["id"]),
         image=check_relative_path(obj["image"], path=path, line=line),
@@ -117,6 +133,7 @@ def view_from_dict(obj: dict[str, Any], *, path: str | Path | None = None, line:
         view=str(obj["view"]),
         place=str(obj.get("place") or obj["id"]),
         meta=meta,
+        root=root,
     )
 
 

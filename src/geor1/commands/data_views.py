@@ -8,7 +8,7 @@ import typer
 
 from geor1.commands.data import data_app
 from geor1.errors import GeoR1Error
-from geor1.sources.folder import manifest_prefix, write_manifest
+from geor1.sources.folder import write_manifest
 from geor1.sources.registry import SOURCES, load_views
 
 
@@ -18,7 +18,8 @@ def views_command(
     out: Path = typer.Option(
         ...,
         "--out",
-        help="Normalized JSONL view manifest to write (inside the image root or a parent of it).",
+        help="Normalized JSONL view manifest to write, anywhere: above or in the image root its image "
+        "paths gain the root's prefix; elsewhere each line records the root (absolute path).",
     ),
     root: Path | None = typer.Option(
         None,
@@ -51,9 +52,6 @@ def views_command(
         if value:
             options[name] = value
     try:
-        image_root = root if root is not None else (manifest.parent if manifest is not None else None)
-        if image_root is not None:
-            manifest_prefix(out, image_root)  # fail before reading when the output cannot hold the paths
         result = load_views(source, root, **options)
         if not result.views:
             typer.echo(result.summary(), err=True)

@@ -1,9 +1,12 @@
 """Generic view manifest (CSV, JSONL or Parquet) and the row checking every view source shares.
 
 A manifest lists one geotagged image a row, with the columns ``id, image, lat, lon, view`` and optionally
-``place`` (views of one location share it; defaults to the id) and ``meta`` (JSONL: an object; CSV/Parquet:
-a JSON object as text). Every other column goes into ``meta``. ``image`` is relative to the root, which is
-the manifest's folder unless ``root=`` is given, and may not leave it (absolute paths and ``..`` fail).
+``place`` (views of one location share it; defaults to the id), ``meta`` (JSONL: an object; CSV/Parquet:
+a JSON object as text) and ``root``. Every other column goes into ``meta``. ``image`` is relative to the
+root, which is the manifest's folder unless ``root=`` is given, and may not leave it (absolute paths,
+``..`` and symbolic links leading out fail). A row's own ``root`` (absolute, or relative to the
+manifest's folder; what ``write_manifest`` records when it writes outside the images' folder) replaces
+the default root for that row, so a written view manifest reads back unchanged.
 
 Bad rows are located by file and position: CSV by physical line (the header is line 1, so data row 1 is
 line 2), JSONL by line, Parquet by 0-based row index ("row N", as ``pandas.read_parquet(f).iloc[N]``).
@@ -23,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -36,7 +40,7 @@ from geor1.images import check_image
 from geor1.records import View, image_under_root, view_from_dict, write_views
 
 REQUIRED_COLUMNS = ("id", "image", "lat", "lon", "view")
-KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "place", "meta")
+KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "place", "meta", "root")
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
 # Bad-row messages kept in full; counts per reason are always complete.
@@ -194,7 +198,7 @@ class ViewCollector:
         self.rows = 0
         self._views: dict[str, View] = {}
         self._first_seen: dict[str, Where] = {}
-        self._image_checked: dict[str, tuple[str, str] | None] = {}
+        self._image_checked: dict[tuple[str, str], tuple[str, str] | None] = {}
         # Always show a bar while verifying (the slow part); otherwise only on a terminal.
         self._bar = tqdm(total=total, desc=desc, unit="row", disable=False if verify_images else None)
 
@@ -231,30 +235,33 @@ class ViewCollector:
             view = view_from_dict(obj)
         except RecordError as exc:
             raise BadRow(classify(exc, obj), where.error(exc.reason, exc.field)) from None
-        failure = self._check_image(view.image)
+        failure = self._check_image(view)
         if failure is not None:
             reason, message = failure
             raise BadRow(reason, where.error(message, "image"))
         return view
 
-    def _check_image(self, image: str) -> tuple[str, str] | None:
-        if image in self._image_checked:
-            return self._image_checked[image]
-        failure: tuple[str, str] | None = None
+    def _check_image(self, view: View) -> tuple[str, str] | None:
+        root, image = view.image_root(self.root), view.image
+        key = (str(root), image)
+        if key not in self._image_checked:
+            self._image_checked[key] = self._image_failure(root, image)
+        return self._image_checked[key]
+
+    def _image_failure(self, root: Path, image: str) -> tuple[str, str] | None:
+        """Return ``(reason, message)`` if ``image`` under ``root`` is outside it, missing or unreadable."""
         try:
-            path = image_under_root(self.root, image)
+            path = image_under_root(root, image)
         except RecordError as exc:
-            self._image_checked[image] = failure = ("image path escapes root", exc.reason)
-            return failure
+            return "image path escapes root", exc.reason
         if not path.is_file():
-            failure = ("image file not found", f"image file not found: {image} (under {self.root})")
-        elif self.verify_images:
+            return "image file not found", f"image file not found: {image} (under {root})"
+        if self.verify_images:
             try:
                 check_image(path)
             except RecordError as exc:
-                failure = ("unreadable image", f"{image}: {exc.reason}")
-        self._image_checked[image] = failure
-        return failure
+                return "unreadable image", f"{image}: {exc.reason}"
+        return None
 
     def _check_ids(self, views: list[View], where: Where) -> list[View]:
         fresh = []
@@ -263,7 +270,13 @@ class ViewCollector:
             if seen is None:
                 fresh.append(view)
                 continue
-            same = (seen.image, seen.lat, seen.lon, seen.view) == (view.image, view.lat, view.lon, view.view)
+            same = (seen.root, seen.image, seen.lat, seen.lon, seen.view) == (
+                view.root,
+                view.image,
+                view.lat,
+                view.lon,
+                view.view,
+            )
             if not (self.allow_repeats and same):
                 raise BadRow(
                     "duplicate id",
@@ -348,8 +361,14 @@ def _view_dict(record: dict[str, Any], where: Where) -> dict[str, Any]:
         and v != ""
         and not (isinstance(v, float) and math.isnan(v))
     }
-    obj = {k: record.get(k) for k in KNOWN_COLUMNS if k != "meta"}
+    obj = {k: record.get(k) for k in KNOWN_COLUMNS if k not in ("meta", "root")}
     obj["meta"] = {**extras, **meta}
+    root = record.get("root")
+    if isinstance(root, str) and root.strip():
+        # relative to the manifest's folder; absolute from here on, so it survives being written elsewhere
+        obj["root"] = str(Path(where.path).absolute().parent / root)
+    elif root not in (None, "") and not (isinstance(root, float) and math.isnan(root)):
+        raise BadRow("bad root", where.error("root must be a folder path", "root"))
     return obj
 
 
@@ -473,32 +492,32 @@ def load_manifest(
     return collector.result()
 
 
-def manifest_prefix(manifest: str | Path, root: str | Path) -> PurePosixPath:
-    """Return the path of ``root`` relative to the folder of ``manifest`` (``.`` when they are the same).
-
-    Image paths in a view manifest are relative to its folder and may not contain ``..``, so the manifest
-    must live in the images' root or one of its parent folders; otherwise GeoR1Error says so.
-    """
+def manifest_prefix(manifest: str | Path, root: str | Path) -> PurePosixPath | None:
+    """Return the path of ``root`` relative to the folder of ``manifest`` (``.`` when they are the same), or
+    None when ``root`` is not that folder or inside it (no relative path without ``..`` leads there)."""
     out_dir = Path(manifest).absolute().parent.resolve()
-    root_dir = Path(root).resolve()
     try:
-        relative = root_dir.relative_to(out_dir)
+        relative = Path(root).resolve().relative_to(out_dir)
     except ValueError:
-        raise GeoR1Error(
-            f"cannot write {manifest}: its image paths must be relative to its folder {out_dir} without "
-            f"'..', but the images live under {root_dir}; write the manifest inside {root_dir} or one of "
-            "its parent folders"
-        ) from None
+        return None
     return PurePosixPath(*relative.parts)
 
 
-def write_manifest(path: str | Path, views: Iterable[View], root: str | Path) -> int:
-    """Write ``views`` (image paths relative to ``root``) as a normalized JSONL view manifest, atomically.
+def relocate(view: View, manifest: str | Path, root: str | Path) -> View:
+    """Return ``view`` (image relative to its own root, else to ``root``) as a line of ``manifest``.
 
-    Image paths are rewritten relative to the manifest's folder (see ``manifest_prefix``). Returns the
-    number of views written.
+    A root inside the manifest's folder becomes a prefix of the image path (the manifest's folder is the
+    root, as for any hand-written manifest); any other root is recorded in the view as an absolute path,
+    the image path staying relative to it, so datasets can live in read-only folders away from outputs.
     """
-    prefix = manifest_prefix(path, root)
-    if not prefix.parts:
-        return write_views(path, views)
-    return write_views(path, (replace(v, image=str(prefix / v.image)) for v in views))
+    own_root = view.image_root(root)
+    prefix = manifest_prefix(manifest, own_root)
+    if prefix is None:
+        return replace(view, root=os.path.abspath(own_root))
+    return replace(view, image=str(prefix / view.image) if prefix.parts else view.image, root=None)
+
+
+def write_manifest(path: str | Path, views: Iterable[View], root: str | Path) -> int:
+    """Write ``views`` (image paths relative to their own ``root``, else to ``root``) as a normalized JSONL
+    view manifest, atomically (paths rewritten by ``relocate``); return the number of views written."""
+    return write_views(path, (relocate(v, path, root) for v in views))

@@ -71,8 +71,8 @@ def place_info(meta: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class ViewSet:
-    """A view manifest loaded in memory: the views, their manifest line numbers, and the folder their
-    image paths are relative to."""
+    """A view manifest loaded in memory: the views, their manifest line numbers, and the manifest's folder
+    (``root``: what image paths are relative to, unless a view names its own root)."""
 
     manifest: Path
     views: list[View]
@@ -134,7 +134,10 @@ class ViewSet:
     def image_path(self, i: int) -> Path:
         """Return the absolute path of view ``i``'s image, or raise RecordError naming its manifest line if
         the file is missing or lies outside the root (through a symbolic link)."""
-        path = image_under_root(self.root, self.views[i].image, path=self.manifest, line=self.lines[i])
+        view = self.views[i]
+        path = image_under_root(
+            view.image_root(self.root), view.image, path=self.manifest, line=self.lines[i]
+        )
         if not os.path.isfile(path):
             raise RecordError(
                 f"image file not found: {path}", path=self.manifest, line=self.lines[i], field="image"
