@@ -260,3 +260,21 @@ def test_vllm_backend_absent_gives_clear_message(backend: str) -> None:
 
     with pytest.raises(GeoR1Error, match="pip install 'geor1\\[vllm\\]'"):
         make_backend(backend, "some/model")
+
+
+def test_http_sampling_sends_one_seed_per_example(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_openai_server import FakeOpenAIServer
+
+    examples = examples_from_task_file(write_geolocation_tasks(tmp_path, 3), "geolocation")
+    sampled = SamplingConfig(temperature=0.7, max_new_tokens=16, seed=5)
+    with FakeOpenAIServer() as server:
+        backend = HTTPBackend("fake", base_url=server.url, concurrency=1)
+        try:
+            backend.generate(examples, sampled)
+            backend.generate(examples, SamplingConfig(max_new_tokens=16))
+        finally:
+            backend.close()
+    seeds = [r.get("seed") for r in server.requests]
+    assert seeds[:3] == [sampled.example_seed(e.id) for e in examples] and len(set(seeds[:3])) == 3
+    assert seeds[3:] == [None] * 3  # greedy: no seed

@@ -2,7 +2,9 @@
 
 Prompts go through the processor's chat template (images first, as the examples lay them out), the
 batch is padded on the LEFT so every row's last token is the generation start, and only the new tokens
-are decoded. Greedy when ``temperature == 0``; sampling is seeded per batch (``torch.manual_seed``).
+are decoded. Greedy when ``temperature == 0``; otherwise each example is sampled from its own random
+stream seeded by the run seed and its id (``geor1.eval.backends.sampling``), so samples are reproducible,
+differ between examples and batches, and do not depend on the batch size or on resuming.
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ class HFBackend(Backend):
             kwargs["images"] = images
         return self.processor(**kwargs).to(self.device)
 
+    def _decoding_kwargs(self, batch: Sequence[EvalExample], sampling: SamplingConfig) -> dict[str, Any]:
+        """Return ``generate`` keyword arguments: plain greedy decoding, or greedy over per-example
+        Gumbel-perturbed scores (sampling with one seeded stream per example)."""
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": sampling.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "do_sample": False,
+            # override sampling defaults of the model's generation config: any sampling is done by our processors
+            "temperature": None,
+            "top_p": None,
+            "top_k": None,
+        }
+        if not sampling.greedy:
+            from geor1.eval.backends.sampling import per_example_sampler
+
+            seeds = [sampling.example_seed(e.id) for e in batch]
+            kwargs["logits_processor"] = per_example_sampler(
+                seeds, sampling.temperature, sampling.top_p, self.device
+            )
+        return kwargs
+
     def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
         """Return one completion per example, generated ``batch_size`` at a time."""
         import torch
@@ -63,16 +86,7 @@ class HFBackend(Backend):
         for start in range(0, len(examples), self.batch_size):
             batch = examples[start : start + self.batch_size]
             inputs = self._batch_inputs(batch)
-            kwargs: dict[str, Any] = {
-                "max_new_tokens": sampling.max_new_tokens,
-                "pad_token_id": self.tokenizer.pad_token_id,
-                "do_sample": not sampling.greedy,
-            }
-            if sampling.greedy:
-                kwargs.update(temperature=None, top_p=None, top_k=None)
-            else:
-                kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
-                torch.manual_seed(sampling.seed + start)
+            kwargs = self._decoding_kwargs(batch, sampling)
             with torch.inference_mode():
                 generated = self.net.generate(**inputs, **kwargs)
             new_tokens = generated[:, inputs["input_ids"].shape[1] :]

@@ -88,7 +88,7 @@ class HTTPBackend(Backend):
     def _one(self, example: EvalExample, sampling: SamplingConfig) -> str:
         kwargs: dict[str, Any] = {"max_tokens": sampling.max_new_tokens, "temperature": sampling.temperature}
         if not sampling.greedy:
-            kwargs.update(top_p=sampling.top_p, seed=sampling.seed)
+            kwargs.update(top_p=sampling.top_p, seed=sampling.example_seed(example.id))
         response = self.client.chat.completions.create(
             model=self.model, messages=to_openai_messages(example), **kwargs
         )

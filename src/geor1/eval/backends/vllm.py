@@ -35,12 +35,16 @@ class VLLMBackend(Backend):
         self.chunk_size = batch_size
 
     def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
-        """Return one completion per example (one ``LLM.chat`` call per chunk)."""
-        params = self._vllm.SamplingParams(
-            temperature=sampling.temperature,
-            top_p=1.0 if sampling.greedy else sampling.top_p,
-            max_tokens=sampling.max_new_tokens,
-            seed=sampling.seed,
-        )
+        """Return one completion per example (one ``LLM.chat`` call per chunk; each example sampled with
+        its own seed, ``SamplingConfig.example_seed``)."""
+        params = [
+            self._vllm.SamplingParams(
+                temperature=sampling.temperature,
+                top_p=1.0 if sampling.greedy else sampling.top_p,
+                max_tokens=sampling.max_new_tokens,
+                seed=sampling.example_seed(e.id),
+            )
+            for e in examples
+        ]
         outputs = self.llm.chat([to_openai_messages(e) for e in examples], params, use_tqdm=False)
         return [o.outputs[0].text for o in outputs]
