@@ -54,3 +54,26 @@ def test_predict_cli_names_bad_image(tiny_model_dir, tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = CliRunner().invoke(build_app(), ["predict", str(bad), "--model", str(tiny_model_dir)])
     assert result.exit_code == 1 and "broken.png" in result.output
+
+
+def test_predict_cli_prints_model_text_literally(tmp_path, monkeypatch):
+    """Brackets in a completion are the model's text, not rich markup: "[/]" must not raise, "[b]" must stay."""
+    import geor1.predict
+
+    completion = "<think>look at [b]this[/b] and [red]that[/]</think><answer>[/] (12.5, [i]3.25)</answer>"
+
+    def fake_predict(model, images, *, task, **kw):
+        return interpret(completion, task, len(images))
+
+    monkeypatch.setattr(geor1.predict, "predict", fake_predict)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    img = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(img)
+    result = CliRunner().invoke(
+        build_app(), ["predict", str(img), "--model", str(model), "--question", "[b]where?[/b]"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "look at [b]this[/b] and [red]that[/]" in result.output
+    assert "[/] (12.5, [i]3.25)" in result.output

@@ -23,7 +23,9 @@ def predict_command(
 ) -> None:
     """Print MODEL's reasoning and answer for IMAGES (and, for coordinates, the nearest place)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.panel import Panel
+    from rich.text import Text
 
     from geor1.errors import GeoR1Error
     from geor1.predict import TASKS, predict, write_map
@@ -46,24 +48,26 @@ def predict_command(
                 seed=seed,
             )
     except GeoR1Error as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    console.print(Panel(pred.reasoning or pred.completion or "(empty)", title="reasoning", expand=False))
-    console.print(Panel(pred.answer or "(no answer)", title="answer", style="bold", expand=False))
+    # Model text is shown as plain Text: read as rich markup, "[/]" would raise and "[b]" would vanish.
+    reasoning = Text(pred.reasoning or pred.completion or "(empty)")
+    console.print(Panel(reasoning, title="reasoning", expand=False))
+    console.print(Panel(Text(pred.answer or "(no answer)"), title="answer", style="bold", expand=False))
     if kind == "pair":
-        console.print(f"chosen candidate: {pred.choice or 'none (unparseable)'}")
+        console.print(f"chosen candidate: {pred.choice or 'none (unparseable)'}", markup=False)
     if pred.coordinates is not None:
         lat, lon = pred.coordinates
         where = ""
         if pred.place:
             where = f" — nearest place {pred.place['city']}, {pred.place['admin1'] or ''} {pred.place['country_code']}"
             where += f" ({pred.place['distance_km']:.0f} km away)"
-        console.print(f"coordinates: ({lat:.4f}, {lon:.4f}){where}")
+        console.print(f"coordinates: ({lat:.4f}, {lon:.4f}){where}", markup=False)
     if map_html is not None:
         if pred.coordinates is None:
             console.print("[yellow]no coordinates in the answer; no map written[/yellow]")
         else:
-            console.print(f"map: {write_map(map_html, pred)}")
+            console.print(f"map: {write_map(map_html, pred)}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
