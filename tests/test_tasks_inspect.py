@@ -8,7 +8,7 @@ from rich.console import Console
 from geor1.tasks.common import load_view_set
 from geor1.tasks.inspect import histogram, render, summarize
 from geor1.tasks.pairing import PairingConfig, build_pairing
-from geor1.tasks.preview import GREEN, contact_sheet
+from geor1.tasks.preview import BACKGROUND, GREEN, contact_sheet
 from geor1.tasks.questions import QuestionsConfig, build_questions
 from test_tasks_common import make_manifest
 
@@ -60,3 +60,21 @@ def test_contact_sheet_frames_the_correct_candidate(built, tmp_path):
     assert Image.open(sheet).size[0] >= 760
     with pytest.raises(ValueError, match="no examples"):
         contact_sheet([], root / "x.jsonl", tmp_path / "e.png")
+
+
+@pytest.mark.parametrize("tile", [112, 64])
+def test_contact_sheet_captions_stay_inside_their_tile(built, tmp_path, tile):
+    root, pairing, _ = built
+    ex = max(pairing, key=lambda e: max(e["meta"]["distractor_km"]))  # the longest distance captions
+    assert max(ex["meta"]["distractor_km"]) >= 1000
+    out = contact_sheet([ex], root / "x.jsonl", tmp_path / "sheet.png", tile=tile)
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    pad, caption_h = 12, 34
+    query = np.asarray(Image.open(root / ex["images"][0]).convert("RGB"))[0, 0]
+    column = pixels[:, pad + tile // 2]
+    image_top = int(np.flatnonzero(np.all(column == query, axis=-1)).min())
+    band = pixels[image_top - caption_h : image_top - 6]  # the caption rows, above the answer's frame
+    assert (band != BACKGROUND).any()  # captions were drawn
+    for j in range(len(ex["images"])):
+        gap = band[:, pad + j * (tile + pad) + tile : pad + (j + 1) * (tile + pad)]
+        assert np.all(gap == BACKGROUND), f"caption {j} runs past its tile"

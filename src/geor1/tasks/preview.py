@@ -43,6 +43,48 @@ def _captions(example: dict[str, Any]) -> list[str]:
     return [(label or fallback or f"image {i + 1}").rstrip(":") for i, label in enumerate(labels)]
 
 
+def fit_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
+    """Return ``text``, or its longest prefix plus "…", that ``font`` draws at most ``width`` pixels wide."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text.rstrip() + "…", font=font) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def wrap_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int, max_lines: int) -> list[str]:
+    """Return ``text`` word-wrapped into at most ``max_lines`` lines no wider than ``width`` pixels (the last
+    line, and any single word too long for a line, cut with "…")."""
+    lines: list[str] = []
+    for word in text.split():
+        trial = f"{lines[-1]} {word}" if lines else word
+        if lines and draw.textlength(trial, font=font) <= width:
+            lines[-1] = trial
+        else:
+            lines.append(word)
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
+    return [fit_text(draw, line, font, width) for line in lines]
+
+
+def caption_lines(
+    draw: ImageDraw.ImageDraw,
+    caption: str,
+    font: Any,
+    width: int,
+    *,
+    correct: bool = False,
+    distance_km: float | None = None,
+) -> list[str]:
+    """Return the (at most two) caption lines of one tile, each fitting ``width`` pixels: the label, then
+    "correct" for the answer or the candidate's distance; a plain label wraps over both lines."""
+    if distance_km is None and not correct:
+        return wrap_text(draw, caption, font, width, max_lines=2)
+    second = "correct" if correct else f"{distance_km:.0f} km"
+    label = caption.split(" (")[0] if distance_km is not None else caption
+    return [fit_text(draw, label, font, width), fit_text(draw, second, font, width)]
+
+
 def contact_sheet(
     examples: Sequence[dict[str, Any]], task_file: str | Path, out: str | Path, *, tile: int = 160
 ) -> Path:
@@ -89,12 +131,12 @@ def contact_sheet(
         distances = meta.get("distractor_km") if ex["task"] == "pairing" else None
         for j, path in enumerate(resolve_images(ex, task_file)):
             x = pad + j * (tile + pad)
-            caption = captions[j]
-            if distances is not None and j >= 1:
-                caption = caption.split(" (")[0] + f"  {distances[j - 1]:.0f} km"
-            draw.text((x, top), caption, fill=GREEN if j == correct else TEXT, font=small)
-            if j == correct:
-                draw.text((x, top + 16), "correct", fill=GREEN, font=small)
+            distance = distances[j - 1] if distances is not None and j >= 1 else None
+            tile_caption = caption_lines(
+                draw, captions[j], small, tile, correct=j == correct, distance_km=distance
+            )
+            for i, text in enumerate(tile_caption):
+                draw.text((x, top + 16 * i), text, fill=GREEN if j == correct else TEXT, font=small)
             image = _tile(path, tile)
             sheet.paste(image, (x + (tile - image.width) // 2, top + caption_h + (tile - image.height) // 2))
             if j == correct:
