@@ -152,6 +152,14 @@ def test_oversized_and_malformed_images(server):
     path_url["messages"][0]["content"][0]["image_url"]["url"] = "/etc/hostname"
     code, _ = post(server.url + "/v1/chat/completions", json.dumps(path_url).encode())
     assert code == 400
+    bmp = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(bmp, format="BMP")
+    disguised = chat_body()  # a format Pillow reads but the server does not accept, declared as PNG
+    disguised["messages"][0]["content"][0]["image_url"]["url"] = (
+        "data:image/png;base64," + base64.b64encode(bmp.getvalue()).decode()
+    )
+    code, payload = post(server.url + "/v1/chat/completions", json.dumps(disguised).encode())
+    assert code == 400 and payload["error"]["param"] == "messages[0].content[0]"
 
 
 def test_twenty_concurrent_requests_answered_or_cleanly_rejected(server):

@@ -7,10 +7,11 @@ from PIL import Image
 from geor1.serve.requests import RequestRejected, decode_data_url, parse_chat_request
 
 
-def data_url(size=(8, 8), fmt="PNG", color=(10, 200, 30)) -> str:
+def data_url(size=(8, 8), fmt="PNG", color=(10, 200, 30), media_type=None) -> str:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, format=fmt)
-    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()
+    media_type = media_type or f"image/{fmt.lower()}"
+    return f"data:{media_type};base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def parse(body, **kw):
@@ -96,3 +97,37 @@ def test_too_many_images():
     part = {"type": "image_url", "image_url": {"url": data_url()}}
     with pytest.raises(RequestRejected, match="at most 2 images"):
         parse({"messages": [{"role": "user", "content": [part, part, part]}]})
+
+
+@pytest.mark.parametrize(
+    "fmt,media_type",
+    [
+        ("PNG", "image/png"),
+        ("JPEG", "image/jpeg"),
+        ("JPEG", "image/jpg"),
+        ("WEBP", "image/webp"),
+        ("GIF", "image/gif"),
+    ],
+)
+def test_accepts_png_jpeg_webp_gif(fmt, media_type):
+    im = decode_data_url(data_url(size=(9, 7), fmt=fmt, media_type=media_type), max_pixels=100, param="p")
+    assert im.size == (9, 7) and im.mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    "fmt,media_type",
+    [
+        ("BMP", "image/bmp"),  # a format Pillow reads, but not one the server accepts
+        ("TIFF", "image/tiff"),
+        ("EPS", "image/x-eps"),  # would go through Ghostscript if Pillow were let loose on it
+        ("EPS", "image/png"),  # declared PNG, bytes are EPS
+        ("BMP", "image/png"),  # declared PNG, bytes are BMP
+        ("TIFF", "image/jpeg"),
+        ("PNG", "image/jpeg"),  # allowed format, but not the declared one
+        ("JPEG", "image/gif"),
+    ],
+)
+def test_rejects_other_formats_and_mismatched_media_types(fmt, media_type):
+    with pytest.raises(RequestRejected) as err:
+        decode_data_url(data_url(size=(8, 8), fmt=fmt, media_type=media_type), max_pixels=10_000, param="p")
+    assert err.value.status == 400 and err.value.param == "p"

@@ -43,13 +43,38 @@ class ChatRequest:
     model: str | None = None
 
 
+# Declared media type -> the one Pillow format allowed to decode it. Everything else Pillow could open
+# (EPS through Ghostscript, PSD, TIFF, ...) is refused before any decoder runs.
+MEDIA_TYPE_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/jpg": "JPEG",
+    "image/webp": "WEBP",
+    "image/gif": "GIF",
+}
+
+
+def _declared_format(header: str, param: str) -> str:
+    """Return the Pillow format named by a data URL header ``data:<type>[;...];base64``."""
+    if not header.startswith("data:") or not header.endswith(";base64"):
+        raise RequestRejected(400, "image URL must be data:image/<type>;base64,<data>", param)
+    media_type = header[len("data:") :].split(";", 1)[0].strip().lower()
+    fmt = MEDIA_TYPE_FORMATS.get(media_type)
+    if fmt is None:
+        allowed = ", ".join(sorted({t for t in MEDIA_TYPE_FORMATS if t != "image/jpg"}))
+        raise RequestRejected(
+            400, f"unsupported image type {media_type!r}; send one of {allowed}", param, "unsupported_image"
+        )
+    return fmt
+
+
 def decode_data_url(url: str, *, max_pixels: int, param: str) -> Image.Image:
-    """Return the RGB image in a base64 ``data:image/...`` URL; raise RequestRejected (400/413) otherwise."""
+    """Return the RGB image in a base64 ``data:image/{png,jpeg,webp,gif}`` URL whose bytes are of the declared
+    type; raise RequestRejected (400 for anything else or unreadable data, 413 over ``max_pixels``)."""
     if not isinstance(url, str) or not url.startswith("data:"):
         raise RequestRejected(400, "only base64 data URLs (data:image/...;base64,...) are accepted", param)
     header, _, payload = url.partition(",")
-    if not header.startswith("data:image/") or not header.endswith(";base64"):
-        raise RequestRejected(400, "image URL must be data:image/<type>;base64,<data>", param)
+    fmt = _declared_format(header, param)
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
@@ -57,7 +82,7 @@ def decode_data_url(url: str, *, max_pixels: int, param: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as im:
+            with Image.open(io.BytesIO(raw), formats=[fmt]) as im:
                 if im.width * im.height > max_pixels:  # checked on the header, before decoding pixels
                     raise RequestRejected(
                         413,
@@ -72,7 +97,9 @@ def decode_data_url(url: str, *, max_pixels: int, param: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise RequestRejected(413, "image exceeds the decompression limit", param, "too_large") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise RequestRejected(400, "image data is not a readable image", param) from None
+        raise RequestRejected(
+            400, f"image data is not a readable {fmt} image (as its data URL declares)", param
+        ) from None
 
 
 def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
