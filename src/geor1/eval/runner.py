@@ -11,7 +11,8 @@ from typing import Any
 
 from geor1.errors import GeoR1Error
 from geor1.eval.backends import Backend, make_backend
-from geor1.eval.cache import GenerationCache
+from geor1.eval.cache import CacheKey, GenerationCache
+from geor1.eval.fingerprint import example_fingerprint
 from geor1.eval.tasks import EvalTask, get_task
 from geor1.eval.types import EvalExample, SamplingConfig
 from geor1.io import write_json
@@ -81,21 +82,30 @@ def generate_with_cache(
     *,
     progress: bool = True,
 ) -> list[str]:
-    """Return one completion per example: cached ones are reused, the rest are generated chunk by chunk
-    and cached as each chunk finishes."""
+    """Return one completion per example: cached ones (same model files, task, id, prompt and images, and
+    sampling settings) are reused, the rest are generated chunk by chunk and cached as each chunk
+    finishes."""
     from tqdm.auto import tqdm
 
-    sampling_id = sampling.settings_hash()
-    key = lambda e: (backend.model_id, task, e.id, sampling_id)  # noqa: E731
-    todo = [e for e in examples if key(e) not in cache]
+    keys = cache_keys(backend.model_id, task, examples, sampling)
+    todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in cache]
     bar = tqdm(total=len(todo), desc=f"generate {task}", unit="ex", disable=not progress or not todo)
     for start in range(0, len(todo), backend.chunk_size):
         chunk = todo[start : start + backend.chunk_size]
-        for example, completion in zip(chunk, backend.generate(chunk, sampling), strict=True):
-            cache.put(key(example), completion)
+        completions = backend.generate([e for e, _ in chunk], sampling)
+        for (_, key), completion in zip(chunk, completions, strict=True):
+            cache.put(key, completion)
         bar.update(len(chunk))
     bar.close()
-    return [cache.get(key(e)) or "" for e in examples]
+    return [cache.get(k) or "" for k in keys]
+
+
+def cache_keys(
+    model_id: str, task: str, examples: Sequence[EvalExample], sampling: SamplingConfig
+) -> list[CacheKey]:
+    """Return the generation-cache key of every example (same order)."""
+    sampling_id = sampling.settings_hash()
+    return [CacheKey(model_id, task, e.id, example_fingerprint(e), sampling_id) for e in examples]
 
 
 def run_task(

@@ -26,7 +26,10 @@ class HFBackend(Backend):
         super().__init__(model)
         import torch
 
+        from geor1.eval.fingerprint import local_model_id
         from geor1.models import load_model, load_processor
+
+        self._model_id = local_model_id(model)  # before loading: the id names the files that were loaded
 
         self.batch_size = max(1, batch_size)
         self.chunk_size = self.batch_size
@@ -39,9 +42,8 @@ class HFBackend(Backend):
 
     @property
     def model_id(self) -> str:
-        """Return the resolved model folder (or hub id) as the cache key."""
-        p = Path(self.model)
-        return str(p.resolve()) if p.exists() else self.model
+        """Return the cache id: "<resolved folder>#<fingerprint of its files>" (a hub id as given)."""
+        return self._model_id
 
     def _batch_inputs(self, examples: Sequence[EvalExample]) -> Any:
         from geor1.images import open_image

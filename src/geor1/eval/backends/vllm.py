@@ -29,10 +29,18 @@ class VLLMBackend(Backend):
 
     def __init__(self, model: str, *, batch_size: int = 64, max_images: int = 8):
         super().__init__(model)
+        from geor1.eval.fingerprint import local_model_id
+
+        self._model_id = local_model_id(model)
         vllm = import_vllm()
         self._vllm = vllm
         self.llm = vllm.LLM(model=model, limit_mm_per_prompt={"image": max_images})
         self.chunk_size = batch_size
+
+    @property
+    def model_id(self) -> str:
+        """Return the cache id: "<resolved folder>#<fingerprint of its files>" (a hub id as given)."""
+        return self._model_id
 
     def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
         """Return one completion per example (one ``LLM.chat`` call per chunk; each example sampled with
