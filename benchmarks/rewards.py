@@ -20,7 +20,13 @@ Geo-R1's released training builds on), written to behave like theirs, line for l
   gets the "correct" curve), length = ``len(tokenizer.encode(content))``. The benchmark gives both sides the
   same whitespace tokenizer (no model tokenizer can be downloaded here), so the figures compare the reward
   code, not a tokenizer.
-- repetition: 6-grams over lower-cased whitespace words, ``(1 - unique/total) * -1``, 0 below 6 words.
+- repetition: first the JSON path: the body of the first ```` ```json ```` fence (``re.search``, lazy, DOTALL),
+  else of the first ```` ``` ```` fence, else the first ``[{ … "bbox_2d" … "label" … }]`` span; if it parses
+  (``json.loads``) to a non-empty list, ``(1 - unique/total) * -1`` over its ``f"{bbox_2d}_{label}"`` items
+  (0 when none). Otherwise 6-grams over lower-cased whitespace words, ``(1 - unique/total) * -1``, 0 below 6
+  words. Theirs retries malformed JSON with ``json_repair.repair_json``; that package is not installed here, so
+  this reference goes straight to its "repair failed" branch (plain text). Like theirs, it raises TypeError on
+  list items it cannot index (numbers, ``null``, a string naming both keys), where geor1 scores plain text.
 
 Every reward gets the completions in TRL's conversational shape (``[{"role": "assistant", "content": ...}]``)
 in batches of ``--batch`` (a GRPO step's worth), as GRPOTrainer calls them.
@@ -29,6 +35,7 @@ in batches of ``--batch`` (a GRPO step's worth), as GRPOTrainer calls them.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import re
@@ -140,6 +147,36 @@ def ref_repetition_reward(content):
     max_penalty = -1.0
     if content == "":
         return 0.0
+    match = re.search(r"```json(.*?)```", content, re.DOTALL)
+    if match:
+        bbox_json = match.group(1).strip()
+    else:
+        match = re.search(r"```(.*?)```", content, re.DOTALL)
+        bbox_json = match.group(1).strip() if match else None
+        if not bbox_json:
+            match = re.search(r'\[\s*\{.*?"bbox_2d".*?"label".*?\}\s*\]', content, re.DOTALL)
+            bbox_json = match.group(0) if match else None
+    if bbox_json:
+        try:
+            data = json.loads(bbox_json)
+        except json.JSONDecodeError:
+            data = None  # theirs tries json_repair.repair_json first (not installed here)
+        if data and isinstance(data, list):
+            try:
+                items = []
+                for item in data:
+                    if "bbox_2d" in item and "label" in item:
+                        items.append(f"{item['bbox_2d']}_{item['label']}")
+                unique = set()
+                total = 0
+                for ng in zip(*[items[i:] for i in range(1)], strict=False):
+                    unique.add(ng)
+                    total += 1
+                if total == 0:
+                    return 0.0
+                return (1 - len(unique) / total) * max_penalty
+            except KeyError:
+                pass
     ngram_size = 6
     if len(content.split()) < ngram_size:
         return 0.0
@@ -210,6 +247,17 @@ def _answer_variant(rng: random.Random, letter: str) -> str:
     return rng.choice(forms).format(L=letter, l=letter.lower(), M=other)
 
 
+def _json_boxes(rng: random.Random, vocab: list[str]) -> str:
+    """A list of ``bbox_2d``/``label`` objects (some repeated), fenced as json, fenced bare, or unfenced."""
+    boxes = [
+        {"bbox_2d": [rng.randrange(100) for _ in range(4)], "label": rng.choice(vocab)}
+        for _ in range(rng.randint(1, 6))
+    ]
+    boxes += rng.choices(boxes, k=rng.randint(0, 6))
+    body = json.dumps(boxes, indent=rng.choice([None, 2]))
+    return rng.choice(["```json\n{}\n```", "```\n{}\n```", "boxes: {}", "```json\n{}"]).format(body)
+
+
 def make_completions(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """Return ``n`` completion texts and their solution letters (a deterministic mix of shapes)."""
     rng = random.Random(seed)
@@ -244,6 +292,8 @@ def make_completions(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
             text = think + " So the answer is " + ans
         elif kind < 0.9:  # empty / whitespace
             text = rng.choice(["", " ", "\n\n"])
+        elif kind < 0.95:  # JSON boxes (fenced or bare), which the reference repetition scores on their own
+            text = f"<think>{think}</think><answer>{_json_boxes(rng, vocab)}</answer>"
         else:  # answer only
             text = f"<answer>{ans}</answer>"
         texts.append(text)

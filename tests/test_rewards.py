@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import pickle
 import random
@@ -387,6 +388,88 @@ def test_repetition_options():
         RepetitionPenalty(ngram_size=0)
 
 
+def _boxes(*pairs: tuple[list[int], str]) -> str:
+    return json.dumps([{"bbox_2d": box, "label": label} for box, label in pairs])
+
+
+_CAR, _BUS = ([1, 2, 3, 4], "car"), ([5, 6, 7, 8], "bus")
+_LOOPED = " ".join(["the coast bends north again"] * 40)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"```json\n{_boxes(_CAR, _CAR, _BUS)}\n```", -1 / 3),  # a repeated box, out of 3
+        (f"<think>{_LOOPED}</think><answer>```json\n{_boxes(_CAR, _BUS)}\n```</answer>", 0.0),
+        (f"```\n{_boxes(_CAR, _CAR)}\n```", -0.5),  # any fence
+        (f"I see {_boxes(_CAR, _CAR, _CAR, _BUS)} here", -0.5),  # a bare box array
+        (f"```json\n{_boxes(_CAR, _CAR)}", -0.5),  # unclosed fence: the bare array is found
+        (f'{_LOOPED} ```json\n[{{"x": 1}}, {{"label": "car"}}]\n```', 0.0),  # a JSON list without boxes
+        (f"{_LOOPED} ```python\nprint(1)\n```", None),  # not JSON: plain text
+        (f'{_LOOPED} ```json\n{{"bbox_2d": [1], "label": "a"}}\n```', None),  # not a list: plain text
+        (f"{_LOOPED} ```json\n[]\n```", None),  # empty list: plain text
+        (f"{_LOOPED} ```json``` {_boxes(_CAR, _CAR)}", None),  # empty json fence: the reference stops looking
+        (f"{_LOOPED} ```json\n[{{'bbox_2d': [1], 'label': 'a'}}]\n```", None),  # malformed (no json_repair)
+        (f"{_LOOPED} ```json\n[1, 2]\n```", None),  # the reference raises TypeError
+        (f'{_LOOPED} ```json\n["bbox_2d label"]\n```', None),  # ... and here
+        (f"{_LOOPED} ```json\n{'[' * 5000}{']' * 5000}\n```", None),  # ... and here (RecursionError)
+    ],
+)
+def test_repetition_paper_mode_scores_json_boxes(text, expected):
+    paper, words = RepetitionPenalty(paper_compatible=True), RepetitionPenalty()
+    plain = words([text])[0]
+    assert plain <= 0.0
+    value = paper([text, conv(text)])
+    assert value[0] == value[1] == pytest.approx(plain if expected is None else expected)
+    if expected is not None:
+        assert expected != pytest.approx(plain)  # the JSON path really changes the value
+    try:
+        reference = ref.ref_repetition_reward(text)
+    except (TypeError, RecursionError):
+        reference = plain  # where the reference raises, geor1 scores the words
+    assert value[0] == reference
+
+
+_JSON_PIECES = [
+    "```json",
+    "```",
+    "[",
+    "]",
+    "{",
+    "}",
+    '"bbox_2d"',
+    '"label"',
+    ": ",
+    ", ",
+    " ",
+    "\n",
+    "1",
+    '"car"',
+    "[1, 2, 3, 4]",
+    "null",
+    '"x"',
+    "a b c d e f",
+    "a b c d e f g",
+    '{"bbox_2d": [1, 2, 3, 4], "label": "car"}',
+    '{"bbox_2d": [5, 6, 7, 8], "label": "car"}',
+    '"bbox_2d label"',
+    "\u00a0",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_JSON_PIECES), max_size=40))
+def test_repetition_paper_mode_matches_reference_on_json(pieces):
+    text = "".join(pieces)
+    value = RepetitionPenalty(paper_compatible=True)([conv(text)])[0]
+    assert -1.0 <= value <= 0.0
+    try:
+        expected = ref.ref_repetition_rewards([conv(text)], ["B"])[0]
+    except (TypeError, RecursionError):  # the reference fails; geor1 scores the words
+        expected = RepetitionPenalty()([text])[0]
+    assert value == expected
+
+
 def test_word_statistics_match_python():
     texts = ["", " ", "A a", "x\x00 y", "a\x1cb\x1fc", "Ünïcode words ü Ü", "  lead and trail  ", "n" * 3000]
     texts += [" ".join([f"w{i % 7}" for i in range(k)]) for k in range(30)]
@@ -715,6 +798,14 @@ _ADVERSARIAL = {
     "unicode": "é Ü 是 " * (_MB // 6),
     "one_word": "w" * _MB,
     "repeat": "<think>" + "the same six word phrase here " * (_MB // 30) + "</think><answer>B</answer>",
+    # the repetition reward's JSON path (paper mode): fences and box arrays without an end, deep nesting, boxes
+    "json_fences": "```json" * (_MB // 7),
+    "fence_no_close": "```json" + "x " * (_MB // 2),
+    "bbox_no_close": '[{"bbox_2d" "label"' * (_MB // 18),
+    "bbox_open_arrays": "[ {" * (_MB // 3) + '"bbox_2d" "label"',
+    "json_deep": "```json\n" + "[" * _MB + "\n```",
+    "json_boxes": "```json\n[" + '{"bbox_2d": [1, 2, 3, 4], "label": "car"}, ' * (_MB // 43) + "1]\n```",
+    "json_boxes_ok": "```json\n[" + '{"bbox_2d": [1, 2, 3, 4], "label": "car"}, ' * (_MB // 43) + "{}]\n```",
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from geor1.errors import ConfigError
+from geor1.rewards import vlmr1
 from geor1.rewards.base import Reward, check_number, column, completion_texts
 from geor1.rewards.words import ngram_counts
 
@@ -21,9 +22,15 @@ class RepetitionPenalty(Reward):
     generated token ids TRL passes as ``completion_ids`` instead, via TRL's own
     ``trl.rewards.get_repetition_penalty_reward`` (same formula, tokenizer-defined units).
 
-    ``paper_compatible`` is accepted for symmetry with the other rewards and changes nothing: the reference
-    repetition reward has no quirk to reproduce. Word n-grams are counted with numpy for a whole batch
-    (see :mod:`geor1.rewards.words`).
+    ``paper_compatible=True`` (with ``unit="words"``) adds the reference's JSON path: a completion holding a
+    JSON list of boxes (a ```` ```json ```` fence, else any ```` ``` ```` fence, else a bare
+    ``[{… "bbox_2d" … "label" …}]`` span) is scored on those boxes instead of its words: the share of repeated
+    ``"{bbox_2d}_{label}"`` items × ``max_penalty`` (0.0 for a list without such items). The reference's
+    quirks are kept: an empty ```` ```json ```` fence stops the search, and any other block that is not a JSON
+    list is scored as plain text. Where the reference raises or repairs malformed JSON with ``json_repair``
+    (not a geor1 dependency), the completion is scored as plain text; see
+    :func:`geor1.rewards.vlmr1.json_box_items`. The default mode scores every completion on its words. Word
+    n-grams are counted with numpy for a whole batch (see :mod:`geor1.rewards.words`).
     """
 
     name = "repetition"
@@ -54,7 +61,14 @@ class RepetitionPenalty(Reward):
             ids = column(kwargs, "completion_ids", len(completions), self.name)
             return get_repetition_penalty_reward(self.ngram_size, self.max_penalty)(completion_ids=ids)
         n, max_penalty = self.ngram_size, self.max_penalty
-        return [
+        texts = completion_texts(completions)
+        values = [
             0.0 if n_words < n else (1 - distinct / (n_words - n + 1)) * max_penalty
-            for n_words, distinct in ngram_counts(completion_texts(completions), n)
+            for n_words, distinct in ngram_counts(texts, n)
         ]
+        if self.paper_compatible:
+            for i, text in enumerate(texts):
+                boxes = vlmr1.json_repetition(text, max_penalty)
+                if boxes is not None:
+                    values[i] = boxes
+        return values

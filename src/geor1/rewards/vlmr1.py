@@ -3,12 +3,15 @@
 Used only by the rewards' ``paper_compatible=True`` mode. Each function returns what the reference returns on
 every input, but in linear time: the reference's ``re.search(r"<answer>(.*?)</answer>", ..., re.DOTALL)`` and
 ``re.fullmatch(r"<think>.*?</think>\\s*<answer>.*?</answer>", ..., re.DOTALL)`` are quadratic on inputs with many
-opening tags and no closing one, and its ``extract_choice`` calls ``text.find`` once per letter occurrence.
+opening tags and no closing one, and its ``extract_choice`` calls ``text.find`` once per letter occurrence. The
+exceptions are the inputs on which the reference raises or needs a package geor1 does not ship (see
+:func:`json_repetition`): there a value is still returned, as documented.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 
@@ -204,3 +207,96 @@ def cosine_length(gen_len: int, max_len: int) -> float:
     """
     max_value, min_value = 1.0, 0.5
     return max_value - (max_value - min_value) * (1 - math.cos(gen_len * math.pi / max_len)) / 2
+
+
+# The reference repetition reward's third search, r'\[\s*{.*?"bbox_2d".*?"label".*?}\s*\]' (re.DOTALL), in pieces.
+_BBOX_ARRAY_START = re.compile(r"\[\s*\{")
+_BBOX_ARRAY_END = re.compile(r"\}\s*\]")
+_BBOX, _LABEL = "bbox_2d", "label"
+_BBOX_KEY, _LABEL_KEY = f'"{_BBOX}"', f'"{_LABEL}"'  # as the search sees them in the text
+
+
+def _bbox_array(text: str) -> str | None:
+    """Return group 0 of the reference's bbox-array search, or None.
+
+    Its lazy groups make the leftmost match the first ``[ {`` followed by the first ``"bbox_2d"``, the first
+    ``"label"`` after that and the first ``} ]`` after that; if that chain fails from the first ``[ {``, it
+    fails from every later one (each later start leaves less text), so one pass of ``find`` decides.
+    """
+    if _BBOX_KEY not in text:
+        return None
+    opening = _BBOX_ARRAY_START.search(text)
+    if opening is None:
+        return None
+    bbox = text.find(_BBOX_KEY, opening.end())
+    label = text.find(_LABEL_KEY, bbox + len(_BBOX_KEY)) if bbox >= 0 else -1
+    closing = _BBOX_ARRAY_END.search(text, label + len(_LABEL_KEY)) if label >= 0 else None
+    return text[opening.start() : closing.end()] if closing else None
+
+
+def json_block(text: str) -> str | None:
+    """Return the text the reference's ``repetition_reward`` tries to read as JSON, or None.
+
+    In order: the stripped body of the first ```` ```json … ``` ```` fence (even when empty: the reference then
+    stops looking); else the stripped body of the first ```` ``` … ``` ```` fence if not empty; else the first
+    ``[{ … "bbox_2d" … "label" … }]`` span. Each search is the reference's ``re.search`` (leftmost start, lazy
+    body) done with ``str.find``: the first opening fence decides, since a later one only leaves less text.
+    """
+    start = text.find("```json")
+    if start >= 0:
+        end = text.find("```", start + len("```json"))
+        if end >= 0:
+            return text[start + len("```json") : end].strip()
+    start = text.find("```")
+    if start >= 0:
+        end = text.find("```", start + 3)
+        if end >= 0 and (block := text[start + 3 : end].strip()):
+            return block
+    return _bbox_array(text)
+
+
+def json_box_items(block: str) -> list[str] | None:
+    """Return the ``f"{bbox_2d}_{label}"`` strings the reference counts for a JSON block, or None when the
+    reference scores the completion as plain text instead.
+
+    Plain text: the block is not valid JSON or is not a non-empty list. Where the reference fails instead,
+    the completion is scored as plain text too (as its ``except KeyError`` fallback does): malformed JSON (the
+    reference retries it with the ``json_repair`` package, which geor1 does not ship), nesting too deep to
+    parse, and list items the reference cannot index (``"bbox_2d" in item`` on a number, ``true`` or ``null``
+    raises TypeError, and so does indexing a string or list item that contains both key names). Objects
+    without both keys, and strings or lists without both names, are skipped as in the reference.
+    """
+    try:
+        data = json.loads(block)
+        if not data or not isinstance(data, list):
+            return None
+        items = []
+        for item in data:
+            if isinstance(item, dict):
+                if _BBOX in item and _LABEL in item:
+                    items.append(f"{item[_BBOX]}_{item[_LABEL]}")
+            elif not isinstance(item, str | list) or (_BBOX in item and _LABEL in item):
+                return None
+        return items
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return None
+
+
+def json_repetition(text: str, max_penalty: float = -1.0) -> float | None:
+    """Return the reference's ``repetition_reward`` for a completion holding JSON boxes, or None when it is
+    scored as plain text (word 6-grams).
+
+    The value is ``(1 - distinct / total) * max_penalty`` over the block's ``"{bbox_2d}_{label}"`` items
+    (unigrams: a repeated box counts); 0.0 for a JSON list with no such item.
+    """
+    if "`" not in text and _BBOX not in text:  # no fence, no box array: the usual case, decided fast
+        return None
+    block = json_block(text)
+    if not block:
+        return None
+    items = json_box_items(block)
+    if items is None:
+        return None
+    if not items:
+        return 0.0
+    return (1 - len(set(items)) / len(items)) * max_penalty
