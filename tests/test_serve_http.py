@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from geor1.serve import ServeSettings, create_app
+from geor1.serve.app import Generation
 from geor1.serve.engine import HFChatEngine
 
 
@@ -62,12 +63,12 @@ def png_data_url(size=(56, 56), color=(30, 120, 200)) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+def post(url: str, body: bytes, headers: dict | None = None, timeout: float = 60) -> tuple[int, dict]:
     req = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
     )
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
@@ -195,6 +196,94 @@ def test_timeout_gives_504(engine):
             running.url + "/v1/chat/completions", json.dumps(chat_body(max_tokens=64)).encode()
         )
         assert code == 504 and payload["error"]["code"] == "timeout"
+
+
+class BlockingEngine:
+    """A fake engine whose every generation blocks until ``release`` is set; counts generations started."""
+
+    model_name = "blocking"
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.started = 0
+
+    def generate(self, request):
+        self.started += 1
+        self.release.wait(30)
+        return Generation(text="<answer>(1.0, 2.0)</answer>", completion_tokens=3)
+
+
+def timed_health(url: str) -> float:
+    """Return how long GET /health took (it must answer 200)."""
+    start = time.monotonic()
+    with urllib.request.urlopen(url + "/health", timeout=10) as resp:
+        assert resp.status == 200
+    return time.monotonic() - start
+
+
+def test_timed_out_generation_keeps_its_place_until_it_ends():
+    engine = BlockingEngine()
+    settings = ServeSettings(request_timeout_s=1.0, max_queue=1)  # 1 generating + 1 waiting
+    body = json.dumps(chat_body(n_images=0)).encode()
+    url = lambda running: running.url + "/v1/chat/completions"  # noqa: E731
+    with RunningServer(create_app(engine, settings)) as running, ThreadPoolExecutor(2) as pool:
+        try:
+            code, payload = post(url(running), body)
+            assert code == 504 and payload["error"]["code"] == "timeout"  # A: its generation goes on
+            assert engine.started == 1
+            assert timed_health(running.url) < 1.0  # the event loop is free during a generation
+            waiting = pool.submit(post, url(running), body)  # B: admitted, waits for A's generation
+            time.sleep(0.3)
+            code, payload = post(url(running), body, timeout=5)  # C: A still runs + B waits = full
+            assert code == 503 and payload["error"]["code"] == "server_busy"
+            assert waiting.result()[0] == 504  # B timed out while waiting: it never generates...
+            assert engine.started == 1
+            late = pool.submit(post, url(running), body)  # ...and its place is free at once (D admitted)
+            time.sleep(0.3)
+            engine.release.set()  # A's generation ends; D gets the model
+            code, payload = late.result()
+            assert (
+                code == 200 and payload["choices"][0]["message"]["content"] == "<answer>(1.0, 2.0)</answer>"
+            )
+            assert engine.started == 2
+            assert post(url(running), body)[0] == 200
+        finally:
+            engine.release.set()
+
+
+def test_admission_before_decoding_and_decoding_off_the_event_loop(monkeypatch):
+    import geor1.serve.requests as serve_requests
+
+    decode_gate = threading.Event()
+    real_decode = serve_requests.decode_data_url
+
+    def slow_decode(*args, **kwargs):  # a big image taking its time to decode
+        decode_gate.wait(30)
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(serve_requests, "decode_data_url", slow_decode)
+    engine = BlockingEngine()
+    engine.release.set()
+    settings = ServeSettings(request_timeout_s=30, max_queue=0)
+    broken = chat_body()
+    broken["messages"][0]["content"][0]["image_url"]["url"] = "data:image/png;base64,AAAA"
+    with RunningServer(create_app(engine, settings)) as running, ThreadPoolExecutor(1) as pool:
+        try:
+            url = running.url + "/v1/chat/completions"
+            decoding = pool.submit(post, url, json.dumps(chat_body()).encode())
+            time.sleep(0.3)
+            assert timed_health(running.url) < 1.0  # the decode does not block the server
+            start = time.monotonic()
+            code, payload = post(url, json.dumps(broken).encode(), timeout=5)
+            # refused for capacity before its (broken) image is even looked at
+            assert code == 503 and payload["error"]["code"] == "server_busy"
+            assert time.monotonic() - start < 1.0
+            decode_gate.set()
+            assert decoding.result()[0] == 200
+            code, payload = post(url, json.dumps(broken).encode())  # with room, the image is read: 400
+            assert code == 400 and payload["error"]["param"] == "messages[0].content[0]"
+        finally:
+            decode_gate.set()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

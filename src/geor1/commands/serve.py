@@ -16,12 +16,23 @@ def serve(
     max_images: int = typer.Option(8, help="Most images one request may carry."),
     max_pixels: int = typer.Option(4096 * 4096, help="Most pixels one image may have (413 above)."),
     image_max_pixels: int = typer.Option(0, help="Processor pixel budget per image (0: as saved)."),
-    timeout_s: float = typer.Option(120.0, help="Per-request time limit (504 after)."),
-    max_concurrency: int = typer.Option(1, help="Generations running at once."),
-    max_queue: int = typer.Option(16, help="Requests allowed to wait; more get 503 at once."),
+    timeout_s: float = typer.Option(
+        120.0,
+        help="Per-request time limit, waiting included (504 after; a generation already running still "
+        "finishes, and holds its place in the queue until then).",
+    ),
+    max_queue: int = typer.Option(
+        16,
+        min=0,
+        help="Requests allowed to wait while the model answers another (it answers one at a time); "
+        "more get 503 at once.",
+    ),
     api_key_env: str = typer.Option("GEOR1_API_KEY", help="Env var holding an API key to require (if set)."),
 ) -> None:
-    """Serve MODEL at /v1/chat/completions (OpenAI-compatible), / (web page) and /health."""
+    """Serve MODEL at /v1/chat/completions (OpenAI-compatible), / (web page) and /health.
+
+    The model answers one request at a time; --max-queue more wait their turn.
+    """
     import uvicorn
 
     from geor1.serve import ServeSettings, create_app
@@ -37,7 +48,6 @@ def serve(
         max_images=max_images,
         max_pixels=max_pixels,
         request_timeout_s=timeout_s,
-        max_concurrency=max_concurrency,
         max_queue=max_queue,
         api_key_env=api_key_env,
     )

@@ -1,26 +1,32 @@
 """The FastAPI application: ``POST /v1/chat/completions`` (OpenAI-compatible), ``GET /`` page, ``GET /health``.
 
 Limits: request body size (413), images per request and pixels per image (400/413), a request
-timeout (504) and bounded concurrency: ``max_concurrency`` generations run at once, up to
-``max_queue`` more wait, and anything past that gets 503 at once. An API key, when the environment
-variable named by ``api_key_env`` is set, is required as ``Authorization: Bearer <key>``.
+timeout (504) and bounded concurrency. The one loaded model generates for one request at a time (a
+torch model is not safe to call from several threads at once); up to ``max_queue`` more requests
+wait their turn, and anything past that gets 503 at once, before its JSON or images are decoded.
+Decoding and generation run in worker threads, so /health and other requests stay responsive.
+After a 504 a generation already running cannot be interrupted: its request keeps its place in the
+count until that thread ends, so the bound holds. An API key, when the environment variable named by
+``api_key_env`` is set, is required as ``Authorization: Bearer <key>``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
+import logging
 import os
-import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from geor1.serve.page import index_html, world_map_jpeg
 from geor1.serve.requests import ChatRequest, RequestRejected, parse_chat_request
@@ -56,8 +62,7 @@ class ServeSettings:
     max_tokens_limit: int = 2048
     default_max_tokens: int = 256
     request_timeout_s: float = 120.0
-    max_concurrency: int = 1
-    max_queue: int = 16
+    max_queue: int = 16  # requests waiting while the model generates for another one
     api_key_env: str = "GEOR1_API_KEY"
 
 
@@ -70,43 +75,151 @@ def _error(
     )
 
 
-class _Gate:
-    """Admission control: at most ``running`` at once, ``queue`` waiting, the rest refused."""
+_T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
-    def __init__(self, running: int, queue: int):
-        self._slots = asyncio.Semaphore(running)
-        self._capacity = running + queue
-        self._inside = 0
-        self._lock = threading.Lock()
 
-    def try_enter(self) -> bool:
-        with self._lock:
-            if self._inside >= self._capacity:
-                return False
-            self._inside += 1
-            return True
+class _Abandoned(Exception):
+    """The client already got its 504; the request stops before generating."""
 
-    def leave(self) -> None:
-        with self._lock:
+
+@dataclass
+class _Job:
+    """One admitted request: its task, whether a worker thread runs for it now, whether its client left."""
+
+    task: asyncio.Task[Generation] | None = None
+    in_thread: bool = False
+    abandoned: bool = False
+
+
+def _parse_body(body: bytes, settings: ServeSettings) -> ChatRequest:
+    """Return the validated request in ``body`` (JSON, images decoded); raise RequestRejected otherwise."""
+    try:
+        data = json.loads(body or b"null")
+    except ValueError:
+        raise RequestRejected(400, "request body is not valid JSON") from None
+    return parse_chat_request(
+        data,
+        max_images=settings.max_images,
+        max_pixels=settings.max_pixels,
+        max_tokens_limit=settings.max_tokens_limit,
+        default_max_tokens=settings.default_max_tokens,
+    )
+
+
+def _consume_outcome(task: asyncio.Task[Generation]) -> None:
+    """Retrieve a finished job's exception, so one whose client already left is not logged as lost."""
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None and not isinstance(exc, (RequestRejected, _Abandoned)):
+        log.error("request failed", exc_info=exc)
+
+
+class _Scheduler:
+    """Admission and turn-taking for one engine: one generation at a time, ``max_queue`` waiting, the rest 503.
+
+    Every admitted request holds a place from admission until no worker thread runs for it any more.
+    """
+
+    def __init__(self, engine: ChatEngine, settings: ServeSettings):
+        self._engine = engine
+        self._settings = settings
+        self._capacity = 1 + settings.max_queue
+        self._inside = 0  # only touched on the event loop
+        self._engine_lock = asyncio.Lock()
+        # Threads in use never exceed admitted requests, so this pool never makes work wait.
+        self._pool = ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="geor1-serve")
+
+    def admit(self, body: bytes) -> _Job | None:
+        """Return the started job for ``body``, or None when the server is full (the caller answers 503)."""
+        if self._inside >= self._capacity:
+            return None
+        self._inside += 1
+        job = _Job()
+        job.task = asyncio.get_running_loop().create_task(self._run(job, body))
+        job.task.add_done_callback(_consume_outcome)
+        return job
+
+    async def result(self, job: _Job) -> Generation:
+        """Return the job's Generation; on the request timeout abandon the job and raise TimeoutError."""
+        assert job.task is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.task), self._settings.request_timeout_s)
+        except asyncio.TimeoutError:
+            job.abandoned = True
+            if not job.in_thread:
+                job.task.cancel()  # only waiting for its turn: nothing runs for it, its place is free now
+            raise
+
+    def close(self) -> None:
+        """Stop accepting work in the thread pool (threads running finish on their own)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, job: _Job, body: bytes) -> Generation:
+        try:
+            parsed = await self._in_thread(job, _parse_body, body, self._settings)
+            if job.abandoned:
+                raise _Abandoned
+            async with self._engine_lock:
+                if job.abandoned:
+                    raise _Abandoned
+                return await self._in_thread(job, self._engine.generate, parsed)
+        finally:
             self._inside -= 1
 
-    @property
-    def slots(self) -> asyncio.Semaphore:
-        return self._slots
+    async def _in_thread(self, job: _Job, fn: Callable[..., _T], *args: Any) -> _T:
+        # Never cancelled while the thread runs (see result()), so this returns only when the thread is done.
+        job.in_thread = True
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            job.in_thread = False
+
+
+def _completion(out: Generation, model_name: str, started: float) -> dict[str, Any]:
+    """Return the OpenAI chat.completion object for ``out``."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model_name,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": out.text},
+                "finish_reason": out.finish_reason,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": out.prompt_tokens,
+            "completion_tokens": out.completion_tokens,
+            "total_tokens": out.prompt_tokens + out.completion_tokens,
+        },
+        "system_fingerprint": f"geor1-{time.monotonic() - started:.3f}s",
+    }
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """Return the request body, or None as soon as it grows past ``limit`` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def create_app(engine: ChatEngine, settings: ServeSettings | None = None) -> FastAPI:
     """Return the FastAPI app serving ``engine`` under ``settings``."""
     settings = settings or ServeSettings()
-    app = FastAPI(title="geor1", version="0.1.0")
-    gate = _Gate(settings.max_concurrency, settings.max_queue)
-    api_key = os.environ.get(settings.api_key_env) or None
-    # One generation at a time per engine: torch models are not safe to call from many threads at once.
-    engine_lock = threading.Lock()
+    scheduler = _Scheduler(engine, settings)
 
-    def run_engine(request: ChatRequest) -> Generation:
-        with engine_lock:
-            return engine.generate(request)
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        scheduler.close()
+
+    app = FastAPI(title="geor1", version="0.1.0", lifespan=lifespan)
+    api_key = os.environ.get(settings.api_key_env) or None
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -138,63 +251,21 @@ def create_app(engine: ChatEngine, settings: ServeSettings | None = None) -> Fas
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> JSONResponse:
-        body_bytes = bytearray()
-        async for chunk in request.stream():
-            body_bytes.extend(chunk)
-            if len(body_bytes) > settings.max_body_bytes:
-                return _error(413, f"request body over {settings.max_body_bytes} bytes", code="too_large")
-        try:
-            body = json.loads(body_bytes or b"null")
-        except ValueError:
-            return _error(400, "request body is not valid JSON")
-        try:
-            parsed = parse_chat_request(
-                body,
-                max_images=settings.max_images,
-                max_pixels=settings.max_pixels,
-                max_tokens_limit=settings.max_tokens_limit,
-                default_max_tokens=settings.default_max_tokens,
-            )
-        except RequestRejected as exc:
-            return _error(exc.status, exc.message, exc.param, exc.code)
-        if not gate.try_enter():
+        started = time.monotonic()
+        body = await _read_body(request, settings.max_body_bytes)
+        if body is None:
+            return _error(413, f"request body over {settings.max_body_bytes} bytes", code="too_large")
+        job = scheduler.admit(body)
+        if job is None:
             return _error(503, "server busy: too many queued requests, retry later", code="server_busy")
         try:
-            started = time.monotonic()
-
-            async def admitted() -> Generation:
-                async with gate.slots:
-                    return await run_in_threadpool(run_engine, parsed)
-
-            try:
-                # On timeout the client gets 504 at once; a generation already running finishes in its thread.
-                out = await asyncio.wait_for(admitted(), settings.request_timeout_s)
-            except asyncio.TimeoutError:
-                return _error(
-                    504, f"generation took longer than {settings.request_timeout_s} s", code="timeout"
-                )
-        finally:
-            gate.leave()
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": engine.model_name,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": out.text},
-                        "finish_reason": out.finish_reason,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": out.prompt_tokens,
-                    "completion_tokens": out.completion_tokens,
-                    "total_tokens": out.prompt_tokens + out.completion_tokens,
-                },
-                "system_fingerprint": f"geor1-{time.monotonic() - started:.3f}s",
-            }
-        )
+            out = await scheduler.result(job)
+        except asyncio.TimeoutError:
+            return _error(504, f"generation took longer than {settings.request_timeout_s} s", code="timeout")
+        except RequestRejected as exc:
+            return _error(exc.status, exc.message, exc.param, exc.code)
+        except Exception:
+            return _error(500, "the model failed to answer this request", code="server_error")
+        return JSONResponse(_completion(out, engine.model_name, started))
 
     return app
