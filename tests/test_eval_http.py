@@ -18,12 +18,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from geor1.cli import build_app
-from geor1.eval.backends.http import HTTPBackend
-from geor1.eval.examples import examples_from_task_file
-from geor1.eval.types import SamplingConfig
-from geor1.io import read_jsonl, write_jsonl
-from geor1.records import user_prompt
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_openai_server import FakeOpenAIServer  # noqa: E402
+from geor1.cli import build_app  # noqa: E402
+from geor1.eval.backends.http import HTTPBackend  # noqa: E402
+from geor1.eval.examples import examples_from_task_file  # noqa: E402
+from geor1.eval.fingerprint import sampling_seed  # noqa: E402
+from geor1.eval.types import SamplingConfig  # noqa: E402
+from geor1.io import read_jsonl, write_jsonl  # noqa: E402
+from geor1.records import user_prompt  # noqa: E402
 
 _EXAMPLE = re.compile(r"Example (\S+) near \(([-\d.]+), ([-\d.]+)\)")
 
@@ -263,9 +266,6 @@ def test_vllm_backend_absent_gives_clear_message(backend: str) -> None:
 
 
 def test_http_sampling_sends_one_seed_per_example(tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from fake_openai_server import FakeOpenAIServer
-
     examples = examples_from_task_file(write_geolocation_tasks(tmp_path, 3), "geolocation")
     sampled = SamplingConfig(temperature=0.7, max_new_tokens=16, seed=5)
     with FakeOpenAIServer() as server:
@@ -276,5 +276,5 @@ def test_http_sampling_sends_one_seed_per_example(tmp_path: Path) -> None:
         finally:
             backend.close()
     seeds = [r.get("seed") for r in server.requests]
-    assert seeds[:3] == [sampled.example_seed(e.id) for e in examples] and len(set(seeds[:3])) == 3
+    assert seeds[:3] == [sampling_seed(sampled, e) for e in examples] and len(set(seeds[:3])) == 3
     assert seeds[3:] == [None] * 3  # greedy: no seed

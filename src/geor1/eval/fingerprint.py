@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from geor1.eval.types import EvalExample
+from geor1.eval.types import EvalExample, SamplingConfig
 
 # Top-level files of a saved model that loading reads: configs, weights, tokenizer, processor, template.
 MODEL_FILE_SUFFIXES = frozenset(
@@ -57,6 +57,14 @@ def example_fingerprint(example: EvalExample) -> str:
     reaches the model)."""
     prompt = json.dumps(example.prompt, sort_keys=True, ensure_ascii=False, default=str).encode()
     return _digest([prompt, *(image_digest(p).encode() for p in example.images)])
+
+
+def sampling_seed(sampling: SamplingConfig, example: EvalExample) -> int:
+    """Return the seed of ``example``'s own sampling stream: the run seed mixed with the example's
+    fingerprint. Different inputs (so different batches) get different streams; the same input under the
+    same seed gets the same sample whatever its id, batch or batch size (also ``geo-r1 serve``'s one-off
+    requests, whose ids are random)."""
+    return sampling.stream_seed(example_fingerprint(example))
 
 
 def model_fingerprint(folder: Path) -> str:

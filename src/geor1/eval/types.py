@@ -34,11 +34,10 @@ class SamplingConfig:
         """True when decoding is greedy (deterministic)."""
         return self.temperature <= 0.0
 
-    def example_seed(self, example_id: str) -> int:
-        """Return the 31-bit seed of one example's sampling: the run seed mixed with the example id, so
-        examples (and batches) get different random streams that stay the same across runs, batch sizes
-        and resumed runs."""
-        digest = hashlib.sha256(f"{self.seed}\x00{example_id}".encode()).digest()
+    def stream_seed(self, key: str) -> int:
+        """Return the 31-bit seed of one sampling stream: the run seed mixed with ``key`` (stable across
+        runs and machines; see ``geor1.eval.fingerprint.sampling_seed``)."""
+        digest = hashlib.sha256(f"{self.seed}\x00{key}".encode()).digest()
         return int.from_bytes(digest[:4], "little") & (2**31 - 1)
 
     def settings_hash(self) -> str:

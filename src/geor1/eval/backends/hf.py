@@ -3,8 +3,8 @@
 Prompts go through the processor's chat template (images first, as the examples lay them out), the
 batch is padded on the LEFT so every row's last token is the generation start, and only the new tokens
 are decoded. Greedy when ``temperature == 0``; otherwise each example is sampled from its own random
-stream seeded by the run seed and its id (``geor1.eval.backends.sampling``), so samples are reproducible,
-differ between examples and batches, and do not depend on the batch size or on resuming.
+stream seeded by the run seed and its content (``geor1.eval.backends.sampling``), so samples are
+reproducible, differ between examples and batches, and do not depend on the batch size or on resuming.
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ class HFBackend(Backend):
         }
         if not sampling.greedy:
             from geor1.eval.backends.sampling import per_example_sampler
+            from geor1.eval.fingerprint import sampling_seed
 
-            seeds = [sampling.example_seed(e.id) for e in batch]
+            seeds = [sampling_seed(sampling, e) for e in batch]
             kwargs["logits_processor"] = per_example_sampler(
                 seeds, sampling.temperature, sampling.top_p, self.device
             )

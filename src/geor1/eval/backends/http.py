@@ -19,6 +19,7 @@ from typing import Any
 from geor1.cot.teachers.http import redact_url
 from geor1.errors import GeoR1Error
 from geor1.eval.backends import Backend
+from geor1.eval.fingerprint import sampling_seed
 from geor1.eval.types import EvalExample, SamplingConfig
 
 
@@ -88,7 +89,7 @@ class HTTPBackend(Backend):
     def _one(self, example: EvalExample, sampling: SamplingConfig) -> str:
         kwargs: dict[str, Any] = {"max_tokens": sampling.max_new_tokens, "temperature": sampling.temperature}
         if not sampling.greedy:
-            kwargs.update(top_p=sampling.top_p, seed=sampling.example_seed(example.id))
+            kwargs.update(top_p=sampling.top_p, seed=sampling_seed(sampling, example))
         response = self.client.chat.completions.create(
             model=self.model, messages=to_openai_messages(example), **kwargs
         )

@@ -3,9 +3,10 @@
 ``torch.manual_seed`` before ``generate`` gives every batch of a run the same stream when batches are
 generated one call at a time, and ties a row's sample to its batch-mates. Here decoding runs "greedy"
 over scores that carry Gumbel noise drawn from each row's own generator, seeded from the run seed and
-the example id (``SamplingConfig.example_seed``): the argmax of (log-probabilities + Gumbel noise) is an exact draw from the softmax
-(Gumbel-max trick), so an example's sample depends only on the seed and its id — not on the batch size,
-its batch-mates, or on which examples a resumed run still had to generate.
+the example's content (``geor1.eval.fingerprint.sampling_seed``): the argmax of (log-probabilities +
+Gumbel noise) is an exact draw from the softmax (Gumbel-max trick), so an example's sample depends only
+on the seed and its input — not on the batch size, its batch-mates, or on which examples a resumed run
+still had to generate.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Any
 from geor1.errors import GeoR1Error
 from geor1.eval.backends import Backend
 from geor1.eval.backends.http import to_openai_messages
+from geor1.eval.fingerprint import sampling_seed
 from geor1.eval.types import EvalExample, SamplingConfig
 
 
@@ -44,13 +45,13 @@ class VLLMBackend(Backend):
 
     def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
         """Return one completion per example (one ``LLM.chat`` call per chunk; each example sampled with
-        its own seed, ``SamplingConfig.example_seed``)."""
+        its own seed, ``geor1.eval.fingerprint.sampling_seed``)."""
         params = [
             self._vllm.SamplingParams(
                 temperature=sampling.temperature,
                 top_p=1.0 if sampling.greedy else sampling.top_p,
                 max_tokens=sampling.max_new_tokens,
-                seed=sampling.example_seed(e.id),
+                seed=sampling_seed(sampling, e),
             )
             for e in examples
         ]
