@@ -115,7 +115,7 @@ def test_greedy_answer_matches_engine_directly(server, engine):
 
 def test_health_models_and_page(server):
     with urllib.request.urlopen(server.url + "/health") as resp:
-        assert json.loads(resp.read()) == {"status": "ok", "model": "tiny"}
+        assert json.loads(resp.read()) == {"status": "ok", "model": "tiny", "auth_required": False}
     with urllib.request.urlopen(server.url + "/v1/models") as resp:
         assert json.loads(resp.read())["data"][0]["id"] == "tiny"
     with urllib.request.urlopen(server.url + "/") as resp:
@@ -177,6 +177,15 @@ def test_twenty_concurrent_requests_answered_or_cleanly_rejected(server):
             assert payload["choices"][0]["message"]["content"] is not None
 
 
+def get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+    """Return the status and body of GET ``url``."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
 def test_api_key_required_when_set(engine, monkeypatch):
     monkeypatch.setenv("GEOR1_TEST_KEY", "s3cret")
     with RunningServer(create_app(engine, ServeSettings(api_key_env="GEOR1_TEST_KEY"))) as running:
@@ -188,6 +197,19 @@ def test_api_key_required_when_set(engine, monkeypatch):
             headers={"Authorization": "Bearer s3cret"},
         )
         assert code == 200
+        # the model list needs the key too
+        code, body = get(running.url + "/v1/models")
+        assert code == 401 and json.loads(body)["error"]["code"] == "invalid_api_key"
+        code, _ = get(running.url + "/v1/models", headers={"Authorization": "Bearer wrong"})
+        assert code == 401
+        code, body = get(running.url + "/v1/models", headers={"Authorization": "Bearer s3cret"})
+        assert code == 200 and json.loads(body)["data"][0]["id"] == "tiny"
+        # the page, its assets and /health stay open; /health tells the page a key is needed
+        code, body = get(running.url + "/health")
+        assert code == 200 and json.loads(body)["auth_required"] is True
+        code, body = get(running.url + "/")
+        assert code == 200 and b'id="apikey"' in body
+        assert get(running.url + "/world.jpg")[0] == 200
 
 
 def test_timeout_gives_504(engine):
@@ -290,19 +312,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
-@pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
     reason="Debian chromium + chromium-driver not installed (make test installs them)",
 )
-def test_page_upload_in_headless_chromium(server, tmp_path):
+
+
+@pytest.fixture
+def chrome(tmp_path):
+    """A headless Chromium driven by Selenium, quit after the test."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    photo = tmp_path / "photo.png"
-    Image.new("RGB", (64, 48), (200, 180, 90)).save(photo)
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (
@@ -320,24 +341,71 @@ def test_page_upload_in_headless_chromium(server, tmp_path):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
-        driver.get(server.url + "/")
-        driver.find_element(By.ID, "photo").send_keys(str(photo))
-        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "preview").get_attribute("src"))
-        driver.find_element(By.ID, "ask").click()
-        WebDriverWait(driver, 60).until(ec.text_to_be_present_in_element((By.ID, "status"), "done"))
-        answer = driver.find_element(By.ID, "answer").text
-        assert answer  # the model's last <answer>, or the page's note that there was none
-        # the page's coordinate reader (what places the map marker) on answers a trained model gives
-        assert driver.execute_script("return parseCoords('(48.8566, 2.3522)')") == [48.8566, 2.3522]
-        assert driver.execute_script("return parseCoords('33.9 S, 151.2 E')") == [-33.9, 151.2]
-        assert driver.execute_script("return parseCoords('no idea')") is None
-        out = Path(__file__).resolve().parent.parent / "runs" / "test-artifacts"
-        out.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(out / "serve_page.png"))
-        driver.save_screenshot(str(tmp_path / "serve_page.png"))
-        assert (tmp_path / "serve_page.png").stat().st_size > 1000
+        yield driver
     finally:
         driver.quit()
+
+
+def upload_and_ask(driver, photo: Path) -> None:
+    """Open the page, upload ``photo``, press Ask and wait until the status reads done."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "photo").send_keys(str(photo))
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "preview").get_attribute("src"))
+    driver.find_element(By.ID, "ask").click()
+    WebDriverWait(driver, 60).until(ec.text_to_be_present_in_element((By.ID, "status"), "done"))
+
+
+@needs_chromium
+def test_page_upload_in_headless_chromium(server, tmp_path, chrome):
+    from selenium.webdriver.common.by import By
+
+    driver = chrome
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (200, 180, 90)).save(photo)
+    driver.get(server.url + "/")
+    assert not driver.find_element(By.ID, "apikey").is_displayed()  # no key configured
+    upload_and_ask(driver, photo)
+    answer = driver.find_element(By.ID, "answer").text
+    assert answer  # the model's last <answer>, or the page's note that there was none
+    # the page's coordinate reader (what places the map marker) on answers a trained model gives
+    assert driver.execute_script("return parseCoords('(48.8566, 2.3522)')") == [48.8566, 2.3522]
+    assert driver.execute_script("return parseCoords('33.9 S, 151.2 E')") == [-33.9, 151.2]
+    assert driver.execute_script("return parseCoords('no idea')") is None
+    out = Path(__file__).resolve().parent.parent / "runs" / "test-artifacts"
+    out.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(out / "serve_page.png"))
+    driver.save_screenshot(str(tmp_path / "serve_page.png"))
+    assert (tmp_path / "serve_page.png").stat().st_size > 1000
+
+
+@needs_chromium
+def test_page_with_api_key_in_headless_chromium(tmp_path, chrome, monkeypatch):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    monkeypatch.setenv("GEOR1_PAGE_KEY", "page-s3cret")
+    engine = BlockingEngine()
+    engine.release.set()
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (90, 180, 200)).save(photo)
+    driver = chrome
+    with RunningServer(create_app(engine, ServeSettings(api_key_env="GEOR1_PAGE_KEY"))) as running:
+        driver.get(running.url + "/")
+        key = driver.find_element(By.ID, "apikey")
+        WebDriverWait(driver, 20).until(lambda d: key.is_displayed())  # /health said a key is required
+        key.send_keys("page-s3cret")
+        upload_and_ask(driver, photo)
+        assert driver.find_element(By.ID, "answer").text == "(1.0, 2.0)"
+        assert driver.execute_script("return sessionStorage.getItem('geor1-api-key')") == "page-s3cret"
+        # a wrong key is refused and the page says so
+        key.clear()
+        key.send_keys("wrong")
+        driver.find_element(By.ID, "ask").click()
+        WebDriverWait(driver, 20).until(lambda d: "API key" in d.find_element(By.ID, "status").text)
+    assert engine.started == 1
 
 
 def test_eval_http_backend_against_server_matches_hf_backend(server, tiny_model_dir, pairing_jsonl, tmp_path):

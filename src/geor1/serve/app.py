@@ -7,7 +7,8 @@ wait their turn, and anything past that gets 503 at once, before its JSON or ima
 Decoding and generation run in worker threads, so /health and other requests stay responsive.
 After a 504 a generation already running cannot be interrupted: its request keeps its place in the
 count until that thread ends, so the bound holds. An API key, when the environment variable named by
-``api_key_env`` is set, is required as ``Authorization: Bearer <key>``.
+``api_key_env`` is set, is required as ``Authorization: Bearer <key>`` everywhere except the page, its
+static files and ``/health`` (which says whether a key is required).
 """
 
 from __future__ import annotations
@@ -198,6 +199,14 @@ def _completion(out: Generation, model_name: str, started: float) -> dict[str, A
     }
 
 
+OPEN_PATHS = frozenset({"/", "/health", "/world.jpg"})
+
+
+def _is_open_path(path: str) -> bool:
+    """Return whether ``path`` is served without the API key (the page, its static files, /health)."""
+    return path in OPEN_PATHS or path.startswith("/static/")
+
+
 async def _read_body(request: Request, limit: int) -> bytes | None:
     """Return the request body, or None as soon as it grows past ``limit`` bytes."""
     body = bytearray()
@@ -227,15 +236,15 @@ def create_app(engine: ChatEngine, settings: ServeSettings | None = None) -> Fas
             declared = request.headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
                 return _error(413, f"request body over {settings.max_body_bytes} bytes", code="too_large")
-            if api_key is not None:
-                given = request.headers.get("authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-                    return _error(401, "missing or wrong API key", code="invalid_api_key")
+        if api_key is not None and not _is_open_path(request.url.path):
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+                return _error(401, "missing or wrong API key", code="invalid_api_key")
         return await call_next(request)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": engine.model_name}
+        return {"status": "ok", "model": engine.model_name, "auth_required": api_key is not None}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

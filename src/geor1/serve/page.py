@@ -1,5 +1,8 @@
 """The browser page served at ``/``: upload a photo, ask a question, see reasoning, answer and a map.
 
+When the server requires an API key (``/health`` reports ``auth_required``), the page shows a key field;
+the key stays in this tab's sessionStorage and is sent as ``Authorization: Bearer <key>``.
+
 The map needs no CDN: it is the Blue Marble mosaic from the built-in offline Earth, served by this
 server at ``/world.jpg`` (equirectangular), with the guessed coordinates marked on it.
 """
@@ -37,6 +40,7 @@ _PAGE = """<!doctype html>
  #preview {{ max-width: 100%; max-height: 260px; display: none; margin-top: .5em; border: 1px solid #ccc; }}
  #reasoning {{ white-space: pre-wrap; background: #f6f6f6; padding: .7em; border-radius: 6px; min-height: 2em; }}
  #answer {{ font-size: 1.2em; font-weight: 600; }} #status {{ color: #666; }}
+ #keyrow {{ display: none; }} #keyrow small {{ color: #666; }}
  #map {{ position: relative; width: 100%; }} #map img {{ width: 100%; display: block; }}
  #marker {{ position: absolute; width: 14px; height: 14px; margin: -7px 0 0 -7px; border-radius: 50%;
            background: #ff2d2d; border: 2px solid #fff; display: none; }}
@@ -45,7 +49,9 @@ _PAGE = """<!doctype html>
 <h1>geor1 &middot; <span id="model">{model}</span></h1>
 <div class="row">
  <div class="col">
-  <input type="file" id="photo" accept="image/*"><br>
+  <p id="keyrow"><label for="apikey">API key</label>
+  <input type="password" id="apikey" autocomplete="off" size="32"> <small>kept in this tab only</small></p>
+  <input type="file" id="photo" accept="image/png,image/jpeg,image/webp,image/gif"><br>
   <img id="preview" alt="uploaded photo">
   <p><label for="question">Question</label><br>
   <textarea id="question">Where was this image taken? Answer with the coordinates as (latitude, longitude) in decimal degrees. First output the thinking process in &lt;think&gt; &lt;/think&gt; tags and then output the final answer in &lt;answer&gt; &lt;/answer&gt; tags.</textarea></p>
@@ -57,6 +63,16 @@ _PAGE = """<!doctype html>
  <div class="col"><h3>Map</h3><div id="map"><img src="world.jpg" alt="world map"><div id="marker"></div></div></div>
 </div>
 <script>
+const KEY_STORE = 'geor1-api-key';
+const keyInput = document.getElementById('apikey');
+keyInput.value = sessionStorage.getItem(KEY_STORE) || '';
+keyInput.addEventListener('input', () => sessionStorage.setItem(KEY_STORE, keyInput.value.trim()));
+function showKeyField() {{ document.getElementById('keyrow').style.display = 'block'; }}
+function authHeaders() {{
+  const key = keyInput.value.trim();
+  return key ? {{'Authorization': 'Bearer ' + key}} : {{}};
+}}
+fetch('health').then(r => r.json()).then(h => {{ if (h.auth_required) showKeyField(); }}).catch(() => {{}});
 const photo = document.getElementById('photo');
 let dataUrl = null;
 photo.addEventListener('change', () => {{
@@ -82,10 +98,12 @@ document.getElementById('ask').addEventListener('click', async () => {{
   content.push({{type: 'text', text: document.getElementById('question').value}});
   status.textContent = 'thinking…';
   try {{
-    const r = await fetch('v1/chat/completions', {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
+    const r = await fetch('v1/chat/completions', {{method: 'POST',
+      headers: {{'Content-Type': 'application/json', ...authHeaders()}},
       body: JSON.stringify({{model: document.getElementById('model').textContent,
                             messages: [{{role: 'user', content: content}}], max_tokens: 256}})}});
     const j = await r.json();
+    if (r.status === 401) {{ showKeyField(); status.textContent = 'error: this server needs its API key (above)'; return; }}
     if (!r.ok) {{ status.textContent = 'error: ' + (j.error ? j.error.message : r.status); return; }}
     const text = j.choices[0].message.content || '';
     const think = text.match(/<think>([\\s\\S]*?)<\\/think>/);
