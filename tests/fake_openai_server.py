@@ -12,6 +12,10 @@ order (``faults=["429", "500", "timeout", "malformed", ...]``), or drawn at rand
 - ``"duplicate"``: the same completion text every time;
 - ``"broken_json"``: HTTP 200 whose body is not JSON.
 
+``echo_auth=True`` puts the request's ``Authorization`` header into the error messages (as some proxies
+do), to check that clients scrub the key. ``reject_params=("max_tokens", …)`` answers 400 to a request
+carrying any of them, as OpenAI's reasoning models do for ``max_tokens`` and ``temperature``.
+
 Run standalone: ``python tests/fake_openai_server.py --latency 0.05`` prints ``PORT <n>`` and serves.
 """
 
@@ -62,12 +66,16 @@ class FakeOpenAIServer:
         timeout_sleep_s: float = 3.0,
         seed: int = 0,
         port: int = 0,
+        echo_auth: bool = False,
+        reject_params: tuple[str, ...] = (),
     ):
         self.latency_s = latency_s
         self.script = list(faults or [])
         self.fault_rate = fault_rate
         self.fault_kinds = fault_kinds
         self.timeout_sleep_s = timeout_sleep_s
+        self.echo_auth = echo_auth
+        self.reject_params = reject_params
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.outcomes: Counter[str] = Counter()
@@ -166,8 +174,15 @@ class FakeOpenAIServer:
             if self.record_requests:
                 self.requests.append(request)
         time.sleep(self.latency_s)
+        rejected = [p for p in self.reject_params if p in request]
+        if rejected:
+            message = f"Unsupported parameter: '{rejected[0]}' is not supported with this model."
+            return 400, {"error": {"message": message, "type": "invalid_request_error", "param": rejected[0]}}
         if kind in ("429", "500", "503"):
-            return int(kind), {"error": {"message": f"injected {kind}", "type": "server_error", "code": kind}}
+            message = f"injected {kind}" + (
+                f" (request authorization: {authorization})" if self.echo_auth else ""
+            )
+            return int(kind), {"error": {"message": message, "type": "server_error", "code": kind}}
         if kind == "timeout":
             time.sleep(self.timeout_sleep_s)
         if kind == "broken_json":

@@ -21,9 +21,11 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 from geor1.cli import build_app  # noqa: E402
+from geor1.errors import GeoR1Error  # noqa: E402
 from geor1.eval.backends.http import HTTPBackend  # noqa: E402
 from geor1.eval.examples import examples_from_task_file  # noqa: E402
 from geor1.eval.fingerprint import sampling_seed  # noqa: E402
+from geor1.eval.runner import EvalConfig, run_eval  # noqa: E402
 from geor1.eval.types import SamplingConfig  # noqa: E402
 from geor1.io import read_jsonl, write_jsonl  # noqa: E402
 from geor1.records import user_prompt  # noqa: E402
@@ -278,3 +280,58 @@ def test_http_sampling_sends_one_seed_per_example(tmp_path: Path) -> None:
     seeds = [r.get("seed") for r in server.requests]
     assert seeds[:3] == [sampling_seed(sampled, e) for e in examples] and len(set(seeds[:3])) == 3
     assert seeds[3:] == [None] * 3  # greedy: no seed
+
+
+def test_requests_failing_after_retries_are_recorded_and_retried_by_a_rerun(
+    tmp_path: Path, monkeypatch
+) -> None:
+    secret = "sk-eval-echoed-0123456789"
+    monkeypatch.setenv("GEOR1_EVAL_FAIL_KEY", secret)
+    tasks = write_geolocation_tasks(tmp_path / "data", 5)
+    runs = tmp_path / "runs"
+    config = EvalConfig(model="fake", tasks=["geolocation"], data=[f"geolocation={tasks}"], run="r",
+                        runs_dir=runs, backend="http", plots=False, n_boot=100)  # fmt: skip
+    # one request at a time, in order: g0 429 then ok; g1 times out twice; g2 ok; g3 429 twice; g4 ok
+    faults = ["429", "ok", "timeout", "timeout", "ok", "429", "429", "ok"]
+    with FakeOpenAIServer(faults=faults, timeout_sleep_s=1.5, echo_auth=True) as server:
+        backend = HTTPBackend("fake", base_url=server.url, api_key_env="GEOR1_EVAL_FAIL_KEY", concurrency=1,
+                              max_retries=1, timeout_s=0.5)  # fmt: skip
+        try:
+            report = run_eval(config, backend=backend)
+        finally:
+            backend.close()
+        assert server.outcomes["429"] == 3 and server.outcomes["timeout"] == 2
+        port = server.port  # the rerun's server listens there too: the model id names the endpoint
+    cache = runs / "r/eval/generations.jsonl"
+    doc = json.loads((runs / "r/eval/geolocation.json").read_text())
+    assert doc["metrics"]["n_failed"] == 2 and doc["metrics"]["n"] == 5
+    errors = {r["id"]: r["error"] for r in doc["examples"] if "error" in r}
+    assert set(errors) == {"g1", "g3"}
+    assert "Timeout" in errors["g1"] and "429" in errors["g3"]
+    assert "***" in errors["g3"]  # the key the server echoed back is scrubbed
+    assert sorted(row["id"] for row in read_jsonl(cache)) == ["g0", "g2", "g4"]  # failures not cached
+    assert "2 example(s) failed" in report.read_text()
+    assert secret not in files_text(runs)
+
+    with FakeOpenAIServer(port=port) as server:
+        backend = HTTPBackend("fake", base_url=server.url, concurrency=2)
+        try:
+            run_eval(config, backend=backend)
+        finally:
+            backend.close()
+        assert server.count == 2  # only the failed examples are asked again
+    doc = json.loads((runs / "r/eval/geolocation.json").read_text())
+    assert doc["metrics"]["n_failed"] == 0 and not any("error" in r for r in doc["examples"])
+    assert sorted(row["id"] for row in read_jsonl(cache)) == ["g0", "g1", "g2", "g3", "g4"]
+
+
+def test_generate_still_raises_with_the_example_named_and_the_key_scrubbed(tmp_path: Path) -> None:
+    examples = examples_from_task_file(write_geolocation_tasks(tmp_path, 1), "geolocation")
+    with FakeOpenAIServer(faults=["500", "500"], echo_auth=True) as server:
+        backend = HTTPBackend("fake", base_url=server.url, api_key="sk-direct-0123456789", max_retries=1)
+        try:
+            with pytest.raises(GeoR1Error, match="example g0: InternalServerError") as info:
+                backend.generate(examples, SamplingConfig(max_new_tokens=8))
+        finally:
+            backend.close()
+    assert "sk-direct-0123456789" not in str(info.value) and "***" in str(info.value)

@@ -66,6 +66,10 @@ def write_report(
             )
     lines.append("")
     for doc in docs:
+        if doc["metrics"].get("n_failed"):
+            lines += [f"**Warning — {doc['task']}: {doc['metrics']['n_failed']} example(s) failed to generate "
+                      "(scored as unanswered; rerun the same command to retry them).**", ""]  # fmt: skip
+    for doc in docs:
         lines += [
             f"## {doc['task']}",
             "",

@@ -7,10 +7,10 @@ import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from geor1.errors import GeoR1Error
-from geor1.eval.backends import Backend, make_backend
+from geor1.eval.backends import Backend, GenerationFailure, make_backend
 from geor1.eval.cache import CacheKey, GenerationCache
 from geor1.eval.fingerprint import example_fingerprint
 from geor1.eval.tasks import EvalTask, get_task
@@ -73,6 +73,14 @@ def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
     )
 
 
+class Generated(NamedTuple):
+    """Completions of a task's examples (same order; "" where generation failed) and the failures'
+    errors by example id."""
+
+    completions: list[str]
+    errors: dict[str, str]
+
+
 def generate_with_cache(
     backend: Backend,
     cache: GenerationCache,
@@ -81,23 +89,28 @@ def generate_with_cache(
     sampling: SamplingConfig,
     *,
     progress: bool = True,
-) -> list[str]:
-    """Return one completion per example: cached ones (same model files, task, id, prompt and images, and
-    sampling settings) are reused, the rest are generated chunk by chunk and cached as each chunk
-    finishes."""
+) -> Generated:
+    """Return the examples' completions: cached ones (same model files, task, id, prompt and images, and
+    sampling settings) are reused, the rest are generated a chunk at a time and each is cached as soon as
+    it finishes. An example the backend fails on is not cached (a rerun retries it), its error is
+    returned and the others go on."""
     from tqdm.auto import tqdm
 
     keys = cache_keys(backend.model_id, task, examples, sampling)
     todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in cache]
+    errors: dict[str, str] = {}
     bar = tqdm(total=len(todo), desc=f"generate {task}", unit="ex", disable=not progress or not todo)
     for start in range(0, len(todo), backend.chunk_size):
         chunk = todo[start : start + backend.chunk_size]
-        completions = backend.generate([e for e, _ in chunk], sampling)
-        for (_, key), completion in zip(chunk, completions, strict=True):
-            cache.put(key, completion)
-        bar.update(len(chunk))
+        for index, result in backend.iter_generate([e for e, _ in chunk], sampling):
+            example, key = chunk[index]
+            if isinstance(result, GenerationFailure):
+                errors[example.id] = result.error
+            else:
+                cache.put(key, result)
+            bar.update(1)
     bar.close()
-    return [cache.get(k) or "" for k in keys]
+    return Generated([cache.get(k) or "" for k in keys], errors)
 
 
 def cache_keys(
@@ -123,12 +136,16 @@ def run_task(
         max_new_tokens=max(config.max_new_tokens, task.max_new_tokens or 0),
         seed=config.seed,
     )
-    completions = generate_with_cache(backend, cache, task.name, examples, sampling)
+    completions, errors = generate_with_cache(backend, cache, task.name, examples, sampling)
+    # a failed example is scored as unanswered, and counted, so the metrics never hide an incomplete run
     result = task.score(examples, completions).to_dict()
+    result["metrics"]["n_failed"] = len(errors)
     by_id = {e.id: c for e, c in zip(examples, completions, strict=True)}
     for record in result["examples"]:
         if record.get("id") in by_id:
             record["completion"] = by_id[record["id"]]
+        if record.get("id") in errors:
+            record["error"] = errors[record["id"]]
     doc = {
         **result,
         "model": config.model,
@@ -142,6 +159,16 @@ def run_task(
     }
     write_json(config.eval_dir / f"{task.name}.json", doc)
     return doc
+
+
+def failure_note(doc: dict[str, Any]) -> str:
+    """Return the warning for a task document with failed generations (the first error included)."""
+    failed = [r for r in doc["examples"] if "error" in r]
+    first = f"; first: {failed[0]['id']}: {failed[0]['error']}" if failed else ""
+    return (
+        f"{doc['task']}: {doc['metrics']['n_failed']} example(s) failed to generate and are scored as "
+        f"unanswered; they are not cached, rerun the same command to retry them{first}"
+    )
 
 
 def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
@@ -172,6 +199,8 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
             for task in tasks:
                 console.print(f"[bold]{task.name}[/bold] ← {sources[task.name]}")
                 docs.append(run_task(task, sources[task.name], backend, cache, config))
+                if docs[-1]["metrics"]["n_failed"]:
+                    console.print(f"[yellow]{failure_note(docs[-1])}[/yellow]", highlight=False)
     finally:
         if own_backend:
             backend.close()

@@ -5,11 +5,20 @@ any OpenAI-compatible chat-completions endpoint, ``vllm`` runs vLLM offline (opt
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from geor1.errors import GeoR1Error
 from geor1.eval.types import EvalExample, SamplingConfig
+
+
+@dataclass(frozen=True)
+class GenerationFailure:
+    """An example the backend could not answer (e.g. an HTTP request that failed after its retries);
+    ``error`` is safe to write to disk (no API key)."""
+
+    error: str
 
 
 class Backend(ABC):
@@ -29,6 +38,14 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
         """Return one completion per example (same order)."""
+
+    def iter_generate(
+        self, examples: Sequence[EvalExample], sampling: SamplingConfig
+    ) -> Iterator[tuple[int, str | GenerationFailure]]:
+        """Yield ``(index into examples, completion or GenerationFailure)`` once per example as each one
+        finishes; the default generates them all with ``generate`` and yields them in order (a failure
+        there is an exception)."""
+        yield from enumerate(self.generate(examples, sampling))
 
     def close(self) -> None:
         """Release resources (threads, models); the default has none to release."""

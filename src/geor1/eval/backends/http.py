@@ -11,14 +11,14 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from geor1.cot.teachers.http import redact_url
+from geor1.cot.teachers.http import redact_url, scrub_secret
 from geor1.errors import GeoR1Error
-from geor1.eval.backends import Backend
+from geor1.eval.backends import Backend, GenerationFailure
 from geor1.eval.fingerprint import sampling_seed
 from geor1.eval.types import EvalExample, SamplingConfig
 
@@ -95,9 +95,52 @@ class HTTPBackend(Backend):
         )
         return response.choices[0].message.content or ""
 
+    def _safe_message(self, exc: BaseException) -> str:
+        """Return the error text of ``exc`` without the API key or credentials of the base URL."""
+        text = f"{type(exc).__name__}: {exc}"
+        if self.base_url:
+            text = text.replace(self.base_url, redact_url(self.base_url) or "")
+        return scrub_secret(text, self._key)
+
+    def _one_or_failure(self, example: EvalExample, sampling: SamplingConfig) -> str | GenerationFailure:
+        import openai
+
+        try:
+            return self._one(example, sampling)
+        # API errors left after the client's retries, unreadable images, malformed response bodies
+        except (
+            openai.APIError,
+            GeoR1Error,
+            OSError,
+            LookupError,
+            AttributeError,
+            TypeError,
+            ValueError,
+        ) as exc:
+            return GenerationFailure(self._safe_message(exc))
+
+    def iter_generate(
+        self, examples: Sequence[EvalExample], sampling: SamplingConfig
+    ) -> Iterator[tuple[int, str | GenerationFailure]]:
+        """Yield ``(index, completion or GenerationFailure)`` as requests finish, ``concurrency`` in flight;
+        a request that still fails after its retries is a failure of its example, not of the call."""
+        futures = {self._pool.submit(self._one_or_failure, e, sampling): i for i, e in enumerate(examples)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
     def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
-        """Return one completion per example; requests run ``concurrency`` at a time."""
-        return list(self._pool.map(lambda e: self._one(e, sampling), examples))
+        """Return one completion per example (requests run ``concurrency`` at a time); GeoR1Error naming
+        the example when one still fails after its retries."""
+        out: list[str] = [""] * len(examples)
+        for index, result in self.iter_generate(examples, sampling):
+            if isinstance(result, GenerationFailure):
+                raise GeoR1Error(f"example {examples[index].id}: {result.error}")
+            out[index] = result
+        return out
 
     def close(self) -> None:
         """Stop the thread pool and the HTTP client."""
