@@ -56,7 +56,9 @@ def write_tasks(folder: Path, n: int = 3, *, question: str = "Which candidate?",
 def generate(backend: Backend, cache_path: Path, tasks: Path) -> list[str]:
     examples = examples_from_task_file(tasks, "pairing")
     with GenerationCache(cache_path) as cache:
-        return generate_with_cache(backend, cache, "pairing", examples, SAMPLING, progress=False)
+        generated = generate_with_cache(backend, cache, "pairing", examples, SAMPLING, progress=False)
+    assert not generated.errors
+    return generated.completions
 
 
 def test_unchanged_examples_are_cached_across_reopening(tmp_path: Path) -> None:
