@@ -124,6 +124,26 @@ def test_health_models_and_page(server):
         assert Image.open(io.BytesIO(resp.read())).size == (1024, 512)
 
 
+def test_static_files_only_from_the_allow_list(server):
+    from geor1.serve.page import STATIC_FILES, static_file
+
+    for name, media_type in STATIC_FILES.items():
+        with urllib.request.urlopen(server.url + "/static/" + name) as resp:
+            assert resp.read() == static_file(name)[0]
+            assert resp.headers["Content-Type"] == media_type
+    for path in (
+        "/static/leaflet/leaflet.js.map",
+        "/static/leaflet/VENDORED.md",
+        "/static/leaflet/../page.py",
+        "/static/leaflet/%2e%2e/page.py",
+        "/static/..%2fapp.py",
+        "/static/%2fetc%2fpasswd",
+        "/static/leaflet/images/",
+    ):
+        code, body = get(server.url + path)
+        assert code == 404, path
+
+
 @pytest.mark.parametrize(
     "body,status",
     [
@@ -220,19 +240,23 @@ def test_timeout_gives_504(engine):
         assert code == 504 and payload["error"]["code"] == "timeout"
 
 
+PARIS_ANSWER = "<think>Haussmann facades along a river.</think><answer>(48.8566, 2.3522)</answer>"
+
+
 class BlockingEngine:
     """A fake engine whose every generation blocks until ``release`` is set; counts generations started."""
 
     model_name = "blocking"
 
-    def __init__(self):
+    def __init__(self, text: str = PARIS_ANSWER):
         self.release = threading.Event()
         self.started = 0
+        self.text = text
 
     def generate(self, request):
         self.started += 1
         self.release.wait(30)
-        return Generation(text="<answer>(1.0, 2.0)</answer>", completion_tokens=3)
+        return Generation(text=self.text, completion_tokens=3)
 
 
 def timed_health(url: str) -> float:
@@ -264,9 +288,7 @@ def test_timed_out_generation_keeps_its_place_until_it_ends():
             time.sleep(0.3)
             engine.release.set()  # A's generation ends; D gets the model
             code, payload = late.result()
-            assert (
-                code == 200 and payload["choices"][0]["message"]["content"] == "<answer>(1.0, 2.0)</answer>"
-            )
+            assert code == 200 and payload["choices"][0]["message"]["content"] == PARIS_ANSWER
             assert engine.started == 2
             assert post(url(running), body)[0] == 200
         finally:
@@ -358,6 +380,27 @@ def upload_and_ask(driver, photo: Path) -> None:
     WebDriverWait(driver, 60).until(ec.text_to_be_present_in_element((By.ID, "status"), "done"))
 
 
+def assert_offline_leaflet_map(driver, base_url: str) -> None:
+    """Check the page's Leaflet map initialised with the world image loaded, all from ``base_url``."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert driver.execute_script("return L.version") == "1.9.4"
+    assert driver.execute_script("return geoMap.map.getContainer().classList.contains('leaflet-container')")
+    WebDriverWait(driver, 20).until(
+        lambda d: (
+            d.execute_script(
+                "const im = document.querySelector('#map img.leaflet-image-layer'); return im && im.naturalWidth"
+            )
+            == 1024
+        )
+    )
+    bounds = driver.execute_script("return geoMap.map.getBounds().toBBoxString()")
+    west, south, east, north = map(float, bounds.split(","))
+    assert west <= -170 and east >= 170 and south <= -80 and north >= 80  # the whole world in view
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and all(url.startswith(base_url + "/") for url in loaded), loaded  # no CDN, no tiles
+
+
 @needs_chromium
 def test_page_upload_in_headless_chromium(server, tmp_path, chrome):
     from selenium.webdriver.common.by import By
@@ -367,6 +410,7 @@ def test_page_upload_in_headless_chromium(server, tmp_path, chrome):
     Image.new("RGB", (64, 48), (200, 180, 90)).save(photo)
     driver.get(server.url + "/")
     assert not driver.find_element(By.ID, "apikey").is_displayed()  # no key configured
+    assert_offline_leaflet_map(driver, server.url)
     upload_and_ask(driver, photo)
     answer = driver.find_element(By.ID, "answer").text
     assert answer  # the model's last <answer>, or the page's note that there was none
@@ -398,7 +442,7 @@ def test_page_with_api_key_in_headless_chromium(tmp_path, chrome, monkeypatch):
         WebDriverWait(driver, 20).until(lambda d: key.is_displayed())  # /health said a key is required
         key.send_keys("page-s3cret")
         upload_and_ask(driver, photo)
-        assert driver.find_element(By.ID, "answer").text == "(1.0, 2.0)"
+        assert driver.find_element(By.ID, "answer").text == "(48.8566, 2.3522)"
         assert driver.execute_script("return sessionStorage.getItem('geor1-api-key')") == "page-s3cret"
         # a wrong key is refused and the page says so
         key.clear()
@@ -406,6 +450,44 @@ def test_page_with_api_key_in_headless_chromium(tmp_path, chrome, monkeypatch):
         driver.find_element(By.ID, "ask").click()
         WebDriverWait(driver, 20).until(lambda d: "API key" in d.find_element(By.ID, "status").text)
     assert engine.started == 1
+
+
+@needs_chromium
+def test_page_puts_the_guess_on_the_leaflet_map(tmp_path, chrome):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    engine = BlockingEngine()
+    engine.release.set()
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (120, 120, 140)).save(photo)
+    driver = chrome
+    with RunningServer(create_app(engine, ServeSettings())) as running:
+        driver.get(running.url + "/")
+        assert_offline_leaflet_map(driver, running.url)
+        assert not driver.find_elements(By.CSS_SELECTOR, ".leaflet-marker-icon")  # no guess yet
+        upload_and_ask(driver, photo)
+        assert driver.find_element(By.ID, "reasoning").text == "Haussmann facades along a river."
+        assert driver.find_element(By.ID, "coords").text == "Guess: 48.8566, 2.3522"
+        icons = driver.find_elements(By.CSS_SELECTOR, "#map .leaflet-marker-icon")
+        assert len(icons) == 1
+        # the vendored marker image, found by Leaflet through the vendored CSS, really loaded
+        WebDriverWait(driver, 20).until(
+            lambda d: d.execute_script("return arguments[0].naturalWidth", icons[0])
+        )
+        assert driver.execute_script("const p = geoMap.marker.getLatLng(); return [p.lat, p.lng]") == [
+            48.8566,
+            2.3522,
+        ]
+        # drawn over Paris on the world image: x at (lon + 180) / 360 and y at (90 - lat) / 180 of it
+        world = driver.find_element(By.CSS_SELECTOR, "#map img.leaflet-image-layer").rect
+        icon = icons[0].rect
+        tip_x, tip_y = icon["x"] + icon["width"] / 2, icon["y"] + icon["height"]  # the pin's point
+        assert tip_x == pytest.approx(world["x"] + world["width"] * (2.3522 + 180) / 360, abs=3)
+        assert tip_y == pytest.approx(world["y"] + world["height"] * (90 - 48.8566) / 180, abs=3)
+        assert_offline_leaflet_map(driver, running.url)  # still nothing fetched from elsewhere
+        driver.save_screenshot(str(tmp_path / "serve_page_map.png"))
+        assert (tmp_path / "serve_page_map.png").stat().st_size > 1000
 
 
 def test_eval_http_backend_against_server_matches_hf_backend(server, tiny_model_dir, pairing_jsonl, tmp_path):

@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from geor1.serve.page import index_html, world_map_jpeg
+from geor1.serve.page import index_html, static_file, world_map_jpeg
 from geor1.serve.requests import ChatRequest, RequestRejected, parse_chat_request
 
 
@@ -257,6 +257,14 @@ def create_app(engine: ChatEngine, settings: ServeSettings | None = None) -> Fas
     @app.get("/world.jpg")
     async def world() -> Response:
         return Response(world_map_jpeg(), media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+
+    @app.get("/static/{name:path}")
+    async def static(name: str) -> Response:
+        found = static_file(name)  # a fixed allow-list: the name is a key, never a filesystem path
+        if found is None:
+            return _error(404, "no such file", code="not_found")
+        content, media_type = found
+        return Response(content, media_type=media_type, headers={"Cache-Control": "max-age=86400"})
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> JSONResponse:

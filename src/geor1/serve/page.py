@@ -3,17 +3,47 @@
 When the server requires an API key (``/health`` reports ``auth_required``), the page shows a key field;
 the key stays in this tab's sessionStorage and is sent as ``Authorization: Bearer <key>``.
 
-The map needs no CDN: it is the Blue Marble mosaic from the built-in offline Earth, served by this
-server at ``/world.jpg`` (equirectangular), with the guessed coordinates marked on it.
+The map is Leaflet 1.9.4, vendored under ``static/leaflet/`` and served from a fixed allow-list
+(``STATIC_FILES``; a client's path is only ever a key into it). Its only layer is the Blue Marble
+mosaic from the built-in offline Earth, served at ``/world.jpg`` and laid over plain latitude/longitude
+(``L.CRS.EPSG4326``, bounds [[-90, -180], [90, 180]]), with the guess as a Leaflet marker: no tile
+server, no CDN, no network.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import importlib.resources
 import io
 
 WORLD_WIDTH = 1024
+
+# Files served under /static/ (URL path below /static/ -> media type). Nothing else is ever read.
+STATIC_FILES: dict[str, str] = {
+    "leaflet/leaflet.js": "text/javascript; charset=utf-8",
+    "leaflet/leaflet.css": "text/css; charset=utf-8",
+    "leaflet/LICENSE": "text/plain; charset=utf-8",
+    "leaflet/images/marker-icon.png": "image/png",
+    "leaflet/images/marker-icon-2x.png": "image/png",
+    "leaflet/images/marker-shadow.png": "image/png",
+    "leaflet/images/layers.png": "image/png",
+    "leaflet/images/layers-2x.png": "image/png",
+}
+
+
+def static_file(name: str) -> tuple[bytes, str] | None:
+    """Return ``(content, media type)`` of the allow-listed static file ``name``, or None for any other name."""
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        return None
+    return _packaged_static(name), media_type
+
+
+@functools.lru_cache(maxsize=len(STATIC_FILES))
+def _packaged_static(name: str) -> bytes:
+    # Only called with STATIC_FILES keys, so the cache and the files read stay within the allow-list.
+    return importlib.resources.files("geor1.serve").joinpath("static", *name.split("/")).read_bytes()
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,6 +63,7 @@ def world_map_jpeg() -> bytes:
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>geor1 · where is this?</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="static/leaflet/leaflet.css">
 <style>
  body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; color: #222; }}
  h1 {{ font-size: 1.4em; }} .row {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
@@ -41,9 +72,7 @@ _PAGE = """<!doctype html>
  #reasoning {{ white-space: pre-wrap; background: #f6f6f6; padding: .7em; border-radius: 6px; min-height: 2em; }}
  #answer {{ font-size: 1.2em; font-weight: 600; }} #status {{ color: #666; }}
  #keyrow {{ display: none; }} #keyrow small {{ color: #666; }}
- #map {{ position: relative; width: 100%; }} #map img {{ width: 100%; display: block; }}
- #marker {{ position: absolute; width: 14px; height: 14px; margin: -7px 0 0 -7px; border-radius: 50%;
-           background: #ff2d2d; border: 2px solid #fff; display: none; }}
+ #map {{ width: 100%; aspect-ratio: 2 / 1; background: #0b1d3a; }}
 </style></head>
 <body>
 <h1>geor1 &middot; <span id="model">{model}</span></h1>
@@ -60,9 +89,30 @@ _PAGE = """<!doctype html>
   <h3>Answer</h3><div id="answer"></div>
   <div id="coords"></div>
  </div>
- <div class="col"><h3>Map</h3><div id="map"><img src="world.jpg" alt="world map"><div id="marker"></div></div></div>
+ <div class="col"><h3>Map</h3><div id="map" role="img" aria-label="world map with the guess"></div></div>
 </div>
+<script src="static/leaflet/leaflet.js"></script>
 <script>
+const WORLD = [[-90, -180], [90, 180]];
+// Without Leaflet (e.g. the script failed to load) the page still asks and answers, just without a map.
+const geoMap = window.L ? initMap() : null;
+function initMap() {{
+  const map = L.map('map', {{crs: L.CRS.EPSG4326, minZoom: -2, maxZoom: 6, zoomSnap: 0.25,
+                             maxBounds: WORLD, maxBoundsViscosity: 1.0}});
+  L.imageOverlay('world.jpg', WORLD, {{attribution: 'NASA Blue Marble', alt: 'world map'}}).addTo(map);
+  map.fitBounds(WORLD);
+  return {{map: map, marker: null}};
+}}
+function showGuess(c) {{
+  if (!geoMap) return;
+  if (c === null) {{
+    if (geoMap.marker) {{ geoMap.marker.remove(); geoMap.marker = null; }}
+    return;
+  }}
+  if (geoMap.marker) geoMap.marker.setLatLng(c);
+  else geoMap.marker = L.marker(c, {{title: 'guess', alt: 'guess'}}).addTo(geoMap.map);
+  geoMap.marker.bindTooltip(c[0].toFixed(4) + ', ' + c[1].toFixed(4));
+}}
 const KEY_STORE = 'geor1-api-key';
 const keyInput = document.getElementById('apikey');
 keyInput.value = sessionStorage.getItem(KEY_STORE) || '';
@@ -111,12 +161,9 @@ document.getElementById('ask').addEventListener('click', async () => {{
     document.getElementById('reasoning').textContent = think ? think[1].trim() : text;
     const answer = answers.length ? answers[answers.length - 1][1].trim() : '(no <answer> tag)';
     document.getElementById('answer').textContent = answer;
-    const c = parseCoords(answer); const marker = document.getElementById('marker');
-    if (c) {{
-      marker.style.left = ((c[1] + 180) / 360 * 100) + '%'; marker.style.top = ((90 - c[0]) / 180 * 100) + '%';
-      marker.style.display = 'block';
-      document.getElementById('coords').textContent = 'Guess: ' + c[0].toFixed(4) + ', ' + c[1].toFixed(4);
-    }} else {{ marker.style.display = 'none'; document.getElementById('coords').textContent = ''; }}
+    const c = parseCoords(answer);
+    showGuess(c);
+    document.getElementById('coords').textContent = c ? 'Guess: ' + c[0].toFixed(4) + ', ' + c[1].toFixed(4) : '';
     status.textContent = 'done';
   }} catch (e) {{ status.textContent = 'error: ' + e; }}
 }});
