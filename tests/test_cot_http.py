@@ -206,3 +206,50 @@ def test_build_messages_keeps_text_and_images_in_order(pairing_jsonl) -> None:
         f"The correct final answer is {example['solution']}."
     )
     assert "never mention" in messages[1]["content"][-1]["text"]
+
+
+def test_reasoning_model_parameters_are_chosen_by_the_user(pairing_jsonl, tmp_path, secret_key) -> None:
+    example = read_jsonl(pairing_jsonl)[0]
+    jobs = [TeacherJob(example, 0, 1)]
+    with FakeOpenAIServer(reject_params=("max_tokens", "temperature")) as server:
+        default = teacher_for(server, pairing_jsonl.parent)
+        reasoning = teacher_for(
+            server, pairing_jsonl.parent, max_tokens_param="max_completion_tokens", temperature=None
+        )
+        try:
+            (rejected,) = list(default.generate(jobs))
+            (accepted,) = list(reasoning.generate(jobs))
+        finally:
+            default.close()
+            reasoning.close()
+        requests = list(server.requests)
+    assert (
+        rejected.error.startswith("HTTP 400") and "max_tokens" in rejected.error
+    )  # the default is unchanged
+    assert requests[0]["max_tokens"] == 1024 and requests[0]["temperature"] == 0.7
+    assert accepted.error is None and accepted.text.endswith(f"<answer>{example['solution']}</answer>")
+    assert requests[1]["max_completion_tokens"] == 1024
+    assert "max_tokens" not in requests[1] and "temperature" not in requests[1]
+
+
+def test_cli_sends_the_chosen_token_parameter(pairing_jsonl, tmp_path, secret_key) -> None:
+    from typer.testing import CliRunner
+
+    from geor1.cli import build_app
+
+    tasks, examples = subset(pairing_jsonl, tmp_path, 2)
+    args = ["cot", "--input", str(tasks), "--out", str(tmp_path / "cot.jsonl"), "--teacher", "http",
+            "--model", "fake", "--api-key-env", "GEOR1_TEST_KEY", "--min-words", "10", "--no-progress",
+            "--max-tokens", "77"]  # fmt: skip
+    with FakeOpenAIServer(reject_params=("max_tokens", "temperature")) as server:
+        args += ["--base-url", server.url]
+        result = CliRunner().invoke(
+            build_app(), [*args, "--max-tokens-param", "max_completion_tokens", "--no-temperature"]
+        )
+        requests = list(server.requests)
+    assert result.exit_code == 0, result.output
+    assert len(read_jsonl(tmp_path / "cot.jsonl")) == len(examples)
+    assert [r["max_completion_tokens"] for r in requests] == [77] * len(examples)
+    assert not any("max_tokens" in r or "temperature" in r for r in requests)
+    bad = CliRunner().invoke(build_app(), [*args, "--max-tokens-param", "max_new_tokens"])
+    assert bad.exit_code == 2 and "max_tokens_param" in bad.stderr

@@ -55,6 +55,17 @@ def cot(
         0.7, "--temperature", help="http/hf: sampling temperature (0: greedy for hf)."
     ),
     max_tokens: int = typer.Option(1024, "--max-tokens", help="http/hf: completion length cap in tokens."),
+    max_tokens_param: str = typer.Option(
+        "max_tokens",
+        "--max-tokens-param",
+        help="http: request field carrying --max-tokens: max_tokens, or max_completion_tokens for "
+        "OpenAI reasoning models (they reject max_tokens).",
+    ),
+    no_temperature: bool = typer.Option(
+        False,
+        "--no-temperature",
+        help="http: send no temperature (the server's default; OpenAI reasoning models reject any other).",
+    ),
     price_input: float = typer.Option(
         0.0, "--price-input", help="http: price per million prompt tokens (cost log)."
     ),
@@ -146,8 +157,9 @@ def cot(
                     timeout_s=timeout,
                     max_retries=max_retries,
                     backoff_base_s=backoff,
-                    temperature=temperature,
+                    temperature=None if no_temperature else temperature,
                     max_tokens=max_tokens,
+                    max_tokens_param=max_tokens_param,
                     price_input_per_mtok=price_input,
                     price_output_per_mtok=price_output,
                 ),

@@ -36,10 +36,16 @@ from geor1.cot.teachers.base import (
 )
 from geor1.errors import ConfigError
 
+# How a request caps the completion: OpenAI's reasoning models reject ``max_tokens`` (HTTP 400) and take
+# ``max_completion_tokens``; older servers (vLLM, Ollama) know only ``max_tokens``.
+MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")
+
 
 @dataclass
 class HttpTeacherConfig:
-    """Settings of the HTTP teacher (prices in currency units per million tokens)."""
+    """Settings of the HTTP teacher (prices in currency units per million tokens). ``temperature=None``
+    sends none (reasoning models reject any but their default); ``max_tokens_param`` names the request
+    field that carries ``max_tokens`` (one of ``MAX_TOKENS_PARAMS``)."""
 
     model: str
     base_url: str | None = None  # None: the client's default (OPENAI_BASE_URL or api.openai.com)
@@ -49,8 +55,9 @@ class HttpTeacherConfig:
     max_retries: int = 5
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
-    temperature: float = 0.7
+    temperature: float | None = 0.7
     max_tokens: int = 1024
+    max_tokens_param: str = "max_tokens"
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     system_prompt: str = TEACHER_SYSTEM_PROMPT
@@ -64,6 +71,18 @@ class HttpTeacherConfig:
             raise ConfigError("timeout_s", "must be positive")
         if self.max_retries < 0:
             raise ConfigError("max_retries", "must be >= 0")
+        if self.max_tokens_param not in MAX_TOKENS_PARAMS:
+            raise ConfigError(
+                "max_tokens_param",
+                f"must be one of {', '.join(MAX_TOKENS_PARAMS)}, got {self.max_tokens_param!r}",
+            )
+
+    def sampling_params(self) -> dict[str, Any]:
+        """Return the request's length cap under ``max_tokens_param`` and the temperature when set."""
+        params: dict[str, Any] = {self.max_tokens_param: self.max_tokens}
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        return params
 
 
 # Query parameters whose value is a credential (``?key=``, ``?api_key=``, ``?access_token=``, ``?sig=`` …).
@@ -219,9 +238,8 @@ class HttpTeacher:
                             # ``extra_body`` they are sent unchanged (it overrides the empty list).
                             messages=[],
                             extra_body={"messages": messages},
-                            temperature=config.temperature,
-                            max_tokens=config.max_tokens,
                             seed=job.seed % (2**31),
+                            **config.sampling_params(),
                         ),
                         timeout=config.timeout_s,
                     )
