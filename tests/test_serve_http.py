@@ -490,21 +490,57 @@ def test_page_puts_the_guess_on_the_leaflet_map(tmp_path, chrome):
         assert (tmp_path / "serve_page_map.png").stat().st_size > 1000
 
 
-def test_eval_http_backend_against_server_matches_hf_backend(server, tiny_model_dir, pairing_jsonl, tmp_path):
-    import json as _json
+@pytest.fixture(scope="module")
+def drawn_model_dir(tmp_path_factory) -> Path:
+    """The tiny Qwen2.5-VL with every weight matrix re-drawn from N(0, 0.3²) (seeded), saved.
 
+    A freshly initialised tiny model answers every prompt with the same tokens, so comparing two backends
+    on it proves nothing; with larger weights each prompt gets its own greedy completion (as in
+    benchmarks/eval_batching.py --reinit-std).
+    """
+    import torch
+
+    from geor1.models import TinySpec
+    from geor1.models.tiny import build_tiny_model
+
+    model, processor = build_tiny_model(TinySpec(arch="qwen2_5_vl", seed=0))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
+    out = tmp_path_factory.mktemp("drawn") / "qwen2_5_vl"
+    model.save_pretrained(out, safe_serialization=True)
+    processor.save_pretrained(out)
+    return out
+
+
+def test_eval_http_backend_against_server_matches_hf_backend(drawn_model_dir, pairing_jsonl, tmp_path):
     from geor1.eval.runner import EvalConfig, run_eval
 
     common = dict(
         tasks=["pairing"], data=[str(pairing_jsonl)], runs_dir=tmp_path, max_new_tokens=12, plots=False
     )
-    run_eval(EvalConfig(model=str(tiny_model_dir), run="hf", backend="hf", batch_size=4, **common))
-    run_eval(
-        EvalConfig(
-            model="tiny", run="http", backend="http", base_url=server.url + "/v1", concurrency=4, **common
+    # batch 1 on both sides: the comparison is about the server's path, not about padding in a batch
+    run_eval(EvalConfig(model=str(drawn_model_dir), run="hf", backend="hf", batch_size=1, **common))
+    engine = HFChatEngine(drawn_model_dir, model_name="drawn")
+    with RunningServer(create_app(engine, ServeSettings())) as running:
+        run_eval(
+            EvalConfig(
+                model="drawn",
+                run="http",
+                backend="http",
+                base_url=running.url + "/v1",
+                concurrency=4,
+                **common,
+            )
         )
-    )
-    hf = _json.loads((tmp_path / "hf" / "eval" / "pairing.json").read_text())
-    http = _json.loads((tmp_path / "http" / "eval" / "pairing.json").read_text())
+    hf = json.loads((tmp_path / "hf" / "eval" / "pairing.json").read_text())
+    http = json.loads((tmp_path / "http" / "eval" / "pairing.json").read_text())
     assert hf["metrics"]["n"] == http["metrics"]["n"] == 12
+    assert hf["metrics"]["n_failed"] == http["metrics"]["n_failed"] == 0
+    hf_out = {r["id"]: r["completion"] for r in hf["examples"]}
+    http_out = {r["id"]: r["completion"] for r in http["examples"]}
+    assert len(set(hf_out.values())) >= 8, hf_out  # the prompts really get different answers
+    assert http_out == hf_out
     assert hf["metrics"]["accuracy"] == http["metrics"]["accuracy"]
