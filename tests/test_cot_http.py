@@ -5,7 +5,9 @@ is complete, and the API key never reaches a file."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,11 +58,25 @@ def secret_key(monkeypatch):
     return SECRET
 
 
-def test_faults_are_retried_counted_and_the_output_is_complete(pairing_jsonl, tmp_path, secret_key) -> None:
+def assert_secret_nowhere(folder: Path, capsys, caplog) -> None:
+    """The key is in no file under ``folder``, nothing printed and no log record (any level)."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(encoding="utf-8", errors="replace"), path
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+    assert SECRET not in caplog.text
+    assert not any(SECRET in str(r.args) for r in caplog.records)
+
+
+def test_faults_are_retried_counted_and_the_output_is_complete(
+    pairing_jsonl, tmp_path, secret_key, capsys, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
     examples = read_jsonl(pairing_jsonl)
     faults = ["429", "500", "timeout", "503", "broken_json", "malformed", "429"]
     out = tmp_path / "cot.jsonl"
-    with FakeOpenAIServer(latency_s=0.005, faults=faults, timeout_sleep_s=2.0) as server:
+    with FakeOpenAIServer(latency_s=0.005, faults=faults, timeout_sleep_s=2.0, echo_auth=True) as server:
         teacher = teacher_for(server, pairing_jsonl.parent)
         try:
             config = CotRunConfig(samples_per_example=2, keep="first", retry_delay_s=0.0, progress=False)
@@ -112,20 +128,20 @@ def test_faults_are_retried_counted_and_the_output_is_complete(pairing_jsonl, tm
     assert summary.cost == pytest.approx(expected_cost)
     assert log[-1]["event"] == "summary" and log[-1]["cost"] == pytest.approx(expected_cost, abs=1e-6)
 
-    # the key went to the server, and nowhere else
+    # the key went to the server (which echoed it in its error bodies), and nowhere else
     assert set(auth) == {f"Bearer {SECRET}"}
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            assert SECRET not in path.read_text(encoding="utf-8", errors="replace"), path
+    assert_secret_nowhere(tmp_path, capsys, caplog)
 
 
 def test_teacher_errors_are_recorded_and_retried_in_a_later_round(
-    pairing_jsonl, tmp_path, secret_key
+    pairing_jsonl, tmp_path, secret_key, capsys, caplog
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     tasks, examples = subset(pairing_jsonl, tmp_path, 4)
     out = tmp_path / "out" / "cot.jsonl"
-    # no client retries: each 500 fails the job at once; the runner asks again in the next round
-    with FakeOpenAIServer(faults=["500"] * 6) as server:
+    # no client retries: each 500 fails the job at once; the runner asks again in the next round.
+    # The server puts the request's Authorization header into its error body: the logged error is scrubbed.
+    with FakeOpenAIServer(faults=["500"] * 6, echo_auth=True) as server:
         teacher = teacher_for(server, tasks.parent, max_retries=0)
         try:
             config = CotRunConfig(error_rounds=3, retry_delay_s=0.0, progress=False)
@@ -136,6 +152,8 @@ def test_teacher_errors_are_recorded_and_retried_in_a_later_round(
     assert summary.unfinished == 0 and summary.examples_with_kept == 4
     errors = [e for e in read_jsonl(log_path_for(out)) if e["event"] == "error"]
     assert len(errors) == 6 and all("HTTP 500" in e["error"] for e in errors)
+    assert all("request authorization: Bearer ***" in e["error"] for e in errors)
+    assert_secret_nowhere(tmp_path, capsys, caplog)
     assert {e["attempt"] for e in errors} >= {0, 1}
     # images were relative to the task file's folder; in the output they are relative to the output's
     records = read_jsonl(out)
@@ -253,3 +271,28 @@ def test_cli_sends_the_chosen_token_parameter(pairing_jsonl, tmp_path, secret_ke
     assert not any("max_tokens" in r or "temperature" in r for r in requests)
     bad = CliRunner().invoke(build_app(), [*args, "--max-tokens-param", "max_new_tokens"])
     assert bad.exit_code == 2 and "max_tokens_param" in bad.stderr
+
+
+def test_cli_process_never_prints_or_writes_the_key(pairing_jsonl, tmp_path, secret_key) -> None:
+    tasks, _ = subset(pairing_jsonl, tmp_path, 3)
+    out = tmp_path / "cot.jsonl"
+    env = {**os.environ, "GEOR1_TEST_KEY": SECRET, "OPENAI_LOG": "debug"}  # the client logs to stderr
+    # every request fails with the key echoed back, and the run gives up: the errors reach the run log
+    with FakeOpenAIServer(faults=["500"] * 100, echo_auth=True) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "geor1.cli", "cot", "--input", str(tasks), "--out", str(out),
+             "--teacher", "http", "--model", "fake", "--base-url", server.url, "--api-key-env",
+             "GEOR1_TEST_KEY", "--max-retries", "1", "--backoff", "0.01", "--error-rounds", "1",
+             "--retry-delay", "0", "--no-progress"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        auth = set(server.auth_headers)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert auth == {f"Bearer {SECRET}"}
+    assert "teacher errors: 6" in done.stdout
+    errors = [e["error"] for e in read_jsonl(log_path_for(out)) if e["event"] == "error"]
+    assert len(errors) == 6 and all("Bearer ***" in e for e in errors)
+    assert SECRET not in done.stdout + done.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(encoding="utf-8", errors="replace"), path

@@ -82,7 +82,10 @@ def test_sigkill_mid_run_then_rerun_gives_every_id_exactly_once(tmp_path) -> Non
     tasks = write_tasks(tmp_path / "data")
     out = tmp_path / "cot.jsonl"
     env = {**os.environ, "OPENAI_API_KEY": "sk-kill-test"}
-    with FakeOpenAIServer(latency_s=0.01, fault_rate=0.05, fault_kinds=("429", "500")) as server:
+    # error bodies echo the Authorization header back, as some proxies do
+    with FakeOpenAIServer(
+        latency_s=0.01, fault_rate=0.05, fault_kinds=("429", "500"), echo_auth=True
+    ) as server:
         server.record_requests = False
         process = subprocess.Popen(
             cot_command(tasks, out, server.url), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -93,6 +96,7 @@ def test_sigkill_mid_run_then_rerun_gives_every_id_exactly_once(tmp_path) -> Non
         assert process.poll() is None, process.stderr.read().decode()
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+        killed_stderr = process.stderr.read().decode(errors="replace")
         process.stderr.close()
         written_before = count_lines(out)
         assert 40 <= written_before < N_EXAMPLES * SAMPLES  # killed mid-run
@@ -113,4 +117,5 @@ def test_sigkill_mid_run_then_rerun_gives_every_id_exactly_once(tmp_path) -> Non
         if e["event"] == "sample"
     ]
     assert len(judged) == len(set(judged))
-    assert "sk-kill-test" not in out.read_text() + (tmp_path / "cot.log.jsonl").read_text()
+    printed = killed_stderr + rerun.stdout.decode(errors="replace") + rerun.stderr.decode(errors="replace")
+    assert "sk-kill-test" not in out.read_text() + (tmp_path / "cot.log.jsonl").read_text() + printed
