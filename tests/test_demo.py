@@ -153,9 +153,19 @@ def test_compact_cot_states_the_template_teachers_verdicts(quick_run):
     out, _ = quick_run
     rows = [json.loads(line) for line in (out / "cot" / "cot.jsonl").read_text().splitlines()]
     assert rows
+    assert {row["task"] for row in rows} == set(DemoConfig.quick_variant().scaffold_tasks)
     for row in rows:
         think, answer = split_completion(row["completion"][0]["content"])
-        assert answer == row["solution"]
+        assert answer == row["solution"] and think.startswith("query: ")
+        if row["task"] == "geolocation":
+            meta = row["meta"]
+            where = [
+                meta[k] for k in ("lat_band", "hemisphere_ns", "hemisphere_ew", "continent") if meta.get(k)
+            ]
+            assert think.endswith(". " + ", ".join(where) + ".") and re.fullmatch(
+                r"\(-?[\d.]+, -?[\d.]+\)", answer
+            )
+            continue
         clauses = dict(re.findall(r"([A-D]): [a-z ]+, (yes|no)\.", think))
         assert think.startswith("query: ") and len(clauses) == 4
         assert [letter for letter, verdict in clauses.items() if verdict == "yes"] == [row["solution"]]
@@ -225,3 +235,28 @@ def test_findings_are_computed_from_the_results():
     assert "could not start" not in text and "0.400" in text
     stuck = {"grpo": {"summary": {"final_accuracy": 0.0, "final_zero_std_share": 1.0}}}
     assert "could not start" in "\n".join(findings(config, docs, table, 0.25, stuck))
+
+
+def test_compact_teacher_writes_coarse_to_fine_geolocation_traces(quick_run):
+    """The opt-in geolocation scaffolding: cover word, then band, hemispheres and continent from the
+    place's metadata, and the true coordinates as the answer."""
+    from geor1.cot.filter import split_completion
+    from geor1.cot.places import PlaceLookup
+    from geor1.cot.teachers.base import TeacherJob
+    from geor1.demo.cot import CompactTemplateTeacher, cover_word
+    from geor1.tasks.common import load_task_examples
+
+    out, _ = quick_run
+    teacher = CompactTemplateTeacher(PlaceLookup.from_jsonl(out / "data" / "earth" / "places.jsonl"))
+    examples = load_task_examples(out / "data" / "geolocation_test.jsonl")
+    results = list(teacher.generate([TeacherJob(e, 0, seed=i) for i, e in enumerate(examples)]))
+    assert results and all(r.text for r in results)
+    for example, result in zip(examples, results, strict=True):
+        meta = example["meta"]
+        think, answer = split_completion(result.text)
+        where = [meta[k] for k in ("lat_band", "hemisphere_ns", "hemisphere_ew", "continent") if meta.get(k)]
+        assert think == f"query: {cover_word(meta)}. " + ", ".join(where) + "."
+        assert answer == example["solution"]
+    assert DemoConfig(scaffold_tasks=["pairing", "geolocation"]).scaffold_tasks[1] == "geolocation"
+    with pytest.raises(ConfigError, match="scaffold_tasks"):
+        DemoConfig(scaffold_tasks=["geolocation"])

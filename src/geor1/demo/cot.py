@@ -10,6 +10,9 @@ the teacher could justify):
 
 ``<think>query: grasslands, flat. A: croplands, no. B: grasslands, yes. C: barren, no. D: water, no.
 </think><answer>B</answer>``
+
+Geolocation examples get the same treatment, coarse to fine from the place's metadata:
+``<think>query: grassland. tropical, south, east, Africa.</think><answer>(-12.3456, 30.1234)</answer>``
 """
 
 from __future__ import annotations
@@ -69,6 +72,15 @@ def compact_think(example: Mapping[str, Any], explanation: Explanation, teacher:
     return ". ".join(clauses) + "."
 
 
+def compact_geolocation_think(example: Mapping[str, Any], teacher: TemplateTeacher) -> str:
+    """Return the compact thinking text for a geolocation example: the query's cover word, then its
+    latitude band, hemispheres and continent (coarse to fine), each only when the metadata holds it."""
+    meta = example.get("meta") or {}
+    place = teacher.place_meta(meta, meta.get("place")) or {}
+    where = [place.get(key) for key in ("lat_band", "hemisphere_ns", "hemisphere_ew", "continent")]
+    return f"query: {cover_word(place)}. " + ", ".join(w for w in where if isinstance(w, str) and w) + "."
+
+
 class CompactTemplateTeacher:
     """A teacher (``geor1.cot`` protocol) that writes the template teacher's pairing rationale compactly;
     other tasks pass through in the template teacher's own words."""
@@ -93,8 +105,13 @@ class CompactTemplateTeacher:
             except Abstain as exc:
                 yield TeacherResult(job, abstain=str(exc))
                 continue
-            if job.example.get("task") == "pairing":
-                think = compact_think(job.example, explanation, self.inner)
+            task = job.example.get("task")
+            if task in ("pairing", "geolocation"):
+                think = (
+                    compact_think(job.example, explanation, self.inner)
+                    if task == "pairing"
+                    else compact_geolocation_think(job.example, self.inner)
+                )
                 text = f"<think>{think}</think><answer>{explanation.answer}</answer>"
             else:
                 text = explanation.completion

@@ -250,8 +250,9 @@ def findings(
     ):
         d = delta(task, metric)
         if d and d["ci"]:
+            seen = "in the SFT data" if task in config.scaffold_tasks else "never trained on"
             lines.append(
-                f"**Transfer to {label}** (never trained on; GRPO saw pairing only): SFT+GRPO − SFT "
+                f"**Transfer to {label}** ({seen}; GRPO saw pairing only): SFT+GRPO − SFT "
                 f"{_delta_text(d, percent)}."
             )
     shares = _shares_text(docs, "geolocation")
@@ -531,8 +532,9 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
         f"{config.layers} layers, vision {config.vision_dim}×{config.vision_depth}), "
         f"{model.get('visual_tokens_per_image')} visual token(s) per 112-px view "
         f"(min/max_pixels {config.min_pixels}/{config.max_pixels}); random init, seed {config.seed}.",
-        f"- **Scaffolding**: `{cot.get('teacher')}` teacher, {cot.get('kept')} of {cot.get('examples')} "
-        f"examples kept (rejections: {cot.get('rejections') or 'none'}); SFT {config.sft_steps} steps, "
+        f"- **Scaffolding**: `{cot.get('teacher')}` teacher on the training places' "
+        f"{' and '.join(config.scaffold_tasks)} examples, {cot.get('kept')} of {cot.get('examples')} "
+        f"kept (rejections: {cot.get('rejections') or 'none'}); SFT {config.sft_steps} steps, "
         f"batch {config.sft_batch}, lr {config.sft_lr}.",
         f"- **Elevating**: GRPO {config.grpo_steps} steps, {config.grpo_prompts} prompts × "
         f"{config.num_generations} completions, lr {config.grpo_lr}, β {config.beta}, temperature "

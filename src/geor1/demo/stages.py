@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ class DemoPaths:
     def pairing_train(self) -> Path:
         """Return the pairing examples of the training places (every round)."""
         return self.data / "pairing_train.jsonl"
+
+    @property
+    def scaffold_train(self) -> Path:
+        """Return the training examples the CoT teacher explains (pairing, plus geolocation if asked)."""
+        return self.data / "scaffold_train.jsonl"
 
     @property
     def pairing_test(self) -> Path:
@@ -126,6 +132,16 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
             example["meta"]["round"] = round_
             train.append(example)
     test = pairing(config.seed * 1000 + 999, test_places, "test", config.test_pairing_limit)
+    scaffold = list(train)
+    if "geolocation" in config.scaffold_tasks:
+        scaffold += build_geolocation(
+            views,
+            GeolocationConfig(views=[config.query_view], seed=config.seed),
+            paths.data,
+            places=train_places,
+            split="train",
+        )
+        random.Random(config.seed).shuffle(scaffold)
     geoloc = build_geolocation(
         views,
         GeolocationConfig(views=[config.query_view], seed=config.seed, limit=config.geoloc_limit),
@@ -134,6 +150,7 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         split="test",
     )
     write_task_set(paths.pairing_train, train)
+    write_task_set(paths.scaffold_train, scaffold)
     write_task_set(paths.pairing_test, test)
     write_task_set(paths.geolocation_test, geoloc)
 
@@ -173,6 +190,7 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         "train_places": len(train_places or ()),
         "test_places": len(test_places or ()),
         "pairing_train": len(train),
+        "scaffold_train": len(scaffold),
         "pairing_test": len(test),
         "geolocation_test": len(geoloc),
         "chain_places": len(chain),
@@ -247,7 +265,7 @@ def make_model(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
 
 
 def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
-    """Write filtered template-teacher CoT exemplars for the pairing training examples (resumable)."""
+    """Write filtered template-teacher CoT exemplars for the scaffolding examples (resumable)."""
     from geor1.cot.filter import CotFilter, FilterConfig
     from geor1.cot.places import PlaceLookup
     from geor1.cot.runner import CotRunConfig, CotRunner
@@ -263,7 +281,7 @@ def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     )
     paths.cot.parent.mkdir(parents=True, exist_ok=True)
     summary = CotRunner(teacher, filter_, CotRunConfig(seed=config.seed, progress=False)).run(
-        paths.pairing_train, paths.cot
+        paths.scaffold_train, paths.cot
     )
     kept = sum(1 for _ in paths.cot.open(encoding="utf-8")) if paths.cot.exists() else 0
     if kept == 0:
