@@ -251,7 +251,9 @@ def compare_cue(
         qp, cp = pct(_shares(query).get(name, 0.0)), pct(_shares(cand).get(name, 0.0))
         c = _class_name(name)
         if abs(qp - cp) >= DIFFERENT_PTS:
-            if cp < qp:
+            if cp == 0:
+                text = f"hardly any {c} against {qp}% in the query"
+            elif cp < qp:
                 text = f"only about {cp}% {c} against {qp}% in the query"
             else:
                 text = f"about {cp}% {c} against only {qp}% in the query"
