@@ -46,7 +46,40 @@ def test_predict_with_tiny_model_and_cli(tiny_model_dir, tmp_path):
         build_app(), ["predict", str(img), "--model", str(tiny_model_dir), "--max-new-tokens", "8"]
     )
     assert result.exit_code == 0, result.output
-    assert "reasoning" in result.output and "answer" in result.output
+    assert "reasoning" in result.output or "model output" in result.output
+    assert "answer" in result.output
+
+
+@pytest.mark.parametrize(
+    ("completion", "titles", "absent"),
+    [
+        ("Loooost, mout it shows A", ["model output (no <think>/<answer> tags)"], ["reasoning"]),
+        ("<think>grass</think><answer>B</answer>", ["reasoning", "answer"], ["model output"]),
+        ("<answer>B</answer>", ["(no <think> part)", "answer"], ["model output"]),
+    ],
+)
+def test_predict_cli_shows_untagged_text_once(tmp_path, monkeypatch, completion, titles, absent):
+    """Text with neither tag is one panel, not the same text as "reasoning" and again as "answer"."""
+    import geor1.predict
+
+    monkeypatch.setattr(
+        geor1.predict,
+        "predict",
+        lambda model, images, *, task, **kw: interpret(completion, task, len(images)),
+    )
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    img = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(img)
+    result = CliRunner().invoke(build_app(), ["predict", str(img), "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    for title in titles:
+        assert title in result.output
+    for word in absent:
+        assert word not in result.output
+    if not completion.startswith("<"):
+        assert result.output.count(completion) == 1
 
 
 def test_predict_cli_names_bad_image(tiny_model_dir, tmp_path):

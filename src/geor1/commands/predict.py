@@ -51,9 +51,14 @@ def predict_command(
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     # Model text is shown as plain Text: read as rich markup, "[/]" would raise and "[b]" would vanish.
-    reasoning = Text(pred.reasoning or pred.completion or "(empty)")
-    console.print(Panel(reasoning, title="reasoning", expand=False))
-    console.print(Panel(Text(pred.answer or "(no answer)"), title="answer", style="bold", expand=False))
+    if pred.reasoning is None and "<answer>" not in pred.completion:
+        # Neither tag: the text is one untagged answer; showing it as reasoning and again as answer misleads.
+        untagged = Text(pred.completion or "(empty)")
+        console.print(Panel(untagged, title="model output (no <think>/<answer> tags)", expand=False))
+    else:
+        reasoning = Text(pred.reasoning or "(no <think> part)")
+        console.print(Panel(reasoning, title="reasoning", expand=False))
+        console.print(Panel(Text(pred.answer or "(no answer)"), title="answer", style="bold", expand=False))
     if kind == "pair":
         console.print(f"chosen candidate: {pred.choice or 'none (unparseable)'}", markup=False)
     if pred.coordinates is not None:
