@@ -144,47 +144,21 @@ def _task_places(path) -> set[str]:
 
 
 def test_split_does_not_follow_the_sampling_seed(manifest, tmp_path):
-    common = ("--test-fraction", 0.3, "--band", "easy")
     train = tmp_path / "pair_train.jsonl"
-    assert (
-        run(
-            "pairing", "--views", manifest, "--out", train, "--split", "train", *common, "--seed", 1
-        ).exit_code
-        == 0
-    )
-    places = {}
-    for seed in (0, 1, 7):
-        out = tmp_path / f"geoloc_test_{seed}.jsonl"
+    r = run("pairing", "--views", manifest, "--out", train, "--split", "train", "--test-fraction", 0.3,
+            "--band", "easy", "--seed", 1)  # fmt: skip
+    assert r.exit_code == 0, r.output
+
+    def test_places(name: str, *seeds: object) -> set[str]:
+        out = tmp_path / f"geoloc_{name}.jsonl"
         r = run(
-            "geoloc",
-            "--views",
-            manifest,
-            "--out",
-            out,
-            "--split",
-            "test",
-            "--test-fraction",
-            0.3,
-            "--seed",
-            seed,
+            "geoloc", "--views", manifest, "--out", out, "--split", "test", "--test-fraction", 0.3, *seeds
         )
         assert r.exit_code == 0, r.output
-        places[seed] = _task_places(out)
-        assert places[seed] and not places[seed] & _task_places(train)
+        return _task_places(out)
+
+    places = {seed: test_places(f"seed{seed}", "--seed", seed) for seed in (0, 1, 7)}
+    for found in places.values():
+        assert found and not found & _task_places(train)
     assert places[0] == places[1] == places[7]  # the sampling seed never moves a place between splits
-    out = tmp_path / "geoloc_other_split.jsonl"
-    r = run(
-        "geoloc",
-        "--views",
-        manifest,
-        "--out",
-        out,
-        "--split",
-        "test",
-        "--test-fraction",
-        0.3,
-        "--split-seed",
-        5,
-    )
-    assert r.exit_code == 0, r.output
-    assert _task_places(out) != places[0]  # ...the split seed does
+    assert test_places("split5", "--split-seed", 5) != places[0]  # ...the split seed does
