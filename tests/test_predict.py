@@ -54,6 +54,7 @@ def test_predict_with_tiny_model_and_cli(tiny_model_dir, tmp_path):
     ("completion", "titles", "absent"),
     [
         ("Loooost, mout it shows A", ["model output (no <think>/<answer> tags)"], ["reasoning"]),
+        ("unclosed <answer>B", ["model output (no <think>/<answer> tags)"], ["reasoning"]),
         ("<think>grass</think><answer>B</answer>", ["reasoning", "answer"], ["model output"]),
         ("<answer>B</answer>", ["(no <think> part)", "answer"], ["model output"]),
     ],

@@ -149,7 +149,7 @@ def test_split_does_not_follow_the_sampling_seed(manifest, tmp_path):
             "--band", "easy", "--seed", 1)  # fmt: skip
     assert r.exit_code == 0, r.output
 
-    def test_places(name: str, *seeds: object) -> set[str]:
+    def geoloc_test_places(name: str, *seeds: object) -> set[str]:
         out = tmp_path / f"geoloc_{name}.jsonl"
         r = run(
             "geoloc", "--views", manifest, "--out", out, "--split", "test", "--test-fraction", 0.3, *seeds
@@ -157,8 +157,8 @@ def test_split_does_not_follow_the_sampling_seed(manifest, tmp_path):
         assert r.exit_code == 0, r.output
         return _task_places(out)
 
-    places = {seed: test_places(f"seed{seed}", "--seed", seed) for seed in (0, 1, 7)}
+    places = {seed: geoloc_test_places(f"seed{seed}", "--seed", seed) for seed in (0, 1, 7)}
     for found in places.values():
         assert found and not found & _task_places(train)
     assert places[0] == places[1] == places[7]  # the sampling seed never moves a place between splits
-    assert test_places("split5", "--split-seed", 5) != places[0]  # ...the split seed does
+    assert geoloc_test_places("split5", "--split-seed", 5) != places[0]  # ...the split seed does

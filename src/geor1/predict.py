@@ -53,6 +53,14 @@ class Prediction:
     coordinates: tuple[float, float] | None = None
     place: dict[str, Any] | None = field(default=None)
 
+    @property
+    def untagged(self) -> bool:
+        """Return True when the completion has neither a ``<think>`` part nor a complete ``<answer>`` block
+        (its answer is then the whole text, as ``geor1.eval.answers.answer_text`` reads it)."""
+        from geor1.parsing import extract_answer
+
+        return self.reasoning is None and extract_answer(self.completion) is None
+
 
 def interpret(completion: str, task: str, n_images: int) -> Prediction:
     """Return the Prediction parsed from ``completion`` (letter for pair, coordinates + nearest place for

@@ -51,8 +51,8 @@ def predict_command(
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     # Model text is shown as plain Text: read as rich markup, "[/]" would raise and "[b]" would vanish.
-    if pred.reasoning is None and "<answer>" not in pred.completion:
-        # Neither tag: the text is one untagged answer; showing it as reasoning and again as answer misleads.
+    if pred.untagged:
+        # The text is one untagged answer; showing it as reasoning and again as answer misleads.
         untagged = Text(pred.completion or "(empty)")
         console.print(Panel(untagged, title="model output (no <think>/<answer> tags)", expand=False))
     else:
