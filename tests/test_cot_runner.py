@@ -207,13 +207,14 @@ def test_cli_prints_rejections_and_writes_a_hf_dataset(tmp_path) -> None:
 
 
 def test_cli_reports_bad_input_with_file_and_line(tmp_path) -> None:
-    tasks, _ = write_examples(tmp_path / "data", 3)
+    # a path longer than a terminal line: the location must not be wrapped apart
+    tasks, _ = write_examples(tmp_path / ("data-" + "d" * 100), 3)
     rows = read_jsonl(tasks)
     write_jsonl(tasks, [*rows, rows[0]])
     result = CliRunner().invoke(
         build_app(), ["cot", "--input", str(tasks), "--out", str(tmp_path / "o.jsonl")]
     )
-    assert result.exit_code == 2 and "tasks.jsonl:4" in result.output and "duplicate id" in result.output
+    assert result.exit_code == 2 and f"{tasks}:4" in result.output and "duplicate id" in result.output
     result = CliRunner().invoke(
         build_app(), ["cot", "--input", str(tasks), "--out", str(tmp_path / "o.jsonl"), "--keep", "some"]
     )

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from geor1.commands import print_error
 from geor1.errors import GeoR1Error
 
 err = Console(stderr=True)
@@ -183,7 +184,7 @@ def cot(
 
             save_cot_dataset(out_path, hf_dataset)
     except (GeoR1Error, ValueError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        print_error(exc)
         raise typer.Exit(2) from None
     finally:
         if teacher_obj is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from geor1.commands import print_error
 from geor1.commands.data import data_app
 from geor1.errors import ConfigError, GeoR1Error
 
@@ -125,7 +126,7 @@ def earth(
     try:
         manifest = build_earth_from_config(out_dir, config, force=force, progress=not quiet)
     except GeoR1Error as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        print_error(exc)
         raise typer.Exit(2) from None
     elapsed = time.perf_counter() - started
 

@@ -10,10 +10,10 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from geor1.commands import print_error
 from geor1.commands.data import data_app
 from geor1.errors import GeoR1Error
 
-err = Console(stderr=True)
 out = Console()
 
 VIEWS_OPT = typer.Option(..., "--views", help="View manifest (JSONL); image paths relative to its folder.")
@@ -48,7 +48,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (GeoR1Error, ValueError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        print_error(exc)
         raise typer.Exit(2) from None
 
 

@@ -38,6 +38,7 @@ def demo(
     """
     from rich.console import Console
 
+    from geor1.commands import print_error
     from geor1.demo import DemoConfig, run_demo
     from geor1.errors import GeoR1Error
 
@@ -46,5 +47,5 @@ def demo(
         config = DemoConfig.from_overrides(settings, quick=quick, out=out, seed=seed, threads=threads)
         run_demo(config, force=force, console=err, workers=workers)
     except GeoR1Error as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        print_error(exc)
         raise typer.Exit(2) from None
