@@ -23,10 +23,10 @@ def predict_command(
 ) -> None:
     """Print MODEL's reasoning and answer for IMAGES (and, for coordinates, the nearest place)."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
 
+    from geor1.commands import print_error
     from geor1.errors import GeoR1Error
     from geor1.predict import TASKS, predict, write_map
 
@@ -48,7 +48,7 @@ def predict_command(
                 seed=seed,
             )
     except GeoR1Error as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        print_error(exc)
         raise typer.Exit(1) from None
     # Model text is shown as plain Text: read as rich markup, "[/]" would raise and "[b]" would vanish.
     if pred.untagged:
