@@ -27,7 +27,11 @@ def views_command(
         help="Dataset root (image paths are relative to it); manifest: defaults to its folder.",
     ),
     manifest: Path | None = typer.Option(None, "--manifest", help="Manifest file (CSV, JSONL or Parquet)."),
-    gps: Path | None = typer.Option(None, "--gps", help="University-1652: CSV of building_id,lat,lon."),
+    gps: Path | None = typer.Option(
+        None,
+        "--gps",
+        help="University-1652: the buildings' coordinates, the published KML/KMZ or a CSV building_id,lat,lon.",
+    ),
     split: str | None = typer.Option(
         None,
         "--split",
@@ -36,6 +40,33 @@ def views_command(
     ),
     city: list[str] | None = typer.Option(
         None, "--city", help="vigor, cvcities: read only this city (repeat for several); default: all."
+    ),
+    kinds: list[str] | None = typer.Option(
+        None,
+        "--kinds",
+        help="university1652: folder kinds to read, satellite|street|drone|google (repeat or comma-separate; "
+        "default: satellite, street, drone).",
+    ),
+    splits_dir: str | None = typer.Option(
+        None,
+        "--splits-dir",
+        help="vigor: label folder under the root (splits, splits__corrected, …); default: detected, "
+        "SliceMatch's corrected labels first.",
+    ),
+    label_suffix: str | None = typer.Option(
+        None,
+        "--label-suffix",
+        help="vigor: label file-name suffix before .txt ('__corrected' or ''); default: detected.",
+    ),
+    all_tiles: bool = typer.Option(
+        False,
+        "--all-tiles",
+        help="vigor --split: also make every tile of each city's satellite_list.txt a view (the full gallery).",
+    ),
+    max_pair_m: float | None = typer.Option(
+        None,
+        "--max-pair-m",
+        help="vigor without --split: pair a panorama with the nearest tile within this many metres (default 50).",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on the first bad row instead of skipping it."),
     verify_images: bool = typer.Option(
@@ -48,8 +79,25 @@ def views_command(
     if source not in SOURCES:
         raise typer.BadParameter(f"choose one of {', '.join(SOURCES)}", param_hint="--source")
     options: dict[str, object] = {"strict": strict, "verify_images": verify_images}
-    for name, value in (("manifest", manifest), ("gps", gps), ("split", split), ("cities", city)):
-        if value:
+    kind_list = [k.strip() for entry in kinds or [] for k in entry.split(",") if k.strip()]
+    given = (
+        ("manifest", manifest),
+        ("gps", gps),
+        ("split", split),
+        ("cities", city),
+        ("kinds", kind_list),
+        ("splits_dir", splits_dir),
+        ("label_suffix", label_suffix),
+        ("all_tiles", all_tiles),
+        ("max_pair_m", max_pair_m),
+    )
+    for name, value in given:
+        # an empty --label-suffix '' is a choice (the original file names), not an absent option
+        if (
+            value
+            or (name == "label_suffix" and value is not None)
+            or (name == "max_pair_m" and value is not None)
+        ):
             options[name] = value
     try:
         result = load_views(source, root, **options)

@@ -59,7 +59,9 @@ def load_cvusa(
 ) -> ViewsResult:
     """Return CVUSA's street and satellite views for ``split`` (``train``, ``val`` or ``all``), paired by place.
 
-    Raises LayoutError for a missing split or location file, ValueError for an unknown split and
+    ``all`` reads the split lists that are there (many copies ship only ``train-19zl.csv``); a missing
+    one is named in ``result.notes``. Raises LayoutError for a missing location file, for the list of
+    ``train``/``val``, or when ``all`` finds no list at all; ValueError for an unknown split and
     RecordError on the first bad row when ``strict``.
     """
     root = Path(root)
@@ -68,10 +70,14 @@ def load_cvusa(
     if split not in SPLIT_FILES:
         raise ValueError(f"unknown CVUSA split {split!r}; choose one of {', '.join(SPLITS)}")
     split_paths = [root / "splits" / name for name in SPLIT_FILES[split]]
+    missing = [p for p in split_paths if not p.is_file()]
+    if missing and (split != "all" or len(missing) == len(split_paths)):
+        also = f" (nor {', '.join(str(p) for p in missing[1:])})" if len(missing) > 1 else ""
+        raise LayoutError(f"{missing[0]}: CVUSA split list not found{also}; expected {LAYOUT}")
+    split_paths = [p for p in split_paths if p not in missing]
     locations_path = root / LOCATIONS
-    for path in (*split_paths, locations_path):
-        if not path.is_file():
-            raise LayoutError(f"{path}: CVUSA file not found; expected {LAYOUT}")
+    if not locations_path.is_file():
+        raise LayoutError(f"{locations_path}: CVUSA file not found; expected {LAYOUT}")
     locations = dict(iter_csv_rows(locations_path))  # physical line number -> fields
     rows = [(path, line, fields) for path in split_paths for line, fields in iter_csv_rows(path)]
     collector = ViewCollector(
@@ -153,4 +159,9 @@ def load_cvusa(
             ],
             where,
         )
-    return collector.result()
+    result = collector.result()
+    result.notes += [
+        f"{p}: CVUSA split list not found; read {', '.join(q.name for q in split_paths)} only"
+        for p in missing
+    ]
+    return result

@@ -89,6 +89,7 @@ class ViewsResult:
     counts: dict[str, int] = field(default_factory=dict)  # reason -> number of bad rows skipped
     problems: list[RecordError] = field(default_factory=list)  # the first KEEP_PROBLEMS bad rows
     rows: int = 0  # rows read, good and bad
+    notes: list[str] = field(default_factory=list)  # what the reader did not find but went on without
 
     @property
     def skipped(self) -> int:
@@ -100,9 +101,11 @@ class ViewsResult:
         return dict(Counter(v.view for v in self.views).most_common())
 
     def summary(self, limit: int = 10) -> str:
-        """Return a human-readable account of the skipped rows: counts per reason and the first messages."""
+        """Return a human-readable account of the reader's notes and the skipped rows (counts per reason
+        and the first messages)."""
+        notes = [f"note: {n}" for n in self.notes]
         if not self.counts:
-            return "no bad rows"
+            return "\n".join([*notes, "no bad rows"])
         reasons = ", ".join(
             f"{reason}: {n}" for reason, n in sorted(self.counts.items(), key=lambda kv: -kv[1])
         )
@@ -110,7 +113,7 @@ class ViewsResult:
         lines += [f"  {p}" for p in self.problems[:limit]]
         if self.skipped > limit:
             lines.append(f"  … and {self.skipped - min(limit, len(self.problems))} more")
-        return "\n".join(lines)
+        return "\n".join(notes + lines)
 
 
 class ProblemLog:

@@ -10,6 +10,15 @@ Jeff-Zilence/TransGeo2022 ``dataset/VIGOR.py`` and tudelft-iv/CrossViewMetricLoc
     {root}/splits/{city}/same_area_balanced_test.txt
     {root}/splits/{city}/pano_label_balanced.txt         cross-area protocol: train on NewYork and
                                                          Seattle, test on SanFrancisco and Chicago
+    {root}/splits/{city}/satellite_list.txt              every tile of the city, one file name a line
+
+SliceMatch's corrected labels (tudelft-iv/SliceMatch ``VIGOR_corrected_labels``; the original offsets
+assumed a wrong ground resolution) come as ``splits__corrected/{city}/same_area_balanced_{train,test}
+__corrected.txt`` with the same ``satellite_list.txt``; their README has users put that folder in place
+of ``splits/``. Both folder names and both file names (with or without the ``__corrected`` suffix) are
+detected; when both are present the corrected labels win (pass ``splits_dir``/``label_suffix``, on the
+CLI ``--splits-dir``/``--label-suffix``, to choose). Each panorama records the label file it came from
+(``meta.label_file``).
 
 A label line holds 13 space-separated fields: the panorama file name, then four satellite file names
 each followed by two pixel offsets of the panorama inside that tile; the first satellite is the
@@ -24,9 +33,15 @@ label line yields the panorama (``street``, ``meta.panorama = True``) and its po
 (``satellite``) sharing one ``place`` (``vigor/{city}/{tile stem}``); a tile that is the positive of
 two panoramas is written once. The panorama's ``meta`` keeps the positive's pixel offset and the
 semi-positive tile names (they show the same spot: ``geor1.tasks.pairing`` never draws them as negatives
-of the panorama, nor the panorama as a negative of them). Without ``split``
-every image in the city folders is read and a panorama is paired with the nearest tile centre within
-``max_pair_m`` metres (VIGOR tiles are about 73 m wide, so a positive's centre is at most ~26 m away).
+of the panorama, nor the panorama as a negative of them). With ``all_tiles`` every tile named in the
+city's ``satellite_list.txt`` becomes a view too (the whole gallery that VIGOR's retrieval evaluation
+searches); a tile that is nobody's positive has its own place.
+
+Without ``split`` every image in the city folders is read and a panorama is paired with the nearest tile
+centre within ``max_pair_m`` metres (VIGOR tiles are about 73 m wide, so a positive's centre is at most
+~26 m away). VIGOR's tiles overlap by half their width, so about four tiles cover each spot: every other
+tile whose footprint contains the panorama is listed in its ``meta.semi_positives``, exactly as the label
+files list them, so pairing never offers a tile showing the query's own place as a negative.
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from geor1.geo import EARTH_RADIUS_KM
 from geor1.sources.folder import (
     LayoutError,
     ViewCollector,
@@ -45,10 +61,21 @@ from geor1.sources.folder import (
     list_images,
 )
 
+EARTH_RADIUS_M = EARTH_RADIUS_KM * 1000.0
 CITIES = ("Chicago", "NewYork", "SanFrancisco", "Seattle")
 CROSS_AREA_TRAIN = ("NewYork", "Seattle")
 CROSS_AREA_TEST = ("SanFrancisco", "Chicago")
 SPLITS = ("same_area_train", "same_area_test", "cross_area_train", "cross_area_test")
+LABEL_FOLDERS = ("splits__corrected", "splits")  # detection order: SliceMatch's corrected labels first
+LABEL_SUFFIXES = ("__corrected", "")
+SATELLITE_LIST = "satellite_list.txt"
+TILE_PX = 640
+# Ground resolution of a tile: Web-Mercator zoom 20 at the tile's latitude (the correction SliceMatch
+# made), never less than the 0.114 m/px VIGOR's paper assumed; the larger footprint of the two is used so
+# that a tile which might cover a panorama is never offered as its negative.
+MERCATOR_M_PER_PX_Z20_EQUATOR = 156543.03392 / 2**20
+VIGOR_PAPER_M_PER_PX = 0.114
+COVER_SEARCH_KM = 0.1  # beyond every tile's half-diagonal (at most ~55 m)
 LAYOUT = (
     "{root}/{city}/panorama/<id>,<lat>,<lon>,.jpg, {root}/{city}/satellite/satellite_<lat>_<lon>.png "
     "and {root}/splits/{city}/*.txt"
@@ -91,11 +118,63 @@ def find_cities(root: Path) -> list[str]:
     return sorted(found)
 
 
-def label_file(root: Path, split: str, city: str, splits_dir: str = "splits") -> Path:
-    """Return the label file of ``city`` for ``split`` (see SPLITS)."""
+def label_name(split: str, suffix: str = "") -> str:
+    """Return the label file name of ``split`` (see SPLITS), with the file-name ``suffix`` before ``.txt``."""
     area, _, part = split.rpartition("_")
-    name = f"same_area_balanced_{part}.txt" if area == "same_area" else "pano_label_balanced.txt"
-    return root / splits_dir / city / name
+    stem = f"same_area_balanced_{part}" if area == "same_area" else "pano_label_balanced"
+    return f"{stem}{suffix}.txt"
+
+
+def label_file(root: Path, split: str, city: str, splits_dir: str = "splits", suffix: str = "") -> Path:
+    """Return the label file of ``city`` for ``split`` in the label folder ``splits_dir``."""
+    return root / splits_dir / city / label_name(split, suffix)
+
+
+def find_labels(
+    root: Path,
+    split: str,
+    cities: Sequence[str],
+    splits_dir: str | None = None,
+    label_suffix: str | None = None,
+) -> tuple[str, str]:
+    """Return ``(label folder, file-name suffix)`` holding ``split``'s label file for every city.
+
+    ``splits_dir``/``label_suffix`` fix one or both; the rest is detected among LABEL_FOLDERS and
+    LABEL_SUFFIXES (corrected labels first). Raises LayoutError naming the file that is missing in the
+    layout that came closest, and every folder and name looked for.
+    """
+    folders = [splits_dir] if splits_dir else list(LABEL_FOLDERS)
+    suffixes = [label_suffix] if label_suffix is not None else list(LABEL_SUFFIXES)
+    best: tuple[int, int, int, str, str, list[Path]] | None = None
+    for order, (folder, suffix) in enumerate((f, x) for f in folders for x in suffixes):
+        missing = [p for c in cities if not (p := label_file(root, split, c, folder, suffix)).is_file()]
+        if not missing:
+            return folder, suffix
+        rank = (len(missing), 0 if (root / folder).is_dir() else 1, order, folder, suffix, missing)
+        if best is None or rank[:3] < best[:3]:
+            best = rank
+    assert best is not None
+    names = " or ".join(sorted({label_name(split, x) for x in suffixes}))
+    looked = ", ".join(f"{root / f}/" for f in folders)
+    raise LayoutError(
+        f"{best[5][0]}: VIGOR label file for split {split!r} not found (looked for {names} under "
+        f"{looked}<city>; the split covers {', '.join(cities)}; pass cities=/--city to read fewer, "
+        f"splits_dir=/--splits-dir and label_suffix=/--label-suffix for another layout); expected {LAYOUT}"
+    )
+
+
+def tile_half_width_m(lat: float) -> float:
+    """Return half the ground width of a VIGOR tile centred at latitude ``lat`` (see TILE_PX)."""
+    per_px = max(VIGOR_PAPER_M_PER_PX, MERCATOR_M_PER_PX_Z20_EQUATOR * math.cos(math.radians(lat)))
+    return TILE_PX * per_px / 2
+
+
+def tile_covers(tile_lat: float, tile_lon: float, lat: float, lon: float) -> bool:
+    """Return True when the north-up square tile centred at (tile_lat, tile_lon) contains (lat, lon)."""
+    half = tile_half_width_m(tile_lat)
+    north = math.radians(lat - tile_lat) * EARTH_RADIUS_M
+    east = math.radians(lon - tile_lon) * EARTH_RADIUS_M * math.cos(math.radians(tile_lat))
+    return abs(north) <= half and abs(east) <= half
 
 
 def split_cities(split: str) -> tuple[str, ...]:
@@ -109,27 +188,49 @@ def _view(view_id: str, image: str, lat: str, lon: str, kind: str, place: str, m
     return {"id": view_id, "image": image, "lat": lat, "lon": lon, "view": kind, "place": place, "meta": meta}
 
 
+def _tile_view(city: str, sat_dir: str, sat: str, lat: str, lon: str, meta: dict[str, Any]) -> dict:
+    return _view(
+        f"vigor/{city}/satellite/{sat}",
+        f"{sat_dir}/{sat}",
+        lat,
+        lon,
+        "satellite",
+        f"vigor/{city}/{Path(sat).stem}",
+        meta,
+    )
+
+
 def _load_split(
-    root: Path, split: str, cities: Sequence[str], splits_dir: str, strict: bool, verify_images: bool
+    root: Path,
+    split: str,
+    cities: Sequence[str],
+    labels_at: tuple[str, str],
+    all_tiles: bool,
+    strict: bool,
+    verify_images: bool,
 ) -> ViewsResult:
+    splits_dir, suffix = labels_at
     labels = []
     for city in cities:
-        path = label_file(root, split, city, splits_dir)
-        if not path.is_file():
+        path = label_file(root, split, city, splits_dir, suffix)
+        tiles = root / splits_dir / city / SATELLITE_LIST
+        if all_tiles and not tiles.is_file():
             raise LayoutError(
-                f"{path}: VIGOR label file for split {split!r} not found (the split covers "
-                f"{', '.join(cities)}; pass cities=/--city to read fewer); expected {LAYOUT}"
+                f"{tiles}: VIGOR tile list not found (all_tiles/--all-tiles reads every tile of a city from "
+                f"its {SATELLITE_LIST}, next to the label file {path.name})"
             )
-        labels.append((city, city_folders(root, city), path))
+        labels.append((city, city_folders(root, city), path, tiles if all_tiles else None))
     collector = ViewCollector(
         root,
         strict=strict,
         verify_images=verify_images,
         allow_repeats=True,
-        total=sum(count_lines(p) for _, _, p in labels),
+        total=sum(count_lines(p) + (count_lines(t) if t else 0) for *_, p, t in labels),
         desc=f"reading VIGOR {split}",
     )
-    for city, (pano_dir, sat_dir), path in labels:
+    for city, (pano_dir, sat_dir), path, tiles in labels:
+        meta: dict[str, Any] = {"dataset": "vigor", "city": city, "split": split}
+        label_rel = path.relative_to(root).as_posix()
         with path.open("r", encoding="utf-8") as handle:
             for number, text in enumerate(handle, start=1):
                 fields = text.split()
@@ -149,9 +250,12 @@ def _load_split(
                 except ValueError as exc:
                     collector.reject("no GPS in file name", where.error(str(exc), "image"))
                     continue
-                place = f"vigor/{city}/{Path(sat).stem}"
-                meta: dict[str, Any] = {"dataset": "vigor", "city": city, "split": split}
-                pano_meta: dict[str, Any] = {**meta, "panorama": True, "positive": sat}
+                pano_meta: dict[str, Any] = {
+                    **meta,
+                    "panorama": True,
+                    "positive": sat,
+                    "label_file": label_rel,
+                }
                 if len(fields) >= 13:
                     try:
                         pano_meta["positive_delta_px"] = [float(x) for x in fields[2:4]]
@@ -161,6 +265,7 @@ def _load_split(
                         )
                         continue
                     pano_meta["semi_positives"] = [fields[i] for i in (4, 7, 10)]
+                place = f"vigor/{city}/{Path(sat).stem}"
                 collector.add_row(
                     [
                         _view(
@@ -172,18 +277,25 @@ def _load_split(
                             place,
                             pano_meta,
                         ),
-                        _view(
-                            f"vigor/{city}/satellite/{sat}",
-                            f"{sat_dir}/{sat}",
-                            sat_lat,
-                            sat_lon,
-                            "satellite",
-                            place,
-                            meta,
-                        ),
+                        _tile_view(city, sat_dir, sat, sat_lat, sat_lon, meta),
                     ],
                     where,
                 )
+        if tiles is None:
+            continue
+        # After the labels: a listed tile that is some panorama's positive is then a silent repeat.
+        with tiles.open("r", encoding="utf-8") as handle:
+            for number, text in enumerate(handle, start=1):
+                sat = text.strip()
+                if not sat:
+                    continue
+                where = Where(tiles, line=number)
+                try:
+                    sat_lat, sat_lon = parse_satellite_name(sat)
+                except ValueError as exc:
+                    collector.reject("no GPS in file name", where.error(str(exc), "image"))
+                    continue
+                collector.add_row([_tile_view(city, sat_dir, sat, sat_lat, sat_lon, meta)], where)
     return collector.result()
 
 
@@ -205,7 +317,7 @@ def _load_folders(
     )
     for city, pano_dir, sat_dir, panos, sats in listing:
         meta = {"dataset": "vigor", "city": city}
-        tiles: list[tuple[str, float, float]] = []  # (place, lat, lon) of the tiles kept
+        tiles: list[tuple[str, float, float, str]] = []  # (place, lat, lon, file name) of the tiles kept
         for sat in sats:
             where = Where(sat)
             try:
@@ -229,7 +341,7 @@ def _load_folders(
                 where,
             )
             if kept:
-                tiles.append((place, kept[0].lat, kept[0].lon))
+                tiles.append((place, kept[0].lat, kept[0].lon, sat.name))
         index = SphereIndex([t[1] for t in tiles], [t[2] for t in tiles]) if tiles else None
         for pano in panos:
             where = Where(pano)
@@ -243,9 +355,18 @@ def _load_folders(
             pano_meta: dict[str, Any] = {**meta, "panorama": True}
             if index is not None and math.isfinite(lat_f) and math.isfinite(lon_f) and abs(lat_f) <= 90:
                 distance_km, nearest = index.knn(lat_f, lon_f, k=1)
+                positive = None
                 if distance_km[0, 0] * 1000.0 <= max_pair_m:
-                    place = tiles[int(nearest[0, 0])][0]
+                    positive = int(nearest[0, 0])
+                    place = tiles[positive][0]
                     pano_meta["positive_distance_m"] = round(float(distance_km[0, 0]) * 1000.0, 2)
+                covering = [
+                    tiles[i][3]
+                    for i in index.within(lat_f, lon_f, COVER_SEARCH_KM)[0].tolist()
+                    if i != positive and tile_covers(tiles[i][1], tiles[i][2], lat_f, lon_f)
+                ]
+                if covering:
+                    pano_meta["semi_positives"] = covering
             collector.add_row(
                 [
                     _view(
@@ -268,7 +389,9 @@ def load_vigor(
     *,
     split: str | None = None,
     cities: Sequence[str] | None = None,
-    splits_dir: str = "splits",
+    splits_dir: str | None = None,
+    label_suffix: str | None = None,
+    all_tiles: bool = False,
     max_pair_m: float = 50.0,
     strict: bool = False,
     verify_images: bool = False,
@@ -276,18 +399,28 @@ def load_vigor(
     """Return VIGOR's panorama (``street``) and satellite views under ``root``, paired by ``place``.
 
     ``split`` picks a protocol's label files (see SPLITS; ``cities`` then defaults to the protocol's);
-    without it every image in the city folders is read. ``splits_dir`` names the label folder (e.g.
-    ``splits__corrected`` for SliceMatch's corrected offsets). Raises LayoutError for a missing folder
-    or label file, ValueError for an unknown split, RecordError on the first bad row when ``strict``.
+    without it every image in the city folders is read and panoramas pair with the nearest tile within
+    ``max_pair_m``. ``splits_dir`` (``splits``, ``splits__corrected``, …) and ``label_suffix``
+    (``__corrected`` or ``""``) pick the label layout; left out, they are detected (see ``find_labels``).
+    ``all_tiles`` adds every tile of ``satellite_list.txt`` (split mode). Raises LayoutError for a
+    missing folder or label file, ValueError for an unknown split, RecordError on the first bad row
+    when ``strict``.
     """
     root = Path(root)
     if not root.is_dir():
         raise LayoutError(f"{root}: VIGOR root folder not found (expected {LAYOUT})")
+    if not max_pair_m > 0:
+        raise ValueError(f"max_pair_m must be a positive distance in metres, got {max_pair_m!r}")
     if split is not None:
         if split not in SPLITS:
             raise ValueError(f"unknown VIGOR split {split!r}; choose one of {', '.join(SPLITS)}")
-        return _load_split(
-            root, split, list(cities) if cities else split_cities(split), splits_dir, strict, verify_images
+        chosen = list(cities) if cities else list(split_cities(split))
+        labels_at = find_labels(root, split, chosen, splits_dir, label_suffix)
+        return _load_split(root, split, chosen, labels_at, all_tiles, strict, verify_images)
+    if splits_dir is not None or label_suffix is not None or all_tiles:
+        raise ValueError(
+            "splits_dir, label_suffix and all_tiles choose label files: they need a split (--split); "
+            "without one every image in the city folders is read"
         )
     cities = list(cities) if cities else find_cities(root)
     if not cities:
