@@ -28,11 +28,11 @@ class TruthBackend(Backend):
     def generate(self, examples: Sequence[EvalExample], sampling: SamplingConfig) -> list[str]:
         out = []
         for e in examples:
-            truth = e.meta.get("truth", {}).get(e.meta.get("question"))
-            if isinstance(truth, bool):
-                answer = "yes" if truth == self.right else "no"
-            elif e.meta.get("question") == "coordinates" or (e.solution or "").startswith("("):
+            truth = e.meta.get("truth")
+            if e.meta.get("question") == "coordinates":
                 answer = e.solution if self.right else "(0.5, 0.5)"
+            elif truth in ("Yes", "No"):
+                answer = truth if self.right else {"Yes": "No", "No": "Yes"}[truth]
             else:
                 answer = (str(truth) if truth is not None else e.solution) if self.right else "Z"
             out.append(f"<think>reasoning</think><answer>{answer}</answer>")
@@ -61,6 +61,8 @@ def test_chain_on_earth_scores_truth_perfectly_and_writes_report(earth_views: Pa
     m = doc["metrics"]
     assert m["n_places"] == 8 and m["accuracy"] == 1.0, m["by_question"]
     assert {"continent", "country", "state", "city", "driving_side", "climate"} <= set(m["by_question"])
+    # the Earth has no truth for GeoChain's visual, island, city-size and language questions
+    assert not {"boats", "vehicles", "island", "big_city", "languages"} & set(m["by_question"])
     assert m["coordinates"]["median_km"] == pytest.approx(0.0, abs=0.02)
     for name in ("report.md", "tasks_bar.png", "geolocation_cdf.png", "error_map.png"):
         assert (report.parent / name).stat().st_size > 1000, name
@@ -87,12 +89,18 @@ def test_chain_on_a_geochain_csv(tmp_path: Path) -> None:
     task = get_task("chain")
     examples = task.load(csv_path)
     assert {e.meta["place"] for e in examples} == {"k1"}
-    truth = examples[0].meta["truth"]
+    # every GeoChain question has a truth by GeoChain's rule (no answer columns here), asked verbatim
+    assert len(examples) == 21 and examples[0].meta["country_code"] == "RU"
+    truth = {e.meta["question"]: e.meta["truth"] for e in examples}
+    assert (truth["continent"], truth["driving_side"], truth["city"], truth["vehicles"]) == (
+        "Europe", "Right", "Moscow", "Yes"
+    )  # fmt: skip
     assert (
-        truth["country_code"] == "RU" and truth["continent"] == "Europe" and truth["driving_side"] == "Right"
+        "Which continent best describes where this location is?"
+        in examples[7].prompt[0]["content"][-1]["text"]
     )
     result = task.score(examples, TruthBackend(True).generate(examples, SamplingConfig()))
-    assert result.metrics["accuracy"] == 1.0
+    assert result.metrics["accuracy"] == 1.0 and len(result.metrics["by_question"]) == 21
     bad = tmp_path / "bad.csv"
     bad.write_text("key,lat,lon\nx,95,0\n", encoding="utf-8")
     with pytest.raises(RecordError, match="bad.csv:2"):

@@ -2,6 +2,7 @@
 
 ``geo-r1 eval --model DIR --tasks pairing,geolocation,chain --run NAME`` (the group's default action,
 same as ``geo-r1 eval run …``), ``geo-r1 eval imageo --predictions F --truth CSV``,
+``geo-r1 eval geochain --predictions F --truth CSV`` or ``--model DIR --data CSV --image-root DIR``,
 ``geo-r1 eval compare RUN RUN …``.
 """
 
@@ -221,6 +222,152 @@ def eval_imageo(
     for t, value in metrics["acc_km"].items():
         table.add_row(f"acc@{t}km", "-" if value is None else f"{value:.4f}")
     Console().print(table)
+
+
+def _print_geochain(metrics: dict, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    table = Table(title=title)
+    for column in ("#", "question", "category", "n", "accuracy"):
+        table.add_column(column, justify="right" if column in ("#", "n", "accuracy") else "left")
+    for key, q in metrics["by_question"].items():
+        table.add_row(str(q["rank"]), key, q["category"], str(q["n"]), pct(q["accuracy"]))
+    console = Console()
+    console.print(table)
+    groups = Table(title="by category / difficulty")
+    for column in ("group", "n", "accuracy"):
+        groups.add_column(column, justify="left" if column == "group" else "right")
+    for label in ("by_category", "by_difficulty"):
+        for name, g in metrics[label].items():
+            groups.add_row(name, str(g["n"]), pct(g["accuracy"]))
+    console.print(groups)
+    coords = metrics.get("coordinates")
+    lines = [
+        f"accuracy (questions 1-20): {pct(metrics['accuracy'])} over {metrics['n_rows']} image(s); "
+        f"{metrics['n_unscored']} answer(s) without truth unscored"
+    ]
+    if coords:
+        within = ", ".join(f"{t} km {pct(v)}" for t, v in coords["acc_km"].items())
+        median = "-" if coords["median_km"] is None else f"{coords['median_km']:.1f}"
+        mean = "-" if coords["mean_km"] is None else f"{coords['mean_km']:.1f}"
+        lines.append(
+            f"coordinates: median {median} km, mean {mean} km, unparseable {pct(coords['share_unparseable'])}; "
+            f"within {within}"
+        )
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@eval_app.command("geochain")
+def eval_geochain(
+    predictions: Path | None = typer.Option(
+        None,
+        "--predictions",
+        help="Score this file: CSV/Parquet with key and answer_0…answer_20 columns, or JSONL "
+        "{key, question, answer} (question: 0-20, answer_N, a question key or its text).",
+    ),
+    truth: Path | None = typer.Option(
+        None,
+        "--truth",
+        help="GeoChain file (CSV/Parquet, with or without its answer columns) to score against.",
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Run this model (folder, or served name for http)."
+    ),
+    data: Path | None = typer.Option(None, "--data", help="With --model: the GeoChain CSV/Parquet to ask."),
+    image_root: Path | None = typer.Option(
+        None,
+        "--image-root",
+        help="Folder holding <city>/<sub_folder>/images/<key>.jpg (default: the data's folder).",
+    ),
+    mode: str = typer.Option(
+        "single", "--mode", help="single: each question alone | chained: one conversation."
+    ),
+    prompt_style: str = typer.Option(
+        "geor1",
+        "--prompt-style",
+        help="geor1: question + think/answer instruction | plain: the question alone.",
+    ),
+    run: str | None = _RUN,
+    runs_dir: Path = _RUNS_DIR,
+    backend: str = _BACKEND,
+    base_url: str | None = _BASE_URL,
+    api_key: str | None = _API_KEY,
+    api_key_env: str = _API_KEY_ENV,
+    batch_size: int = _BATCH,
+    concurrency: int = _CONC,
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="At most this many images (seeded sample)."
+    ),
+    seed: int = _SEED,
+    temperature: float = _TEMP,
+    top_p: float = _TOP_P,
+    max_new_tokens: int = _MAX_NEW,
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """GeoChain: score a predictions file (--predictions F --truth T), or run a model on GeoChain's 21
+    questions (--model M --data T --image-root DIR) and score it."""
+    from geor1.commands import print_error
+    from geor1.errors import GeoR1Error
+
+    try:
+        if predictions is not None or truth is not None:
+            if model is not None:
+                raise GeoR1Error(
+                    "give either --predictions/--truth (score a file) or --model/--data (run a model)"
+                )
+            if predictions is None or truth is None:
+                raise GeoR1Error("scoring a file needs both --predictions F and --truth T")
+            from geor1.eval.geochain import score_files
+
+            metrics = score_files(predictions, truth)
+            title = f"GeoChain: {predictions.name}"
+        elif model is not None:
+            if data is None:
+                raise GeoR1Error("--model needs --data, the GeoChain CSV/Parquet to ask")
+            if backend not in _BACKENDS:
+                raise GeoR1Error(f"--backend must be one of {', '.join(_BACKENDS)}")
+            from geor1.eval.backends import make_backend
+            from geor1.eval.geochain_run import GeoChainRunConfig, rows_with_images, run_geochain
+            from geor1.eval.types import SamplingConfig
+
+            config = GeoChainRunConfig(data, image_root, mode, prompt_style, limit, seed)
+            rows_with_images(config)  # fail on the data before loading a model
+            engine = make_backend(
+                backend,
+                model,
+                batch_size=batch_size,
+                base_url=base_url,
+                api_key=api_key,
+                api_key_env=api_key_env,
+                concurrency=concurrency,
+            )
+            eval_dir = runs_dir / (run or Path(model).name or "eval") / "eval"
+            sampling = SamplingConfig(
+                temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
+            )
+            try:
+                doc = run_geochain(config, engine, eval_dir, sampling, model)
+            finally:
+                engine.close()
+            metrics = doc["metrics"]
+            title = f"GeoChain ({mode}): {model}"
+            typer.echo(f"wrote {eval_dir / 'geochain.json'} and {doc['predictions']}", err=True)
+        else:
+            raise GeoR1Error(
+                "give --predictions F --truth T to score a file, or --model M --data T to run a model"
+            )
+    except GeoR1Error as exc:
+        print_error(exc)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2, ensure_ascii=False))
+        return
+    _print_geochain(metrics, title)
 
 
 @eval_app.command("compare")

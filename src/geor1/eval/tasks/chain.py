@@ -1,25 +1,27 @@
-"""GeoChain-style place chain: a fixed sequence of questions about one place, coarse to fine.
+"""Place chain: GeoChain's questions about one place, coarse to fine, on the offline Earth or GeoChain.
 
-Questions (after GeoChain's ``data/questions.csv``; the visual-only ones, island, city size and
-languages are left out because coordinates alone cannot answer them): hemisphere, near equator,
-near poles, continent, driving side, country, coast, desert, mountainous, climate class,
-state/province, city, coordinates. Ground truth comes from the coordinates (``geor1.eval.placetruth``).
+The questions, their order and wording and the scorer are GeoChain's (``geor1.eval.geochain``): each is
+asked verbatim as its own single-turn prompt with the place's image (``geo-r1 eval geochain --mode
+chained`` asks them as one conversation), followed by Geo-R1's think/answer instruction.
 
-Each question is asked as its own single-turn prompt with the place's image (GeoChain asks them in one
-conversation; independent prompts batch and cache per question, and no answer leaks into the next).
-Scoring: exact match for yes/no and class questions, normalised match (case, accents, ``pycountry``
-aliases) for country/state/city, haversine for coordinates.
+Sources:
 
-Sources: an offline-Earth view manifest (JSONL; one image per place, its satellite view when present)
-or a GeoChain CSV (``key, lat, lon, city, sub_folder, …`` like GeoChain's ``data/test_samples.csv``);
-a CSV image is the ``image`` column when present, else ``ROOT/<city>/<sub_folder>/images/<key>.jpg``,
-``ROOT/images/<key>.jpg`` or ``ROOT/<key>.jpg`` (ROOT = the CSV's folder); rows without an image are
-skipped and counted.
+- an offline-Earth view manifest (JSONL; one image per place, its satellite view when present). Truth
+  comes from the coordinates and the Earth metadata (``geor1.eval.placetruth``), so only the questions
+  it can answer are asked: hemisphere, equator, poles, continent, driving side, country, coast, desert,
+  mountainous (when the metadata has relief), climate, state, city (the nearest GeoNames place) and
+  coordinates. The visual questions, island, city size and languages have no truth there.
+- a GeoChain file (CSV or Parquet, see ``geor1.eval.geochain``): GeoChain's answers where it has the
+  answer columns, its rule where not, every question with a truth. An image is the ``image`` cell when
+  present, else ``ROOT/<city>/<sub_folder>/images/<key>.jpg``, ``ROOT/images/<key>.jpg`` or
+  ``ROOT/<key>.jpg`` (ROOT = the file's folder); rows without an image are skipped and counted.
+
+Scoring: ``geor1.eval.geochain.judge`` per answer; ``accuracy`` covers the non-coordinate questions,
+coordinates get the distance metrics.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,71 +29,54 @@ from typing import Any
 
 import numpy as np
 
-from geor1.errors import GeoR1Error, RecordError
-from geor1.eval.answers import answer_text, parse_class, parse_coordinates, parse_yes_no
-from geor1.eval.metrics import accuracy, geolocation_errors_km, geolocation_metrics
-from geor1.eval.placenames import city_key, country_key, subdivision_key
-from geor1.eval.placetruth import CLIMATES, CONTINENTS, place_truth
+from geor1.errors import GeoR1Error
+from geor1.eval.geochain import KEYS, judge, question_by_key, questions, read_rows, row_truth, summarize
 from geor1.eval.tasks import EvalTask, register_task
 from geor1.eval.types import EvalExample, TaskResult
 from geor1.records import user_prompt
 
-
-@dataclass(frozen=True)
-class ChainQuestion:
-    """One question of the chain: its truth key, text and answer kind (yesno | class | name | coords)."""
-
-    key: str
-    text: str
-    kind: str
-    classes: tuple[str, ...] = ()
-
-
-QUESTIONS = (
-    ChainQuestion("northern_hemisphere", "Is this place located in the Northern Hemisphere? Answer yes or no.", "yesno"),
-    ChainQuestion("near_equator", "Would you say this location is near the Equator? Answer yes or no.", "yesno"),
-    ChainQuestion("near_pole", "Does this location seem to be close to the Poles? Answer yes or no.", "yesno"),
-    ChainQuestion(
-        "continent",
-        "Which continent best describes where this location is? Answer one of: " + ", ".join(CONTINENTS) + ".",
-        "class",
-        CONTINENTS,
-    ),
-    ChainQuestion(
-        "driving_side", "What side of the road do vehicles drive on here? Answer Left or Right.", "class",
-        ("Left", "Right"),
-    ),
-    ChainQuestion("country", "What country is this place located in?", "country"),
-    ChainQuestion("coast", "Is this place near the coast? Answer yes or no.", "yesno"),
-    ChainQuestion("desert", "Is this place located in a desert region? Answer yes or no.", "yesno"),
-    ChainQuestion("mountainous", "Does this location seem to be in a mountainous or hilly region? Answer yes or no.", "yesno"),
-    ChainQuestion(
-        "climate",
-        "What is the most likely climate type for this location? Answer one of: " + ", ".join(CLIMATES) + ".",
-        "class",
-        CLIMATES,
-    ),
-    ChainQuestion("state", "Can you name the state or province this place belongs to?", "state"),
-    ChainQuestion("city", "What is the name of the city, town, or village nearest to this place?", "city"),
-    ChainQuestion(
-        "coordinates",
-        "Based on everything observed, what are the latitude and longitude coordinates of this place? "
-        "Give a tuple of float coordinates (lat, lon).",
-        "coords",
-    ),
-)  # fmt: skip
-QUESTION_BY_KEY = {q.key: q for q in QUESTIONS}
+GEOCHAIN_SUFFIXES = (".csv", ".parquet")
 
 
 @dataclass
 class Place:
-    """A place to ask about: id, coordinates, image path and optional Earth metadata."""
+    """A place to ask about: id, coordinates, image path and its truth per GeoChain question index."""
 
     id: str
     lat: float
     lon: float
     image: str
-    meta: dict[str, Any]
+    truth: dict[int, str | None]
+    country_code: str | None = None
+    source: str = "derived"
+
+
+def _yes_no(value: Any) -> str | None:
+    return None if value is None else ("Yes" if value else "No")
+
+
+def earth_truth(lat: float, lon: float, meta: dict[str, Any]) -> tuple[dict[int, str | None], str | None]:
+    """Return GeoChain-format answers (``Yes``/``No``, names, ``"lat, lon"``) derived for an Earth place,
+    None for the questions the coordinates and metadata cannot answer, and the country code."""
+    from geor1.eval.placetruth import place_truth
+
+    t = place_truth(lat, lon, meta)
+    by_key: dict[str, Any] = {
+        "near_equator": _yes_no(t["near_equator"]),
+        "near_pole": _yes_no(t["near_pole"]),
+        "northern_hemisphere": _yes_no(t["northern_hemisphere"]),
+        "continent": t["continent"],
+        "driving_side": t["driving_side"],
+        "country": t["country"],
+        "coast": _yes_no(t["coast"]),
+        "desert": _yes_no(t["desert"]),
+        "mountainous": _yes_no(t["mountainous"]),
+        "climate": t["climate"],
+        "state": t["state"],
+        "city": t["city"],
+        "coordinates": f"{lat:.4f}, {lon:.4f}",
+    }
+    return {i: by_key.get(key) for i, key in enumerate(KEYS)}, t["country_code"]
 
 
 def places_from_views(path: Path) -> list[Place]:
@@ -107,143 +92,155 @@ def places_from_views(path: Path) -> list[Place]:
     places = []
     for place, i in chosen.items():
         v = view_set.views[i]
-        places.append(Place(place, v.lat, v.lon, str(view_set.image_path(i)), dict(v.meta)))
+        truth, cc = earth_truth(v.lat, v.lon, dict(v.meta))
+        places.append(Place(place, v.lat, v.lon, str(view_set.image_path(i)), truth, cc))
     return places
 
 
-def _csv_image(row: dict[str, str], root: Path) -> Path | None:
-    if row.get("image"):
-        p = Path(row["image"])
-        return p if p.is_absolute() else root / p
-    key = row.get("key") or ""
-    candidates = [root / "images" / f"{key}.jpg", root / f"{key}.jpg"]
-    if row.get("city") and row.get("sub_folder"):
-        candidates.insert(0, root / row["city"] / row["sub_folder"] / "images" / f"{key}.jpg")
-    return next((c for c in candidates if c.is_file()), None)
-
-
-def places_from_geochain_csv(path: Path) -> tuple[list[Place], int]:
-    """Return ``(places, n_without_image)`` of a GeoChain-style CSV (``key, lat, lon, …``)."""
-    from geor1.geo import validate_latlon
-
+def places_from_geochain(path: Path, image_root: Path | None = None) -> tuple[list[Place], int]:
+    """Return ``(places, n_without_image)`` of a GeoChain CSV/Parquet file; images under ``image_root``
+    (default: the file's folder), see the module docstring."""
+    root = Path(image_root) if image_root is not None else path.parent
     places, missing = [], 0
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        for column in ("key", "lat", "lon"):
-            if column not in (reader.fieldnames or []):
-                raise RecordError("missing column", path=path, field=column)
-        for line, row in enumerate(reader, start=2):
-            try:
-                lat, lon = validate_latlon(row["lat"], row["lon"])
-            except ValueError as exc:
-                raise RecordError(str(exc), path=path, line=line, field="lat/lon") from None
-            image = _csv_image(row, path.parent)
-            if image is None:
-                missing += 1
-                continue
-            places.append(Place(row["key"], lat, lon, str(image), {}))
+    for row in read_rows(path):
+        candidates = [row.image(root)]
+        if not row.image_column:
+            candidates += [root / "images" / f"{row.key}.jpg", root / f"{row.key}.jpg"]
+        image = next((c for c in candidates if c.is_file()), None)
+        if image is None:
+            missing += 1
+            continue
+        truth = row_truth(row)
+        sources = set(truth.source.values())
+        source = sources.pop() if len(sources) == 1 else "mixed"
+        places.append(Place(row.key, row.lat, row.lon, str(image), truth.answers, truth.country_code, source))
     if not places:
         raise GeoR1Error(
-            f"{path}: no row has an image file (looked for <city>/<sub_folder>/images/<key>.jpg …)"
+            f"{path}: no row has an image file (looked for {root}/<city>/<sub_folder>/images/<key>.jpg …)"
         )
     return places, missing
 
 
-def _correct(question: ChainQuestion, completion: str, truth: dict[str, Any]) -> tuple[Any, bool]:
-    value = truth[question.key]
-    if question.kind == "yesno":
-        answer = parse_yes_no(completion)
-        return answer, answer is not None and answer == bool(value)
-    if question.kind == "class":
-        answer = parse_class(completion, question.classes)
-        return answer, answer is not None and answer == value
-    text = answer_text(completion)
-    if question.kind == "country":
-        return text, bool(text) and country_key(text) in {country_key(value), truth["country_code"]}
-    if question.kind == "state":
-        return text, bool(text) and subdivision_key(text, truth["country_code"]) == subdivision_key(
-            value, truth["country_code"]
+def place_examples(place: Place, prompt_style: str = "geor1") -> list[EvalExample]:
+    """Return one single-turn example per question of ``place`` that has a truth, in GeoChain's order."""
+    from geor1.eval.geochain import known
+
+    examples = []
+    for q in questions():
+        truth = place.truth.get(q.index)
+        if not known(truth):
+            continue
+        text = q.text if prompt_style == "plain" else None
+        prompt = (
+            [{"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": text}]}]
+            if text is not None
+            else user_prompt(q.text, 1)
         )
-    if question.kind == "city":
-        return text, bool(text) and city_key(text) == city_key(value)
-    raise ValueError(f"unknown question kind {question.kind!r}")
+        examples.append(
+            EvalExample(
+                id=f"{place.id}:{q.key}",
+                prompt=prompt,
+                images=[place.image],
+                solution=truth,
+                meta={
+                    "place": place.id,
+                    "question": q.key,
+                    "question_index": q.index,
+                    "lat": place.lat,
+                    "lon": place.lon,
+                    "truth": truth,
+                    "country_code": place.country_code,
+                    "truth_source": place.source,
+                },
+            )
+        )
+    return examples
+
+
+def score_examples(task: str, examples: Sequence[EvalExample], completions: Sequence[str]) -> TaskResult:
+    """Judge each completion with GeoChain's scorer; return accuracy per question, category and overall
+    (non-coordinate questions) and the coordinate distance metrics."""
+    records: list[dict[str, Any]] = []
+    for e, c in zip(examples, completions, strict=True):
+        q = question_by_key(e.meta["question"])
+        m = e.meta
+        verdict = judge(q, c, m["truth"], country=m.get("country_code"), lat=m["lat"], lon=m["lon"])
+        record: dict[str, Any] = {
+            "id": e.id,
+            "key": m["place"],
+            "place": m["place"],
+            "question": q.index,
+            "question_key": q.key,
+            "answer": c,
+            "parsed": verdict.parsed,
+            "solution": e.solution,
+            "truth_source": m.get("truth_source", "derived"),
+            "correct": verdict.correct,
+        }
+        if q.key == "coordinates":
+            got = verdict.parsed
+            record.update(
+                pred_lat=None if got is None else got[0],
+                pred_lon=None if got is None else got[1],
+                lat=m["lat"],
+                lon=m["lon"],
+                km=None if verdict.km is None or verdict.km != verdict.km else verdict.km,
+            )
+        records.append(record)
+    summary = summarize(records)
+    asked = {k: v for k, v in summary["by_question"].items() if v["n"]}
+    metrics: dict[str, Any] = {
+        "n_places": summary["n_rows"],
+        "n_questions": sum(v["n"] for k, v in asked.items() if k != "coordinates"),
+        "accuracy": summary["accuracy"],
+        "by_question": asked,
+        "by_category": summary["by_category"],
+        "by_difficulty": summary["by_difficulty"],
+        "truth_sources": summary["truth_sources"],
+    }
+    words = [
+        float(r["correct"])
+        for r in records
+        if r["correct"] is not None and r["question_key"] != "coordinates"
+    ]
+    headline = [{"metric": "accuracy", "values": words, "statistic": "mean", "higher_is_better": True}]
+    for key in ("continent", "country", "state", "city"):
+        values = [
+            float(r["correct"]) for r in records if r["question_key"] == key and r["correct"] is not None
+        ]
+        if values:
+            headline.append({"metric": f"accuracy[{key}]", "values": values, "statistic": "mean",
+                             "higher_is_better": True})  # fmt: skip
+    if summary["coordinates"] is not None:
+        metrics["coordinates"] = summary["coordinates"]
+        km = [np.nan if r["km"] is None else r["km"] for r in records if r["question_key"] == "coordinates"]
+        headline.append({"metric": "coordinates median_km", "values": km, "statistic": "median",
+                         "higher_is_better": False})  # fmt: skip
+    for r in records:
+        r["question"] = r.pop("question_key")
+        r.pop("key")
+    return TaskResult(task, metrics, headline, records)
 
 
 @register_task
 class PlaceChainTask(EvalTask):
-    """GeoChain-style question chain over places from Earth views or a GeoChain CSV."""
+    """GeoChain's question chain over places from Earth views or a GeoChain CSV/Parquet file."""
 
     name = "chain"
-    description = "GeoChain-style place chain: hemisphere … country, state, city, coordinates"
-    data_patterns = ("views.jsonl", "*views*.jsonl", "*.csv")
+    description = "GeoChain place chain: its questions, coarse to fine, scored by its answers"
+    data_patterns = ("views.jsonl", "*views*.jsonl", "*.csv", "*.parquet")
 
     def load(self, source: Path, *, limit: int | None = None, seed: int = 0) -> list[EvalExample]:
-        """Return one example per (place, answerable question); ``limit`` counts places."""
-        if source.suffix.lower() == ".csv":
-            places, _ = places_from_geochain_csv(source)
+        """Return one example per (place, question with a truth); ``limit`` counts places."""
+        if source.suffix.lower() in GEOCHAIN_SUFFIXES:
+            places, _ = places_from_geochain(source)
         else:
             places = places_from_views(source)
         if limit is not None and limit < len(places):
             keep = np.sort(np.random.default_rng(seed).choice(len(places), size=limit, replace=False))
             places = [places[i] for i in keep.tolist()]
-        examples = []
-        for place in places:
-            truth = place_truth(place.lat, place.lon, place.meta)
-            for q in QUESTIONS:
-                if truth.get(q.key) is None:
-                    continue
-                solution = truth[q.key] if q.key != "coordinates" else f"({place.lat:.4f}, {place.lon:.4f})"
-                examples.append(
-                    EvalExample(
-                        id=f"{place.id}:{q.key}",
-                        prompt=user_prompt(q.text, 1),
-                        images=[place.image],
-                        solution=solution,
-                        meta={
-                            "place": place.id,
-                            "question": q.key,
-                            "lat": place.lat,
-                            "lon": place.lon,
-                            "truth": truth,
-                        },
-                    )
-                )
-        return examples
+        return [e for place in places for e in place_examples(place)]
 
     def score(self, examples: Sequence[EvalExample], completions: Sequence[str]) -> TaskResult:
         """Return accuracy per question and overall (non-coordinate questions) plus coordinate metrics."""
-        records, coords = [], []
-        for e, c in zip(examples, completions, strict=True):
-            q = QUESTION_BY_KEY[e.meta["question"]]
-            if q.kind == "coords":
-                coords.append((e, parse_coordinates(c)))
-                continue
-            answer, ok = _correct(q, c, e.meta["truth"])
-            records.append({"id": e.id, "place": e.meta["place"], "question": q.key, "answer": answer,
-                            "solution": e.solution, "correct": bool(ok)})  # fmt: skip
-        by_question = {}
-        for q in QUESTIONS:
-            values = [r["correct"] for r in records if r["question"] == q.key]
-            if values:
-                by_question[q.key] = {"n": len(values), "accuracy": accuracy(values)}
-        correct = [float(r["correct"]) for r in records]
-        metrics: dict[str, Any] = {"n_places": len({e.meta["place"] for e in examples}), "n_questions": len(records),
-                                   "accuracy": accuracy([r["correct"] for r in records]), "by_question": by_question}  # fmt: skip
-        headline = [{"metric": "accuracy", "values": correct, "statistic": "mean", "higher_is_better": True}]
-        for key in ("continent", "country", "state", "city"):
-            values = [float(r["correct"]) for r in records if r["question"] == key]
-            if values:
-                headline.append({"metric": f"accuracy[{key}]", "values": values, "statistic": "mean",
-                                 "higher_is_better": True})  # fmt: skip
-        if coords:
-            km = geolocation_errors_km(
-                [p for _, p in coords], [e.meta["lat"] for e, _ in coords], [e.meta["lon"] for e, _ in coords]
-            )
-            metrics["coordinates"] = geolocation_metrics(km)
-            headline.append({"metric": "coordinates median_km", "values": km.tolist(), "statistic": "median",
-                             "higher_is_better": False})  # fmt: skip
-            for (e, p), d in zip(coords, km.tolist(), strict=True):
-                records.append({"id": e.id, "place": e.meta["place"], "question": "coordinates",
-                                "pred_lat": None if p is None else p[0], "pred_lon": None if p is None else p[1],
-                                "lat": e.meta["lat"], "lon": e.meta["lon"], "km": None if d != d else d})  # fmt: skip
-        return TaskResult(self.name, metrics, headline, records)
+        return score_examples(self.name, examples, completions)
