@@ -110,6 +110,10 @@ def test_vigor_missing_labels_name_the_folders_looked_in(tmp_path: Path) -> None
         load_vigor(root, split="same_area_test", cities=["Chicago"], splits_dir="other")
     with pytest.raises(ValueError, match="need a split"):
         load_vigor(root, splits_dir="splits__corrected")
+    with pytest.raises(
+        ValueError, match="max_pair_m pairs panoramas with tiles by distance, without a split"
+    ):
+        load_vigor(root, split="same_area_test", cities=["Chicago"], max_pair_m=30)
 
 
 def test_vigor_satellite_list_makes_every_tile_a_view(tmp_path: Path) -> None:

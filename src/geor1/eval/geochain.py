@@ -53,7 +53,7 @@ CLIMATES = ("Tropical", "Dry", "Temperate", "Continental", "Polar")
 CLASSES = {"continent": CONTINENTS, "driving_side": ("Left", "Right"), "climate": CLIMATES}
 NAME_KINDS = {"country": "country", "state": "state", "city": "city", "languages": "languages"}
 COORD_CORRECT_KM = 25.0  # the coordinates question counts as right within city scale
-UNKNOWN = {"", "unknown", "nan", "none", "null", "n a", "na"}
+UNKNOWN = {"", "unknown", "nan", "none", "null", "n a"}
 # GeoChain's per-city table columns answering questions 10…17
 PER_CITY_COLUMNS = {
     10: "Near Coast", 11: "Island", 12: "Desert Region", 13: "Mountainous", 14: "Climate Type",
@@ -200,6 +200,13 @@ def iter_table(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
             line = reader.line_num + 1
 
 
+def _class_mapping(value: Any) -> str | None:
+    """Return a ``class_mapping`` cell as JSON text (Parquet may hold it as a map already)."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return _cell(value)
+
+
 def _columns(path: Path) -> list[str]:
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
@@ -252,10 +259,11 @@ def read_rows(path: str | Path) -> list[Row]:
                 lon=lon,
                 city=_cell(record.get("city")) or "",
                 sub_folder=_cell(record.get("sub_folder")) or "",
-                class_mapping=_cell(record.get("class_mapping")),
+                class_mapping=_class_mapping(record.get("class_mapping")),
                 answers={i: _cell(record.get(c)) for i, c in answer_columns.items()},
                 line=line,
-                image_column=_cell(record.get("image")),
+                # a path; an image stored in the file itself (Parquet bytes) is not read
+                image_column=_cell(image) if isinstance(image := record.get("image"), str) else None,
             )
         )
     if not rows:

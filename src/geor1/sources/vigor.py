@@ -75,6 +75,7 @@ TILE_PX = 640
 # that a tile which might cover a panorama is never offered as its negative.
 MERCATOR_M_PER_PX_Z20_EQUATOR = 156543.03392 / 2**20
 VIGOR_PAPER_M_PER_PX = 0.114
+DEFAULT_MAX_PAIR_M = 50.0
 COVER_SEARCH_KM = 0.1  # beyond every tile's half-diagonal (at most ~55 m)
 LAYOUT = (
     "{root}/{city}/panorama/<id>,<lat>,<lon>,.jpg, {root}/{city}/satellite/satellite_<lat>_<lon>.png "
@@ -392,7 +393,7 @@ def load_vigor(
     splits_dir: str | None = None,
     label_suffix: str | None = None,
     all_tiles: bool = False,
-    max_pair_m: float = 50.0,
+    max_pair_m: float | None = None,
     strict: bool = False,
     verify_images: bool = False,
 ) -> ViewsResult:
@@ -400,7 +401,7 @@ def load_vigor(
 
     ``split`` picks a protocol's label files (see SPLITS; ``cities`` then defaults to the protocol's);
     without it every image in the city folders is read and panoramas pair with the nearest tile within
-    ``max_pair_m``. ``splits_dir`` (``splits``, ``splits__corrected``, …) and ``label_suffix``
+    ``max_pair_m`` (default DEFAULT_MAX_PAIR_M). ``splits_dir`` (``splits``, ``splits__corrected``, …) and ``label_suffix``
     (``__corrected`` or ``""``) pick the label layout; left out, they are detected (see ``find_labels``).
     ``all_tiles`` adds every tile of ``satellite_list.txt`` (split mode). Raises LayoutError for a
     missing folder or label file, ValueError for an unknown split, RecordError on the first bad row
@@ -409,8 +410,13 @@ def load_vigor(
     root = Path(root)
     if not root.is_dir():
         raise LayoutError(f"{root}: VIGOR root folder not found (expected {LAYOUT})")
-    if not max_pair_m > 0:
+    if max_pair_m is not None and not max_pair_m > 0:
         raise ValueError(f"max_pair_m must be a positive distance in metres, got {max_pair_m!r}")
+    if max_pair_m is not None and split is not None:
+        raise ValueError(
+            "max_pair_m pairs panoramas with tiles by distance, without a split (--split): "
+            "a split's label files name each panorama's tile"
+        )
     if split is not None:
         if split not in SPLITS:
             raise ValueError(f"unknown VIGOR split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -425,4 +431,5 @@ def load_vigor(
     cities = list(cities) if cities else find_cities(root)
     if not cities:
         raise LayoutError(f"{root}: no VIGOR city folders found; expected {LAYOUT}")
-    return _load_folders(root, cities, max_pair_m, strict, verify_images)
+    pair_m = DEFAULT_MAX_PAIR_M if max_pair_m is None else max_pair_m
+    return _load_folders(root, cities, pair_m, strict, verify_images)
