@@ -334,16 +334,21 @@ def test_cli_runs_a_model_on_all_21_questions(tmp_path: Path, mode: str, monkeyp
         longest = max(server.log, key=len)
         assert longest[0] == ("user", True) and all(not image for _, image in longest[1:])
         assert [role for role, _ in longest[:4]] == ["user", "assistant", "user", "assistant"]
-    doc = json.loads((tmp_path / "runs" / mode / "eval" / "geochain.json").read_text())
+    task = "geochain" if mode == "single" else "geochain-chained"
+    doc = json.loads((tmp_path / "runs" / mode / "eval" / f"{task}.json").read_text())
     assert doc["metrics"]["n_rows"] == 2 and doc["mode"] == mode
     # every answer was "Yes": right exactly where GeoChain says Yes
     assert doc["metrics"]["by_question"]["vehicles"]["accuracy"] == 1.0
     assert doc["metrics"]["by_question"]["boats"]["accuracy"] == 0.0
-    predictions = tmp_path / "runs" / mode / "eval" / "geochain_predictions.csv"
+    predictions = tmp_path / "runs" / mode / "eval" / f"{task}_predictions.csv"
     assert score_files(predictions, data)["n_rows_without_prediction"] == 3  # their images are absent
     two = tmp_path / "two.csv"
     two.write_text("".join(data.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
     assert score_files(predictions, two)["by_question"] == doc["metrics"]["by_question"]
+    from geor1.eval.compare import compare_runs
+
+    _, markdown = compare_runs([mode], runs_dir=tmp_path / "runs", n_boot=100)
+    assert f"| {task} | accuracy[Visual Cues] ↑ | 0.375" in markdown  # "Yes" right on 3 of 8
 
 
 def test_cli_run_errors_before_loading_a_model(tmp_path: Path) -> None:

@@ -356,7 +356,7 @@ def eval_geochain(
                 engine.close()
             metrics = doc["metrics"]
             title = f"GeoChain ({mode}): {model}"
-            typer.echo(f"wrote {eval_dir / 'geochain.json'} and {doc['predictions']}", err=True)
+            typer.echo(f"wrote {doc['path']} and {doc['predictions']}", err=True)
         else:
             raise GeoR1Error(
                 "give --predictions F --truth T to score a file, or --model M --data T to run a model"

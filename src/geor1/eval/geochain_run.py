@@ -162,14 +162,33 @@ def write_predictions(path: Path, rows: list[Row], completions: dict[tuple[str, 
     return path
 
 
+def headline(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the metrics ``geo-r1 eval compare`` puts side by side: overall accuracy (questions 1-20),
+    accuracy per GeoChain category, and the median coordinate error."""
+    coords = questions()[-1].index
+    scored = [r for r in records if r["correct"] is not None]
+    out = [{"metric": "accuracy", "values": [float(r["correct"]) for r in scored if r["question"] != coords],
+            "statistic": "mean", "higher_is_better": True}]  # fmt: skip
+    for category in dict.fromkeys(q.category for q in questions()):
+        values = [float(r["correct"]) for r in scored if questions()[r["question"]].category == category]
+        out.append({"metric": f"accuracy[{category}]", "values": values, "statistic": "mean",
+                    "higher_is_better": True})  # fmt: skip
+    km = [float("nan") if r.get("km") is None else r["km"] for r in scored if r["question"] == coords]
+    out.append(
+        {"metric": "coordinates median_km", "values": km, "statistic": "median", "higher_is_better": False}
+    )
+    return out
+
+
 def run_geochain(
     config: GeoChainRunConfig, backend: Any, eval_dir: Path, sampling: SamplingConfig, model: str
 ) -> dict[str, Any]:
-    """Ask every question of every image, score, and write ``geochain.json`` and
-    ``geochain_predictions.csv`` in ``eval_dir``; return the JSON document."""
+    """Ask every question of every image, score, and write ``<task>.json`` and ``<task>_predictions.csv``
+    in ``eval_dir`` (task ``geochain``, or ``geochain-chained`` in chained mode); return the JSON document."""
     from geor1.eval.cache import GenerationCache
     from geor1.io import write_json
 
+    task = "geochain" if config.mode == "single" else f"geochain-{config.mode}"
     rows, images, n_without_image = rows_with_images(config)
     with GenerationCache(eval_dir / "generations.jsonl") as cache:
         completions, errors = generate_geochain(backend, cache, rows, images, config, sampling)
@@ -179,10 +198,11 @@ def run_geochain(
         r["answer"] = answer_text(r["completion"])
     metrics = summarize(records)
     metrics.update(n_without_image=n_without_image, n_failed=len(errors))
-    predictions = write_predictions(eval_dir / "geochain_predictions.csv", rows, completions)
+    predictions = write_predictions(eval_dir / f"{task}_predictions.csv", rows, completions)
     doc = {
-        "task": "geochain",
+        "task": task,
         "metrics": metrics,
+        "headline": headline(records),
         "examples": records,
         "errors": errors,
         "model": model,
@@ -196,5 +216,5 @@ def run_geochain(
         "limit": config.limit,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    write_json(eval_dir / "geochain.json", doc)
+    doc["path"] = str(write_json(eval_dir / f"{task}.json", doc))
     return doc

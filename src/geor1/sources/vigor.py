@@ -79,7 +79,7 @@ DEFAULT_MAX_PAIR_M = 50.0
 COVER_SEARCH_KM = 0.1  # beyond every tile's half-diagonal (at most ~55 m)
 LAYOUT = (
     "{root}/{city}/panorama/<id>,<lat>,<lon>,.jpg, {root}/{city}/satellite/satellite_<lat>_<lon>.png "
-    "and {root}/splits/{city}/*.txt"
+    "and {root}/splits/{city}/*.txt (SliceMatch's corrected labels: {root}/splits__corrected/{city}/*__corrected.txt)"
 )
 
 
@@ -156,10 +156,10 @@ def find_labels(
             best = rank
     assert best is not None
     names = " or ".join(sorted({label_name(split, x) for x in suffixes}))
-    looked = ", ".join(f"{root / f}/" for f in folders)
+    looked = " and ".join(f"{root / f}/<city>/" for f in folders)
     raise LayoutError(
-        f"{best[5][0]}: VIGOR label file for split {split!r} not found (looked for {names} under "
-        f"{looked}<city>; the split covers {', '.join(cities)}; pass cities=/--city to read fewer, "
+        f"{best[5][0]}: VIGOR label file for split {split!r} not found (looked for {names} in "
+        f"{looked}; the split covers {', '.join(cities)}; pass cities=/--city to read fewer, "
         f"splits_dir=/--splits-dir and label_suffix=/--label-suffix for another layout); expected {LAYOUT}"
     )
 
