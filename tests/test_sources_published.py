@@ -210,15 +210,22 @@ def test_vigor_folder_mode_never_offers_a_covering_tile_as_negative(tmp_path: Pa
         )
         examples, report = build_pairing(views, config, root)
         assert report.written >= 25
-        by_place = {v.place: v for v in views.views}
+        by_id = {v.id: v for v in views.views}
+        panos_by_place = {v.place: v for v in panos}
+        checked = 0
         for ex in examples:
             m = ex["meta"]
-            query = by_place[m["place"]] if m.get("direction") != "reverse" else None
+            query = by_id[m["query_id"]]
             negatives = [p for j, p in enumerate(m["candidate_places"]) if j != m["answer_index"]]
             for negative in negatives:
-                if query is not None and query.view == "street":
+                if query.view == "street":  # a tile showing the panorama's spot is no negative
                     t = tiles[negative]
                     assert not tile_covers(t.lat, t.lon, query.lat, query.lon), (ex["id"], negative)
+                elif negative in panos_by_place:  # nor a panorama standing inside the query tile
+                    p = panos_by_place[negative]
+                    assert not tile_covers(query.lat, query.lon, p.lat, p.lon), (ex["id"], negative)
+                checked += 1
+        assert checked >= 3 * report.written
 
 
 def test_cli_vigor_max_pair_m(tmp_path: Path) -> None:
