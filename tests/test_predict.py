@@ -87,7 +87,7 @@ def test_predict_cli_names_bad_image(tiny_model_dir, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = CliRunner().invoke(build_app(), ["predict", str(bad), "--model", str(tiny_model_dir)])
-    assert result.exit_code == 1 and str(bad) in result.output
+    assert result.exit_code == 2 and str(bad) in result.output
 
 
 def test_predict_cli_prints_model_text_literally(tmp_path, monkeypatch):

@@ -293,12 +293,12 @@ def test_cli_strict_failure_leaves_output_untouched(images: Path) -> None:
     manifest = write_csv(images / "m.csv", [GOOD, "c,img/a.png,95,2,street,"])
     out = images / "views.jsonl"
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{manifest}:3 field 'lat': out of range" in result.output
     assert not out.exists()
     out.write_text("previous\n", encoding="utf-8")
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict")
-    assert result.exit_code == 1 and out.read_text(encoding="utf-8") == "previous\n"
+    assert result.exit_code == 2 and out.read_text(encoding="utf-8") == "previous\n"
     assert [p.name for p in images.iterdir() if p.name.startswith(".views")] == []  # no temp file left
 
 
@@ -317,16 +317,16 @@ def test_cli_rejects_bad_arguments(images: Path) -> None:
     out = images / "views.jsonl"
     assert run_cli("--source", "nope", "--root", str(images), "--out", str(out)).exit_code != 0
     result = run_cli("--source", "manifest", "--out", str(out))
-    assert result.exit_code == 1 and "needs the manifest file" in result.output
+    assert result.exit_code == 2 and "needs the manifest file" in result.output
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--gps", "x.csv", "--out", str(out))
-    assert result.exit_code == 1 and "does not take this option" in result.output
+    assert result.exit_code == 2 and "does not take this option" in result.output
     result = run_cli(
         "--source", "manifest", "--manifest", str(manifest), "--out", str(images / "img" / "v.jsonl")
     )  # below the root: the manifest records its root instead of failing
     assert result.exit_code == 0 and read_views(images / "img" / "v.jsonl")[0].root == str(images)
     empty = write_csv(images / "e.csv", ["x,img/none.png,1,2,street,"])
     result = run_cli("--source", "manifest", "--manifest", str(empty), "--out", str(out))
-    assert result.exit_code == 1 and "no views read" in result.output and not out.exists()
+    assert result.exit_code == 2 and "no views read" in result.output and not out.exists()
 
 
 def test_unreadable_files_raise_located_errors(images: Path) -> None:

@@ -27,6 +27,8 @@ def build_app() -> typer.Typer:
         register = getattr(module, "register", None)
         if callable(register):
             register(app)
+    # One path for errors: every geor1 error of every command is one `error:` line and exit code 2.
+    geor1.commands.guard_app(app)
     return app
 
 

@@ -27,12 +27,13 @@ _BACKENDS = ("hf", "http", "vllm")
 def clean_errors() -> Iterator[None]:
     """Turn a GeoR1Error (a bad input, named by the error) into an ``error: …`` line on stderr and exit
     code 2, as ``geo-r1 cot`` does, instead of a traceback."""
+    from geor1.commands import print_error
     from geor1.errors import GeoR1Error
 
     try:
         yield
     except GeoR1Error as exc:
-        typer.echo(f"error: {exc}", err=True)
+        print_error(exc)
         raise typer.Exit(2) from None
 
 

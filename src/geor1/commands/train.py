@@ -11,27 +11,22 @@ from pathlib import Path
 
 import typer
 
-from geor1.errors import ConfigError
-
 _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def _run(kind: str, config: Path, overrides: list[str]) -> None:
     from geor1.train.config import load_config
 
-    try:
-        mapping, (script, model_args, args) = load_config(kind, config, overrides)
-        if kind == "sft":
-            from geor1.train.sft import run_sft
+    # A ConfigError (or any geor1 error) becomes one `error:` line and exit 2 (geor1.commands.guard_app).
+    mapping, (script, model_args, args) = load_config(kind, config, overrides)
+    if kind == "sft":
+        from geor1.train.sft import run_sft
 
-            run_sft(script, model_args, args, mapping)
-        else:
-            from geor1.train.grpo import run_grpo
+        run_sft(script, model_args, args, mapping)
+    else:
+        from geor1.train.grpo import run_grpo
 
-            run_grpo(script, model_args, args, mapping)
-    except ConfigError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        run_grpo(script, model_args, args, mapping)
     typer.echo(f"{kind} run finished: {args.output_dir}")
 
 

@@ -183,6 +183,10 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
     sources = {t.name: resolve_data(t, config.data) for t in tasks}  # fail before loading a model
     own_backend = backend is None
     if backend is None:
+        if config.backend in ("hf", "vllm"):
+            from geor1.models.loading import check_model_source
+
+            check_model_source(config.model, what="--model")  # a typo fails now, not after hub retries
         backend = make_backend(
             config.backend,
             config.model,

@@ -81,9 +81,12 @@ def build_grpo_trainer(
     from geor1.train.data import load_examples
     from geor1.train.run import check_model_path, model_init_kwargs
 
-    path = check_model_path(model_args)
     if not script.train_file:
         raise ConfigError("train_file", "required: one or more task JSONL files")
+    path = check_model_path(model_args)
+    # the examples (a quick read) before the processor and model: a bad train file fails first
+    train = load_examples(script.train_file, "grpo", limit=script.max_train_samples)
+    evaluation = load_examples(script.eval_file, "grpo") if script.eval_file else None
     args.model_init_kwargs = model_init_kwargs(model_args, args)
     processor = load_processor(
         path,
@@ -93,8 +96,6 @@ def build_grpo_trainer(
         trust_remote_code=args.trust_remote_code,
     )
     funcs = resolve_rewards(script, args, reward_funcs, tokenizer=processor.tokenizer)
-    train = load_examples(script.train_file, "grpo", limit=script.max_train_samples)
-    evaluation = load_examples(script.eval_file, "grpo") if script.eval_file else None
     callbacks = list(callbacks or [])
     kwargs = dict(
         model=path,

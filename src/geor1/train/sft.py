@@ -27,13 +27,16 @@ def build_sft_trainer(
     from geor1.train.data import load_examples
     from geor1.train.run import check_model_path, model_init_kwargs
 
-    path = check_model_path(model_args)
     if not script.train_file:
         raise ConfigError("train_file", "required: one or more CoT JSONL files")
     if args.completion_only_loss is False:
         raise ConfigError(
             "completion_only_loss", "SFT trains on the assistant part only; leave it unset or true"
         )
+    path = check_model_path(model_args)
+    # the examples (a quick read) before the processor and model: a bad train file fails first
+    train = load_examples(script.train_file, "sft", limit=script.max_train_samples)
+    evaluation = load_examples(script.eval_file, "sft") if script.eval_file else None
     args.model_init_kwargs = model_init_kwargs(model_args, args)
     processor = load_processor(
         path,
@@ -41,8 +44,6 @@ def build_sft_trainer(
         max_pixels=script.max_pixels,
         trust_remote_code=args.trust_remote_code,
     )
-    train = load_examples(script.train_file, "sft", limit=script.max_train_samples)
-    evaluation = load_examples(script.eval_file, "sft") if script.eval_file else None
     return SFTTrainer(
         model=path,
         args=args,
