@@ -211,4 +211,6 @@ def merge_lora(base: str | Path, adapter: str | Path, out: str | Path) -> Path:
     else:
         processor = load_processor(base)
     processor.save_pretrained(out)
-    return out
+    from geor1.io import apply_umask
+
+    return apply_umask(out)

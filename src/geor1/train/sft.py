@@ -67,6 +67,10 @@ def run_sft(script: SFTScriptArguments, model_args: Any, args: Any, mapping: dic
     prepare_run_folder("sft", args, mapping, (script, model_args, args))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
+    if trainer.args.process_index == 0:
+        from geor1.io import apply_umask
+
+        apply_umask(output_dir)  # save_pretrained writes weights 0600; checkpoints too
     return trainer
 
 
