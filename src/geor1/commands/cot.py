@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from geor1.commands import print_error
@@ -204,6 +205,8 @@ def _print_summary(summary: Any, out_path: Path, log_path: Path, hf_dataset: Pat
     if summary.abstentions:
         causes = ", ".join(f"{cause}: {n}" for cause, n in summary.abstentions.most_common())
         out.print(f"teacher abstentions by cause — {causes}", highlight=False)
+    if summary.stale_note:
+        err.print(f"[yellow]warning:[/yellow] {escape(summary.stale_note)}", highlight=False, soft_wrap=True)
     lines = [
         f"examples in input: {summary.examples} (already done before this run: {summary.resumed_done})",
         f"processed now: {summary.processed} — with a kept exemplar: {summary.examples_with_kept}, "
