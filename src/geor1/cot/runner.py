@@ -215,8 +215,8 @@ def read_state(
     written, and the kept (record id, completion) pairs to seed the near-duplicate index.
 
     ``current`` maps example ids to their content fingerprints: a log event made for other content is
-    ignored, and so is an event without a fingerprint (written before fingerprints) for an example in
-    ``changed``.
+    ignored; so is every event without a fingerprint (written before fingerprints) once ``changed`` shows
+    that the input was regenerated since.
     """
     progress: dict[str, _Progress] = {}
     written: set[str] = set()
@@ -232,8 +232,8 @@ def read_state(
                 continue
             example_id = str(event["example_id"])
             fingerprint = event.get("fingerprint")
-            if fingerprint is None and example_id in changed:
-                continue
+            if fingerprint is None and changed:
+                continue  # written before fingerprints, and the input has changed since: unknown content
             if fingerprint is not None and example_id in current and fingerprint != current[example_id]:
                 continue
             state = entry(example_id)
