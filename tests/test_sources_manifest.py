@@ -264,7 +264,9 @@ def test_write_manifest_rewrites_paths_relative_to_its_folder(images: Path) -> N
     write_manifest(sibling, result.views, root)
     lines = [json.loads(line) for line in sibling.read_text().splitlines()]
     assert [(d["root"], d["image"]) for d in lines] == [(str(root), "a.png"), (str(root), "b.jpg")]
-    again = load_manifest(sibling)  # reads back cleanly, and rewrites back to the plain layout
+    outside = load_manifest(sibling)  # its rows' root lies outside the manifest's folder: refused
+    assert outside.counts == {"root escapes image root": 2} and not outside.views
+    again = load_manifest(sibling, root=images)  # reads back cleanly, and rewrites back to the plain layout
     assert again.counts == {} and {v.root for v in again.views} == {str(root)}
     write_manifest(root / "back.jsonl", again.views, again.root)
     assert [v.to_dict() for v in read_views(root / "back.jsonl")] == [
@@ -430,3 +432,21 @@ def test_readme_views_command_with_read_only_root_and_outputs_elsewhere(tmp_path
     finally:
         for folder in (photos, photos / "street", photos / "satellite"):
             folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("row_root", ["/etc", "../outside", "img/../.."])
+def test_a_rows_root_cannot_leave_the_image_root(images: Path, tmp_path: Path, row_root: str) -> None:
+    (images.parent / "outside").mkdir(exist_ok=True)
+    manifest = images / "m.csv"
+    manifest.write_text(
+        f"id,image,lat,lon,view,root\na,img/a.png,1,2,street,\nb,passwd,1,2,street,{row_root}\n"
+    )
+    out = tmp_path / "v.jsonl"
+    result = run_cli(
+        "--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict", "--verify-images"
+    )
+    assert result.exit_code == 2 and not out.exists(), result.output
+    assert f"{manifest}:3 field 'root': row root {row_root!r} lies outside the image root" in result.output
+    result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out))
+    assert result.exit_code == 0 and "root escapes image root: 1" in result.output
+    assert [v.id for v in read_views(out)] == ["a"]

@@ -6,7 +6,8 @@ a JSON object as text) and ``root``. Every other column goes into ``meta``. ``im
 root, which is the manifest's folder unless ``root=`` is given, and may not leave it (absolute paths,
 ``..`` and symbolic links leading out fail). A row's own ``root`` (absolute, or relative to the
 manifest's folder; what ``write_manifest`` records when it writes outside the images' folder) replaces
-the default root for that row, so a written view manifest reads back unchanged.
+the default root for that row, so a written view manifest reads back unchanged; it must lie inside the
+image root too (read a manifest written elsewhere with a ``root=`` that holds its rows' roots).
 
 Bad rows are located by file and position: CSV by physical line (the header is line 1, so data row 1 is
 line 2), JSONL by line, Parquet by 0-based row index ("row N", as ``pandas.read_parquet(f).iloc[N]``).
@@ -350,8 +351,17 @@ def _meta_from_text(value: Any, where: Where) -> dict[str, Any]:
     raise BadRow("bad meta", where.error("meta must be a JSON object", "meta"))
 
 
-def _view_dict(record: dict[str, Any], where: Where) -> dict[str, Any]:
-    """Return a manifest record as a ``view_from_dict`` input: extra columns are merged into ``meta``."""
+def _inside(folder: Path, root: Path) -> bool:
+    """Return True if ``folder``'s real location (links followed) is ``root``'s or lies under it."""
+    real, real_root = os.path.realpath(folder), os.path.realpath(root)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _view_dict(record: dict[str, Any], where: Where, confine: Path | None = None) -> dict[str, Any]:
+    """Return a manifest record as a ``view_from_dict`` input: extra columns are merged into ``meta``.
+
+    A row's own ``root`` must lie inside ``confine`` (the image root), as every image path must: a row
+    may not widen what the manifest can reach (``root: /etc``, ``root: ../outside``)."""
     meta = _meta_from_text(record.get("meta"), where)
     extras = {
         k: v
@@ -367,6 +377,15 @@ def _view_dict(record: dict[str, Any], where: Where) -> dict[str, Any]:
     if isinstance(root, str) and root.strip():
         # relative to the manifest's folder; absolute from here on, so it survives being written elsewhere
         obj["root"] = str(Path(where.path).absolute().parent / root)
+        if confine is not None and not _inside(Path(obj["root"]), confine):
+            raise BadRow(
+                "root escapes image root",
+                where.error(
+                    f"row root {root!r} lies outside the image root {confine} (pass --root with a folder "
+                    "that holds it)",
+                    "root",
+                ),
+            )
     elif root not in (None, "") and not (isinstance(root, float) and math.isnan(root)):
         raise BadRow("bad root", where.error("root must be a folder path", "root"))
     return obj
@@ -484,7 +503,7 @@ def load_manifest(
         records = _parquet_records(path)
     for record, where in records:
         try:
-            obj = _view_dict(record, where)
+            obj = _view_dict(record, where, confine=root)
         except BadRow as bad:
             collector.reject(bad.reason, bad.error)
             continue
