@@ -450,3 +450,26 @@ def test_a_rows_root_cannot_leave_the_image_root(images: Path, tmp_path: Path, r
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out))
     assert result.exit_code == 0 and "root escapes image root: 1" in result.output
     assert [v.id for v in read_views(out)] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "swallowed"),
+    [('b,"img/b.png,3,4,street,', 2), ('b,"img/b.png,3,4,street,x', 1)],
+    ids=["to-the-end", "closed-later"],
+)
+def test_unclosed_quote_is_named_at_its_line_and_no_row_vanishes(
+    images: Path, tmp_path: Path, bad: str, swallowed: int
+) -> None:
+    # the second case closes the quote on the next line ('..."x"'), leaving three fields instead of six
+    tail = 'c,img/a.png,5,6,street,"x"' if swallowed == 1 else "c,img/a.png,5,6,street,"
+    rows = [GOOD, bad, tail, "d,img/b.jpg,7,8,street,"]
+    manifest = write_csv(images / "m.csv", rows)
+    out = tmp_path / "v.jsonl"
+    result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict")
+    assert result.exit_code == 2 and not out.exists()
+    assert f"{manifest}:3 field 'image': unclosed quote" in result.output
+    result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    kept = [v.id for v in read_views(out)]
+    assert f"skipped {1 + swallowed} bad row(s) of {len(kept) + 1 + swallowed}" in result.output
+    assert "missing required field" not in result.output and "unclosed quote" in result.output

@@ -299,6 +299,13 @@ class ViewCollector:
 
 def iter_csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(physical line number where the row starts, fields)`` for every non-blank row of a CSV file."""
+    for start, _, fields in iter_csv_spans(path):
+        yield start, fields
+
+
+def iter_csv_spans(path: Path) -> Iterator[tuple[int, int, list[str]]]:
+    """Yield ``(first line, last line, fields)`` for every non-blank row of a CSV file (physical lines; a
+    quoted cell holding line breaks makes a row span several)."""
     decoded = 0
 
     def lines(handle: Any) -> Iterator[str]:
@@ -317,7 +324,7 @@ def iter_csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
                 line, start = start, reader.line_num + 1
                 if not fields or all(not f.strip() for f in fields):
                     continue
-                yield line, fields
+                yield line, reader.line_num, fields
         except UnicodeDecodeError as exc:
             raise RecordError(f"not UTF-8 text ({exc.reason})", path=path, line=decoded + 1) from None
         except csv.Error as exc:
@@ -403,16 +410,47 @@ def _missing_columns(columns: Iterable[str], path: Path, line: int | None) -> No
         )
 
 
+def _unclosed_quote(
+    path: Path, header: list[str], start: int, end: int, fields: list[str], collector: ViewCollector
+) -> bool:
+    """Reject (and count, line by line) a row whose quote swallowed the lines after it; return True if so.
+
+    A quoted cell may hold line breaks, but a multi-line row whose field count does not match the header
+    is an unclosed quote: the rows it swallowed must be counted and the cause named, not "missing lat"."""
+    if end == start or len(fields) == len(header) or not any("\n" in f for f in fields):
+        return False
+    index = next(i for i, f in enumerate(fields) if "\n" in f)
+    column = header[index] if index < len(header) else f"#{index + 1}"
+    collector.reject(
+        "unclosed quote",
+        RecordError(
+            f"unclosed quote: the quoted cell opened here runs on to line {end}, swallowing "
+            f"{end - start} line(s)",
+            path=path,
+            line=start,
+            field=column,
+        ),
+    )
+    for line in range(start + 1, end + 1):
+        collector.reject(
+            "unclosed quote",
+            RecordError(f"inside the unclosed quote opened on line {start}", path=path, line=line),
+        )
+    return True
+
+
 def _csv_records(path: Path, collector: ViewCollector) -> Iterator[tuple[dict[str, Any], Where]]:
-    rows = iter_csv_rows(path)
+    rows = iter_csv_spans(path)
     first = next(rows, None)
     if first is None:
         _missing_columns([], path, 1)
         return
-    header_line, header = first
+    header_line, _, header = first
     header = [h.strip() for h in header]
     _missing_columns(header, path, header_line)
-    for line, fields in rows:
+    for line, end, fields in rows:
+        if _unclosed_quote(path, header, line, end, fields, collector):
+            continue
         where = Where(path, line=line)
         if len(fields) > len(header):
             collector.reject(
