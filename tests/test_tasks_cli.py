@@ -162,3 +162,21 @@ def test_split_does_not_follow_the_sampling_seed(manifest, tmp_path):
         assert found and not found & _task_places(train)
     assert places[0] == places[1] == places[7]  # the sampling seed never moves a place between splits
     assert geoloc_test_places("split5", "--split-seed", 5) != places[0]  # ...the split seed does
+
+
+def test_test_set_sharing_places_with_the_training_data_is_refused(manifest, tmp_path):
+    train = tmp_path / "pair_train.jsonl"
+    r = run("pairing", "--views", manifest, "--out", train, "--split", "train", "--test-fraction", 0.3,
+            "--band", "easy")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    recorded = load_task_examples(train)[0]["meta"]["split_config"]
+    assert recorded == {"split": "train", "by": "place", "test_fraction": 0.3, "seed": 0, "region_deg": 10.0}
+    test = tmp_path / "geoloc_test.jsonl"
+    args = ["geoloc", "--views", manifest, "--out", test, "--split", "test", "--train-tasks", train]
+    r = run(*args, "--test-fraction", 0.5, "--split-seed", 5)  # other split settings: places leak
+    errors = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert r.exit_code == 2 and len(errors) == 1, r.output
+    assert "shares" in errors[0] and "seed=0" in errors[0] and "seed=5" in errors[0] and not test.exists()
+    r = run(*args, "--test-fraction", 0.3)  # the same split settings: no shared place
+    assert r.exit_code == 0, r.output
+    assert not _task_places(test) & _task_places(train)

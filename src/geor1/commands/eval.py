@@ -55,6 +55,7 @@ def _run_options(
     top_p: float,
     max_new_tokens: int,
     no_plots: bool,
+    train_data: list[Path] | None = None,
 ) -> None:
     from rich.console import Console
 
@@ -82,6 +83,7 @@ def _run_options(
         top_p=top_p,
         max_new_tokens=max_new_tokens,
         plots=not no_plots,
+        train_data=[str(p) for p in train_data or []],
     )
     with clean_errors():
         out = run_eval(config)
@@ -117,6 +119,12 @@ _TEMP = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy decoding.")
 _TOP_P = typer.Option(1.0, "--top-p", min=0.0, max=1.0)
 _MAX_NEW = typer.Option(256, "--max-new-tokens", min=1)
 _NO_PLOTS = typer.Option(False, "--no-plots", help="Skip the PNG plots.")
+_TRAIN_DATA = typer.Option(
+    None,
+    "--train-data",
+    help="Training task/CoT file(s) of the model (repeatable): test data that shows a place they show "
+    "is refused before anything runs.",
+)
 
 
 @eval_app.callback()
@@ -139,6 +147,7 @@ def eval_main(
     top_p: float = _TOP_P,
     max_new_tokens: int = _MAX_NEW,
     no_plots: bool = _NO_PLOTS,
+    train_data: list[Path] | None = _TRAIN_DATA,
 ) -> None:
     """Evaluate a model on tasks (when no subcommand is given): ``geo-r1 eval --model DIR --tasks …``."""
     if ctx.invoked_subcommand is not None:
@@ -148,7 +157,7 @@ def eval_main(
         raise typer.Exit(0)
     _run_options(
         model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
-        limit, seed, temperature, top_p, max_new_tokens, no_plots,
+        limit, seed, temperature, top_p, max_new_tokens, no_plots, train_data,
     )  # fmt: skip
 
 
@@ -171,11 +180,12 @@ def eval_run(
     top_p: float = _TOP_P,
     max_new_tokens: int = _MAX_NEW,
     no_plots: bool = _NO_PLOTS,
+    train_data: list[Path] | None = _TRAIN_DATA,
 ) -> None:
     """Evaluate a model on tasks and write RUNS_DIR/RUN/eval/<task>.json, report.md and plots."""
     _run_options(
         model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
-        limit, seed, temperature, top_p, max_new_tokens, no_plots,
+        limit, seed, temperature, top_p, max_new_tokens, no_plots, train_data,
     )  # fmt: skip
 
 

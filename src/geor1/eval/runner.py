@@ -40,6 +40,7 @@ class EvalConfig:
     max_new_tokens: int = 256
     plots: bool = True
     n_boot: int = 2000
+    train_data: list[str] = field(default_factory=list)  # task files the test data may not share places with
 
     @property
     def eval_dir(self) -> Path:
@@ -127,9 +128,11 @@ def run_task(
     backend: Backend,
     cache: GenerationCache,
     config: EvalConfig,
+    examples: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate one task and return its JSON document (also written to EVAL_DIR/<task>.json)."""
-    examples = task.load(source, limit=config.limit, seed=config.seed)
+    if examples is None:
+        examples = task.load(source, limit=config.limit, seed=config.seed)
     sampling = SamplingConfig(
         temperature=config.temperature,
         top_p=config.top_p,
@@ -181,6 +184,14 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
     if not tasks:
         raise GeoR1Error("no tasks given (--tasks pairing,geolocation,chain,…)")
     sources = {t.name: resolve_data(t, config.data) for t in tasks}  # fail before loading a model
+    loaded: dict[str, list[Any]] = {}
+    if config.train_data:  # a test set that shows training places measures memory, not skill: refuse
+        from geor1.tasks.split import check_no_shared_places
+
+        for task in tasks:
+            loaded[task.name] = task.load(sources[task.name], limit=config.limit, seed=config.seed)
+            metas = [e.meta for e in loaded[task.name]]
+            check_no_shared_places(metas, config.train_data, f"the {task.name} data {sources[task.name]}")
     own_backend = backend is None
     if backend is None:
         if config.backend in ("hf", "vllm"):
@@ -202,7 +213,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
         with GenerationCache(config.eval_dir / "generations.jsonl") as cache:
             for task in tasks:
                 console.print(f"[bold]{task.name}[/bold] ← {sources[task.name]}")
-                docs.append(run_task(task, sources[task.name], backend, cache, config))
+                docs.append(run_task(task, sources[task.name], backend, cache, config, loaded.get(task.name)))
                 if docs[-1]["metrics"]["n_failed"]:
                     console.print(f"[yellow]{failure_note(docs[-1])}[/yellow]", highlight=False)
     finally:
