@@ -155,3 +155,51 @@ def test_merge_lora_with_a_folder_that_is_not_an_adapter(tmp_path, tiny_model_di
         "model", "merge-lora", "--base", tmp_path / "x", "--adapter", tmp_path, "--out", out
     )
     assert_one_error(code, output, "--base")
+
+
+# ------------------------------------------------------------------------------ item 9: OS errors, nesting
+
+
+def write_manifest_csv(folder: Path) -> Path:
+    from PIL import Image
+
+    (folder / "img").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(folder / "img" / "a.png")
+    manifest = folder / "m.csv"
+    manifest.write_text("id,image,lat,lon,view\na,img/a.png,1,2,street\n")
+    return manifest
+
+
+def test_outputs_that_cannot_be_written_are_one_line(tmp_path):
+    manifest = write_manifest_csv(tmp_path / "data")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    a_folder = tmp_path / "a_folder"
+    a_folder.mkdir()
+    views = ["data", "views", "--source", "manifest", "--manifest", manifest]
+    assert_one_error(*invoke(*views, "--out", a_folder)[:2], "a_folder", "is a folder")
+    assert_one_error(*invoke(*views, "--out", a_file / "v.jsonl")[:2], "a file is in the way", "a_file")
+    code, output, _ = invoke("data", "earth", "--out", a_file, "--places", "2", "--quiet")
+    assert_one_error(code, output, "a_file", "a file is in the way")
+    assert a_file.read_text() == "keep me\n" and list(a_folder.iterdir()) == []
+
+
+def test_deeply_nested_jsonl_line_is_a_bad_line_not_a_crash(tmp_path):
+    from geor1.errors import RecordError
+    from geor1.io import read_jsonl
+    from geor1.records import read_views
+
+    folder = tmp_path / "data"
+    write_manifest_csv(folder)
+    good = json.dumps({"id": "a", "image": "img/a.png", "lat": 1, "lon": 2, "view": "street"})
+    nested = '{"id": "b", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    manifest = folder / "m.jsonl"
+    manifest.write_text(f"{good}\n{nested}\n")
+    out = tmp_path / "v.jsonl"
+    views = ["data", "views", "--source", "manifest", "--manifest", manifest, "--out", out]
+    code, output, _ = invoke(*views)
+    assert code == 0 and f"{manifest}:2: invalid JSON (nested too deeply to read)" in output, output
+    assert [v.id for v in read_views(out)] == ["a"]
+    assert_one_error(*invoke(*views, "--strict")[:2], f"{manifest}:2", "nested too deeply")
+    with pytest.raises(RecordError, match=r"m\.jsonl:2: invalid JSON \(nested too deeply"):
+        read_jsonl(manifest)

@@ -11,7 +11,18 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from geor1.errors import RecordError
+from geor1.errors import GeoR1Error, RecordError
+
+# What a JSON value nested deeper than Python's parser can follow is reported as (a bad line, not a crash).
+NESTED_TOO_DEEPLY = "invalid JSON (nested too deeply to read)"
+
+
+def _os_reason(exc: OSError) -> str:
+    """Return an OS error's reason and the path it names (``a file is in the way: a/b``)."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return f"a file is in the way where a folder is needed: {exc.filename}"
+    reason = exc.strerror or type(exc).__name__
+    return f"{reason}: {exc.filename}" if exc.filename is not None else reason
 
 
 def current_umask() -> int:
@@ -58,8 +69,13 @@ def apply_umask(folder: str | Path) -> Path:
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Yield a temporary file beside ``path``; it replaces ``path`` only if the block ends without error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise GeoR1Error(f"{path}: is a folder; an output file path is needed here")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise GeoR1Error(f"{path}: cannot write here ({_os_reason(exc)})") from None
     binary = "b" in mode
     try:
         os.fchmod(fd, _default_mode())
@@ -116,6 +132,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise RecordError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
+            except RecursionError:
+                raise RecordError(NESTED_TOO_DEEPLY, path=path, line=number) from None
             if not isinstance(obj, dict):
                 raise RecordError("expected a JSON object", path=path, line=number)
             yield number, obj

@@ -29,6 +29,10 @@ def print_error(exc: BaseException | str) -> None:
 
 def describe_os_error(exc: OSError) -> str:
     """Return ``PATH: reason`` for an OS error (the file it names, then the system's reason)."""
+    from pathlib import Path
+
+    if isinstance(exc, FileExistsError) and exc.filename is not None and Path(exc.filename).is_file():
+        return f"{exc.filename}: a file is in the way where a folder is needed"
     reason = exc.strerror or str(exc) or type(exc).__name__
     if exc.filename is not None:
         target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else str(exc.filename)

@@ -278,7 +278,7 @@ def set_aside_changed(
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             if number == len(lines) and not line.endswith("\n"):
                 continue  # a partial last line of a killed run: JsonlAppender drops it
             raise RecordError("invalid JSON in an output file", path=output, line=number) from None
@@ -330,7 +330,7 @@ def _tolerant_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             if number == len(lines) and not line.endswith("\n"):
                 continue
             raise RecordError("invalid JSON in an output/log file", path=path, line=number) from None

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from geor1.errors import GeoR1Error, RecordError
 from geor1.images import check_image
+from geor1.io import NESTED_TOO_DEEPLY
 from geor1.records import View, image_under_root, view_from_dict, write_views
 
 REQUIRED_COLUMNS = ("id", "image", "lat", "lon", "view")
@@ -351,6 +352,8 @@ def _meta_from_text(value: Any, where: Where) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
+        except RecursionError:
+            raise BadRow("bad meta", where.error(f"meta: {NESTED_TOO_DEEPLY}", "meta")) from None
         except json.JSONDecodeError as exc:
             raise BadRow("bad meta", where.error(f"meta is not valid JSON ({exc.msg})", "meta")) from None
         if isinstance(parsed, dict):
@@ -477,6 +480,9 @@ def _jsonl_records(path: Path, collector: ViewCollector) -> Iterator[tuple[dict[
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 collector.reject("invalid JSON", where.error(f"invalid JSON ({exc.msg})"))
+                continue
+            except RecursionError:
+                collector.reject("invalid JSON", where.error(NESTED_TOO_DEEPLY))
                 continue
             if not isinstance(obj, dict):
                 collector.reject("invalid JSON", where.error("expected a JSON object"))
