@@ -267,3 +267,17 @@ def test_cli_resumes_by_content_after_the_task_file_is_regenerated(tmp_path) -> 
     result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 0 and f"already done before this run: {len(solutions)}" in result.output
     assert "input changed" not in result.output and read_jsonl(out) == records
+
+
+def test_a_run_that_made_nothing_or_mostly_failed_is_a_failure() -> None:
+    from geor1.cot.runner import RunSummary
+
+    nothing = RunSummary(examples=3, processed=3, samples_judged=3)
+    nothing.rejections.update({"wrong_answer": 3})
+    assert "no CoT example was kept (rejections: wrong_answer 3)" in nothing.failure(0.5)
+    mostly = RunSummary(examples=10, processed=10, records_written=4, samples_judged=4, teacher_errors=6)
+    mostly.first_error = "HTTP 503: busy"
+    assert "60% of teacher calls failed" in mostly.failure(0.5) and "HTTP 503" in mostly.failure(0.5)
+    assert mostly.failure(0.7) is None
+    resumed = RunSummary(examples=5, resumed_done=5)  # nothing to do is not a failure
+    assert resumed.failure(0.5) is None

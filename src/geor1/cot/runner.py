@@ -85,6 +85,31 @@ class RunSummary:
     stale_examples: int = 0  # examples whose content changed since an earlier run: done again
     stale_records: int = 0  # their old output records, moved to the .stale.jsonl file
     stale_note: str = ""  # what changed, for the user
+    first_error: str = ""  # the first teacher error of this run (secrets already scrubbed by the teacher)
+
+    @property
+    def error_share(self) -> float:
+        """Return the share of this run's teacher calls that failed (0 when none was made)."""
+        calls = self.teacher_errors + self.samples_judged
+        return self.teacher_errors / calls if calls else 0.0
+
+    def failure(self, max_error_share: float) -> str | None:
+        """Return why this run counts as failed, or None: it had work to do and wrote nothing, or more
+        than ``max_error_share`` of its teacher calls failed."""
+        cause = f"first error: {self.first_error}" if self.first_error else ""
+        if self.records_written == 0 and self.processed + self.unfinished > 0:
+            if self.teacher_errors and not self.samples_judged:
+                return f"the teacher failed on every call ({self.teacher_errors} errors); nothing written; {cause}"
+            reasons = ", ".join(f"{r} {n}" for r, n in self.rejections.most_common(3)) or "none judged"
+            detail = f"; {cause}" if cause else ""
+            return f"no CoT example was kept (rejections: {reasons}){detail}"
+        if self.error_share > max_error_share:
+            return (
+                f"{self.error_share:.0%} of teacher calls failed ({self.teacher_errors} of "
+                f"{self.teacher_errors + self.samples_judged}; limit --max-error-share {max_error_share:g}); "
+                f"{cause}"
+            )
+        return None
 
     @property
     def examples_per_s(self) -> float:
@@ -437,6 +462,7 @@ class CotRunner:
                 if result.error is not None:
                     state.errors[result.job.sample] += 1
                     summary.teacher_errors += 1
+                    summary.first_error = summary.first_error or str(result.error)
                     log.write(
                         {
                             "event": "error",
