@@ -59,6 +59,10 @@ def test_pairing_split_inspect_preview_export(manifest, tmp_path):
     assert r.exit_code == 0 and "answer-letter balance" in r.output
     r = run("preview", tmp_path / "train.jsonl", "--out", tmp_path / "sheet.png", "--n", 2, "--seed", 0)
     assert r.exit_code == 0 and (tmp_path / "sheet.png").stat().st_size > 1000
+    r = run("preview", tmp_path / "train.jsonl", "--out", tmp_path / "sheet.jpg", "--n", 2)
+    assert r.exit_code == 0 and (tmp_path / "sheet.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG bytes
+    r = run("preview", tmp_path / "train.jsonl", "--out", tmp_path / "sheet.gif", "--n", 2)
+    assert r.exit_code == 2 and ".png, .jpg or .webp" in r.output and not (tmp_path / "sheet.gif").exists()
     r = run(
         "export", tmp_path / "train.jsonl", "--to", "llamafactory", "--out", tmp_path / "lf" / "train.json"
     )

@@ -121,7 +121,8 @@ def pairing(
     band: str | None = typer.Option(
         None,
         "--band",
-        help="Negatives' distance band: easy (>1000 km), medium (100-1000), hard (<100), mixed.",
+        help="Negatives' distance band: easy (>1000 km), medium (100-1000), hard (<100), mixed. "
+        "Default: medium (custom when --min-km/--max-km are given).",
     ),
     min_km: float | None = typer.Option(
         None, "--min-km", help="Custom band: minimum distance (km) of negatives."

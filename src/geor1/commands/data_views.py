@@ -15,7 +15,7 @@ from geor1.sources.registry import SOURCES, load_views
 
 @data_app.command("views")
 def views_command(
-    source: str = typer.Option(..., "--source", help=f"View source: {'|'.join(SOURCES)}."),
+    source: str = typer.Option(..., "--source", help=f"View source: {', '.join(SOURCES)}."),
     out: Path = typer.Option(
         ...,
         "--out",
@@ -32,8 +32,8 @@ def views_command(
     split: str | None = typer.Option(
         None,
         "--split",
-        help="vigor: same_area_train|same_area_test|cross_area_train|cross_area_test; "
-        "cvusa: train|val|all; university1652: train|test.",
+        help="vigor: same_area_train, same_area_test, cross_area_train, cross_area_test; "
+        "cvusa: train, val, all; university1652: train, test.",
     ),
     city: list[str] | None = typer.Option(
         None, "--city", help="vigor, cvcities: read only this city (repeat for several); default: all."

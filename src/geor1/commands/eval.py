@@ -87,7 +87,28 @@ def _run_options(
     )
     with clean_errors():
         out = run_eval(config)
+    print_headline(config.eval_dir, config.tasks, seed=config.seed, n_boot=config.n_boot)
     Console().print(f"[green]report:[/green] {out}")
+
+
+def print_headline(eval_dir: Path, tasks: list[str], *, seed: int = 0, n_boot: int = 2000) -> None:
+    """Print each task's headline metrics (value and 95 % bootstrap CI), as report.md's table has them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from geor1.eval.report import format_value, headline_rows
+
+    table = Table(title=f"results: {eval_dir.parent.name}")
+    for name, justify in (("task", "left"), ("metric", "left"), ("value [95 % CI]", "right"), ("n", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for task in tasks:
+        doc = json.loads((eval_dir / f"{task}.json").read_text(encoding="utf-8"))
+        for row in headline_rows(doc, seed=seed, n_boot=n_boot):
+            arrow = "↑" if row["higher_is_better"] else "↓"
+            table.add_row(
+                task, f"{row['metric']} {arrow}", format_value(row["value"], row["ci"]), str(row["n"])
+            )
+    Console().print(table)
 
 
 _MODEL = typer.Option(None, "--model", help="Model folder (hf/vllm) or model name (http).")
