@@ -203,3 +203,15 @@ def test_deeply_nested_jsonl_line_is_a_bad_line_not_a_crash(tmp_path):
     assert_one_error(*invoke(*views, "--strict")[:2], f"{manifest}:2", "nested too deeply")
     with pytest.raises(RecordError, match=r"m\.jsonl:2: invalid JSON \(nested too deeply"):
         read_jsonl(manifest)
+
+
+def test_eval_corrupt_image_names_the_task_line(tmp_path, tiny_model_dir, pairing_jsonl):
+    data = tmp_path / "data"
+    shutil.copytree(pairing_jsonl.parent, data)
+    third = json.loads((data / pairing_jsonl.name).read_text().splitlines()[2])
+    (data / third["images"][1]).write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    code, output, _ = invoke(
+        "eval", "--model", tiny_model_dir, "--tasks", "pairing", "--data", f"pairing={data / pairing_jsonl.name}",
+        "--runs-dir", tmp_path / "runs", "--max-new-tokens", "2", "--batch-size", "1", "--no-plots",
+    )  # fmt: skip
+    assert_one_error(code, output, f"{pairing_jsonl.name}:3", third["id"], third["images"][1].split("/")[-1])

@@ -100,17 +100,17 @@ def generate_with_cache(
     keys = cache_keys(backend.model_id, task, examples, sampling)
     todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in cache]
     errors: dict[str, str] = {}
-    bar = tqdm(total=len(todo), desc=f"generate {task}", unit="ex", disable=not progress or not todo)
-    for start in range(0, len(todo), backend.chunk_size):
-        chunk = todo[start : start + backend.chunk_size]
-        for index, result in backend.iter_generate([e for e, _ in chunk], sampling):
-            example, key = chunk[index]
-            if isinstance(result, GenerationFailure):
-                errors[example.id] = result.error
-            else:
-                cache.put(key, result)
-            bar.update(1)
-    bar.close()
+    # closed even on an error, so the bar's line ends before the error is printed
+    with tqdm(total=len(todo), desc=f"generate {task}", unit="ex", disable=not progress or not todo) as bar:
+        for start in range(0, len(todo), backend.chunk_size):
+            chunk = todo[start : start + backend.chunk_size]
+            for index, result in backend.iter_generate([e for e, _ in chunk], sampling):
+                example, key = chunk[index]
+                if isinstance(result, GenerationFailure):
+                    errors[example.id] = result.error
+                else:
+                    cache.put(key, result)
+                bar.update(1)
     return Generated([cache.get(k) or "" for k in keys], errors)
 
 
