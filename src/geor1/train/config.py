@@ -337,6 +337,34 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
     return out
 
 
+def recipes_dir() -> Path:
+    """Return the folder of the packaged recipes (the repository's ``configs/`` links to it)."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("geor1") / "recipes"))
+
+
+def resolve_config_path(path: str | Path, kind: str | None = None) -> Path:
+    """Return ``path`` if it exists, else the packaged recipe it names, so the README's commands work
+    from any folder: ``configs/sft_tiny_cpu.yaml``, ``sft_tiny_cpu``, or (for ``kind`` sft) ``tiny-cpu``.
+    Raise ConfigError listing the packaged recipes when neither exists."""
+    path = Path(path)
+    if path.exists():
+        return path
+    recipes = recipes_dir()
+    parts = path.parts[1:] if path.parts[:1] == ("configs",) else path.parts
+    stem = Path(*parts) if parts else Path(path.name)
+    names = [stem, stem.with_name(stem.name.replace("-", "_"))]
+    if kind is not None:
+        names += [n.with_name(f"{kind}_{n.name}") for n in names]
+    for name in names:
+        for candidate in (recipes / name, recipes / f"{name}.yaml"):
+            if candidate.is_file():
+                return candidate
+    known = ", ".join(sorted(p.stem for p in recipes.glob("*.yaml")))
+    raise ConfigError("config", f"file not found: {path} (packaged recipes, by name: {known})")
+
+
 def read_yaml_config(path: str | Path) -> dict[str, Any]:
     """Return the mapping of a YAML config file; its ``env:`` block is applied to ``os.environ`` and kept
     in the mapping (so the saved run config carries it)."""
@@ -459,7 +487,7 @@ def load_config(
 ) -> tuple[dict[str, Any], tuple]:
     """Return ``(merged_mapping, (script_args, model_args, trainer_args))`` from a YAML file and
     command-line overrides (overrides win)."""
-    mapping = read_yaml_config(path)
+    mapping = read_yaml_config(resolve_config_path(path, kind))
     mapping.update(parse_overrides(list(overrides or [])))
     return mapping, build_configs(kind, mapping)
 
