@@ -38,3 +38,6 @@ def test_help_keeps_every_choice_at_80_columns():
     assert "…" not in text
     pairing = " ".join(invoke("data", "pairing", "--help").output.replace("│", " ").split())
     assert "Default: medium" in pairing
+    for command in (["eval"], ["eval", "run"]):
+        text = invoke(*command, "--help").output
+        assert "chai…" not in text and "retention" in text

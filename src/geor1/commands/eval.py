@@ -112,7 +112,12 @@ def print_headline(eval_dir: Path, tasks: list[str], *, seed: int = 0, n_boot: i
 
 
 _MODEL = typer.Option(None, "--model", help="Model folder (hf/vllm) or model name (http).")
-_TASKS = typer.Option("pairing,geolocation,chain", "--tasks", help="Comma-separated task names.")
+_TASKS = typer.Option(
+    "pairing,geolocation,chain",
+    "--tasks",
+    help="Comma-separated task names (pairing, geolocation, chain, imageo, retention).",
+    show_default="pairing, geolocation, chain",  # spaced, so help at 80 columns wraps it, not cuts it
+)
 _DATA = typer.Option(
     None,
     "--data",
