@@ -143,6 +143,7 @@ def stale_path_for(output: str | Path) -> Path:
 
 # The fields of a task example that decide what the teacher is asked and what counts as right.
 CONTENT_FIELDS = ("task", "prompt", "solution", "meta")
+IGNORED_META = frozenset({"split_config"})  # bookkeeping that does not change what the teacher sees
 
 
 def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str:
@@ -152,6 +153,8 @@ def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str
 
     h = hashlib.blake2b(digest_size=8)
     fields = {k: example.get(k) for k in CONTENT_FIELDS}
+    if isinstance(fields["meta"], dict):  # how places were split says nothing about the example itself
+        fields["meta"] = {k: v for k, v in fields["meta"].items() if k not in IGNORED_META}
     h.update(json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str).encode())
     for image in example.get("images") or []:
         h.update(b"\0" + image_digest(resolve_image(image_root, str(image))).encode())
@@ -161,7 +164,14 @@ def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Return the content fields that differ between an old output record and the current example
     (``images`` when only the image bytes or paths differ)."""
-    fields = [k for k in CONTENT_FIELDS if old.get(k) != new.get(k)]
+
+    def comparable(example: dict[str, Any], key: str) -> Any:
+        value = example.get(key)
+        if key == "meta" and isinstance(value, dict):
+            return {k: v for k, v in value.items() if k not in IGNORED_META}
+        return value
+
+    fields = [k for k in CONTENT_FIELDS if comparable(old, k) != comparable(new, k)]
     return fields or ["images"]
 
 
