@@ -127,6 +127,7 @@ def test_corrupt_training_image_is_one_located_line(tmp_path, tiny_model_dir, co
     (data / first["images"][0]).write_bytes(b"\x89PNG\r\n\x1a\n not really")
     code, output, _ = invoke("sft", sft_config(tmp_path, tiny_model_dir, data / cot_jsonl.name))
     assert_one_error(code, output, f"{cot_jsonl.name}:1", "unreadable image")
+    assert not (tmp_path / "run").exists()  # found before the model loads: nothing half-made
 
 
 @pytest.mark.parametrize(
