@@ -216,3 +216,18 @@ def test_eval_corrupt_image_names_the_task_line(tmp_path, tiny_model_dir, pairin
         "--runs-dir", tmp_path / "runs", "--max-new-tokens", "2", "--batch-size", "1", "--no-plots",
     )  # fmt: skip
     assert_one_error(code, output, f"{pairing_jsonl.name}:3", third["id"], third["images"][1].split("/")[-1])
+
+
+def test_training_module_entry_points_fail_with_one_line(tmp_path, cot_jsonl):
+    """``python -m geor1.train.grpo`` (what some accelerate launches run) reports errors as geo-r1 does."""
+    import os
+    import subprocess
+    import sys
+
+    config = sft_config(tmp_path, tmp_path / "no-model", cot_jsonl, "grpo")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "geor1.train.grpo", str(config), "--learning_rate", "-1"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert_one_error(done.returncode, done.stderr, "'learning_rate'")
