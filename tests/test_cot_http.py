@@ -287,7 +287,11 @@ def test_cli_process_never_prints_or_writes_the_key(pairing_jsonl, tmp_path, sec
             env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         auth = set(server.auth_headers)
-    assert done.returncode == 0, done.stderr[-2000:]
+    # a run whose every teacher call failed is a failure: one error line with the cause, key scrubbed
+    assert done.returncode == 2, done.stderr[-2000:]
+    failed = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(failed) == 1 and "the teacher failed on every call (6 errors)" in failed[0], done.stderr
+    assert "HTTP 500" in failed[0] and "Bearer ***" in failed[0]
     assert auth == {f"Bearer {SECRET}"}
     assert "teacher errors: 6" in done.stdout
     errors = [e["error"] for e in read_jsonl(log_path_for(out)) if e["event"] == "error"]

@@ -228,3 +228,56 @@ def test_cli_needs_a_model_for_model_teachers(tmp_path, teacher) -> None:
         build_app(), ["cot", "--input", str(tasks), "--out", str(tmp_path / "o.jsonl"), "--teacher", teacher]
     )
     assert result.exit_code == 2 and "model" in result.output
+
+
+def test_cli_resumes_by_content_after_the_task_file_is_regenerated(tmp_path) -> None:
+    """Same ids, other content (a new seed): the old CoT is set aside, not kept as done."""
+
+    def build(seed: int) -> Path:
+        tasks, places = write_examples(tmp_path / "data", 12, seed=seed)
+        write_jsonl(
+            tmp_path / "data" / "places.jsonl", [{"place": k, "meta": v} for k, v in places._metas.items()]
+        )
+        return tasks
+
+    out = tmp_path / "cot.jsonl"
+    args = ["cot", "--input", str(tmp_path / "data" / "tasks.jsonl"), "--out", str(out), "--no-progress"]
+    build(0)
+    assert CliRunner().invoke(build_app(), args).exit_code == 0
+    first = read_jsonl(out)
+    # as written before records carried fingerprints: the content of each record is compared instead
+    write_jsonl(out, [{k: v for k, v in r.items() if k != "input_fingerprint"} for r in first])
+    log = log_path_for(out)
+    write_jsonl(log, [{k: v for k, v in e.items() if k != "fingerprint"} for e in read_jsonl(log)])
+    tasks = build(1)
+    solutions = {r["id"]: r["solution"] for r in read_jsonl(tasks)}
+    changed = [r["id"] for r in first if r["solution"] != solutions[r["id"]]]
+    assert changed  # the regenerated file moved some answers
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    assert "the input changed since the earlier run" in result.output and "solution" in result.output
+    assert "already done before this run: 0" in result.output
+    records = read_jsonl(out)
+    assert all(r["solution"] == solutions[r["example_id"]] for r in records)
+    assert len({r["id"] for r in records}) == len(records)
+    stale = read_jsonl(tmp_path / "cot.stale.jsonl")
+    assert sorted(r["id"] for r in stale) == sorted(r["id"] for r in first)  # every old record kept aside
+    assert sum(r["solution"] != solutions[r["id"]] for r in stale) == len(changed)
+    # a third run with the same file resumes everything and moves nothing
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0 and f"already done before this run: {len(solutions)}" in result.output
+    assert "input changed" not in result.output and read_jsonl(out) == records
+
+
+def test_a_run_that_made_nothing_or_mostly_failed_is_a_failure() -> None:
+    from geor1.cot.runner import RunSummary
+
+    nothing = RunSummary(examples=3, processed=3, samples_judged=3)
+    nothing.rejections.update({"wrong_answer": 3})
+    assert "no CoT example was kept (rejections: wrong_answer 3)" in nothing.failure(0.5)
+    mostly = RunSummary(examples=10, processed=10, records_written=4, samples_judged=4, teacher_errors=6)
+    mostly.first_error = "HTTP 503: busy"
+    assert "60% of teacher calls failed" in mostly.failure(0.5) and "HTTP 503" in mostly.failure(0.5)
+    assert mostly.failure(0.7) is None
+    resumed = RunSummary(examples=5, resumed_done=5)  # nothing to do is not a failure
+    assert resumed.failure(0.5) is None

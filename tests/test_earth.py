@@ -329,7 +329,10 @@ def test_complete_build_is_reused_and_other_parameters_rebuild(tmp_path: Path) -
     assert is_complete_build(out, EarthConfig(places=3, seed=4))
     assert build_earth(out, places=3, seed=4, progress=False).stat().st_mtime_ns == stamp
     old_places = {v.place for v in read_views(manifest)}
-    build_earth(out, places=3, seed=5, progress=False)
+    with pytest.raises(GeoR1Error, match=r"seed 4 -> 5.*delete its 12 image file\(s\).*--force"):
+        build_earth(out, places=3, seed=5, progress=False)  # other options: refused, nothing touched
+    assert manifest.stat().st_mtime_ns == stamp and {p.name for p in (out / "images").iterdir()} == old_places
+    build_earth(out, places=3, seed=5, progress=False, force=True)
     new_places = {v.place for v in read_views(manifest)}
     on_disk = {p.name for p in (out / "images").iterdir()}
     assert on_disk == new_places and old_places != new_places  # stale views removed
@@ -366,6 +369,18 @@ def test_cli_builds_and_reports(tmp_path: Path) -> None:
     assert {v.meta["continent"] for v in views} <= {"Europe", "Africa"}
     with Image.open(out / views[0].image) as image:
         assert image.size == (64, 64)
+    # other options into the same folder: refused with what would be deleted; --force replaces it
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    result = runner.invoke(
+        build_app(), [*args, "--seed", "3", "--continents", "Europe,Africa", "--size", "64"]
+    )
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert "seed 2 -> 3" in errors[0] and "12 image file(s)" in errors[0] and "--force" in errors[0]
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    result = runner.invoke(build_app(), [*args, "--seed", "3", "--force"])
+    assert result.exit_code == 0, result.output
+    assert {v.place for v in read_views(out / MANIFEST_NAME)} == {p.name for p in (out / "images").iterdir()}
 
 
 @pytest.mark.parametrize(

@@ -48,3 +48,28 @@ def test_eval_compare_broken_result_file_is_a_clean_error(tmp_path: Path) -> Non
     (tmp_path / "r/eval/pairing.json").write_text("{not json", encoding="utf-8")
     result = invoke(["eval", "compare", "r", "--runs-dir", str(tmp_path)])
     assert_clean_error(result, "pairing.json: invalid JSON")
+
+
+def test_eval_refuses_test_data_that_shares_places_with_the_training_data(tmp_path: Path) -> None:
+    import json
+
+    from conftest import write_pairing_examples
+
+    def with_places(path: Path, prefix: str) -> Path:
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for i, row in enumerate(rows):
+            row["meta"]["place"] = f"{prefix}{i}"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return path
+
+    test = with_places(write_pairing_examples(tmp_path / "test", 4, name="pairing_test.jsonl"), "p")
+    train = with_places(write_pairing_examples(tmp_path / "train", 6, name="train.jsonl"), "p")
+    args = ["eval", "--model", "m", "--backend", "http", "--base-url", "http://127.0.0.1:9/v1",
+            "--tasks", "pairing", "--data", f"pairing={test}", "--runs-dir", str(tmp_path / "runs")]  # fmt: skip
+    result = invoke([*args, "--train-data", str(train)])
+    assert_clean_error(result, "shares 4 of its 4 places with the training data", "p0, p1, p2, p3")
+    assert not (tmp_path / "runs").exists()
+    from geor1.tasks.split import check_no_shared_places
+
+    other = with_places(write_pairing_examples(tmp_path / "other", 3, name="train.jsonl"), "q")
+    check_no_shared_places([{"place": "p0"}], [other], "x")  # disjoint places pass

@@ -150,6 +150,8 @@ def test_cli_default_spelling_runs_http_eval_and_writes_report(tmp_path: Path) -
              "--runs-dir", str(tmp_path / "runs"), "--concurrency", "2"],
         )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "results: r1" in result.output and "acc@25km" in result.output  # the headline table, printed
+    assert "1.000 [1.000, 1.000]" in result.output
     out = tmp_path / "runs/r1/eval"
     doc = json.loads((out / "geolocation.json").read_text())
     assert doc["metrics"]["n"] == 5 and doc["metrics"]["n_parsed"] == 5

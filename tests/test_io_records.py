@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import pytest
 
@@ -57,3 +59,34 @@ def test_user_prompt_shape():
     blocks = prompt[0]["content"]
     assert [b["type"] for b in blocks] == ["text", "image", "text", "image", "text"]
     assert blocks[-1]["text"].startswith("Which? First output the thinking process in <think>")
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_outputs_get_the_umask_mode_not_tempfile_0600(tmp_path, umask_022):
+    from geor1.io import atomic_save_dir, atomic_write_bytes, write_jsonl
+
+    assert stat.S_IMODE(atomic_write_bytes(tmp_path / "a.png", b"x").stat().st_mode) == 0o644
+    write_jsonl(tmp_path / "t.jsonl", [{"a": 1}])
+    assert stat.S_IMODE((tmp_path / "t.jsonl").stat().st_mode) == 0o644
+    folder = atomic_save_dir(tmp_path / "ds", lambda tmp: (tmp / "f.arrow").write_bytes(b"x"))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "f.arrow").stat().st_mode) == 0o644
+    os.umask(0o077)  # a private umask stays private
+    assert stat.S_IMODE(atomic_write_bytes(tmp_path / "b.png", b"x").stat().st_mode) == 0o600
+
+
+def test_saved_model_weights_are_readable_by_others(tmp_path, umask_022):
+    from typer.testing import CliRunner
+
+    from geor1.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["model", "tiny", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "m").iterdir()}
+    assert modes["model.safetensors"] == 0o644 and set(modes.values()) == {0o644}, modes

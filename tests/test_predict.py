@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -34,7 +36,14 @@ def test_build_prompt_shapes_and_errors():
 def test_write_map(tmp_path):
     pred = interpret("<answer>(-33.86, 151.21)</answer>", "geolocate", 1)
     html = write_map(tmp_path / "map.html", pred).read_text()
-    assert "-33.86" in html and "151.21" in html and "leaflet" in html.lower()
+    assert "-33.86" in html and "151.21" in html and "L.map(" in html
+    # offline: every asset is inlined, nothing is fetched (no CDN, no tile server)
+    assert not re.search(r"""url\(\s*["']?(https?:|//)""", html)  # no stylesheet asset from the network
+    assert (
+        not re.search(r"""<(script|img|link|iframe)[^>]*(src|href)=["']?(https?:|//)""", html)
+        and "openstreetmap" not in html
+    )
+    assert "data:image/jpeg;base64," in html and "data:image/png;base64," in html
 
 
 def test_predict_with_tiny_model_and_cli(tiny_model_dir, tmp_path):
@@ -87,7 +96,7 @@ def test_predict_cli_names_bad_image(tiny_model_dir, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = CliRunner().invoke(build_app(), ["predict", str(bad), "--model", str(tiny_model_dir)])
-    assert result.exit_code == 1 and str(bad) in result.output
+    assert result.exit_code == 2 and str(bad) in result.output
 
 
 def test_predict_cli_prints_model_text_literally(tmp_path, monkeypatch):

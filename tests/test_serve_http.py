@@ -232,6 +232,61 @@ def test_api_key_required_when_set(engine, monkeypatch):
         assert get(running.url + "/world.jpg")[0] == 200
 
 
+def test_auth_scheme_is_case_insensitive_and_401_says_how_to_authenticate(engine, monkeypatch):
+    monkeypatch.setenv("GEOR1_TEST_KEY", "s3cret")
+    with RunningServer(create_app(engine, ServeSettings(api_key_env="GEOR1_TEST_KEY"))) as running:
+        for scheme in ("bearer", "BEARER", "Bearer"):
+            code, _ = get(running.url + "/v1/models", headers={"Authorization": f"{scheme} s3cret"})
+            assert code == 200, scheme
+        request = urllib.request.Request(
+            running.url + "/v1/models", headers={"Authorization": "Basic s3cret"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(request, timeout=30)
+        assert err.value.code == 401 and err.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_prompt_longer_than_the_context_is_refused_before_generating(engine):
+    long_text = "where is this place? " * 15_000  # ~300 KB, far past the tiny model's 4,096 positions
+    body = {"messages": [{"role": "user", "content": long_text}], "max_tokens": 8}
+    with RunningServer(create_app(engine, ServeSettings(max_body_bytes=2_000_000))) as running:
+        started = time.monotonic()
+        code, payload = post(running.url + "/v1/chat/completions", json.dumps(body).encode())
+        assert code == 400 and payload["error"]["code"] == "context_length_exceeded", payload
+        assert "4096" in payload["error"]["message"] and time.monotonic() - started < 20
+        # a configured limit below the context applies too; a short prompt still gets its answer
+        limited = HFChatEngine.__new__(HFChatEngine)
+        limited.__dict__.update(engine.__dict__, max_prompt_tokens=5)
+        code, _ = post(running.url + "/v1/chat/completions", json.dumps(chat_body()).encode())
+        assert code == 200
+    with RunningServer(create_app(limited, ServeSettings())) as running:
+        code, payload = post(running.url + "/v1/chat/completions", json.dumps(chat_body()).encode())
+        assert code == 400 and "--max-prompt-tokens" in payload["error"]["message"]
+
+
+def test_sampling_without_a_seed_differs_between_calls(server):
+    def answer(**extra) -> str:
+        body = chat_body(max_tokens=12, temperature=1.0, **extra)
+        code, payload = post(server.url + "/v1/chat/completions", json.dumps(body).encode())
+        assert code == 200, payload
+        return payload["choices"][0]["message"]["content"]
+
+    unseeded = {answer() for _ in range(3)}
+    assert len(unseeded) > 1  # as OpenAI's: no seed, no repetition
+    assert answer(seed=11) == answer(seed=11)  # a seed keeps sampling reproducible
+
+
+def test_nested_json_and_wrongly_typed_fields_are_400(server):
+    nested = b'{"messages": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    code, payload = post(server.url + "/v1/chat/completions", nested)
+    assert code == 400 and "nested" in payload["error"]["message"]
+    for field, value in (("model", 123), ("stop", 5), ("seed", 2**70)):
+        code, payload = post(
+            server.url + "/v1/chat/completions", json.dumps(chat_body(**{field: value})).encode()
+        )
+        assert code == 400 and payload["error"]["param"] == field
+
+
 def test_timeout_gives_504(engine):
     with RunningServer(create_app(engine, ServeSettings(request_timeout_s=0.001))) as running:
         code, payload = post(

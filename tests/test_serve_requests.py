@@ -131,3 +131,42 @@ def test_rejects_other_formats_and_mismatched_media_types(fmt, media_type):
     with pytest.raises(RequestRejected) as err:
         decode_data_url(data_url(size=(8, 8), fmt=fmt, media_type=media_type), max_pixels=10_000, param="p")
     assert err.value.status == 400 and err.value.param == "p"
+
+
+USER = [{"role": "user", "content": "x"}]
+
+
+@pytest.mark.parametrize(
+    "extra,param",
+    [
+        ({"model": 123}, "model"),
+        ({"stop": 5}, "stop"),
+        ({"stop": ["a", 1]}, "stop"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"seed": 2**70}, "seed"),
+        ({"seed": -(2**64)}, "seed"),
+        ({"seed": "7"}, "seed"),
+        ({"user": ["me"]}, "user"),
+        ({"stream": "no"}, "stream"),
+        ({"n": 1.0}, "n"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_named(extra, param):
+    with pytest.raises(RequestRejected) as err:
+        parse({"messages": USER, **extra})
+    assert err.value.status == 400 and err.value.param == param
+
+
+def test_well_typed_optional_fields_are_kept():
+    req = parse({"messages": USER, "model": "tiny", "stop": "</answer>", "seed": 2**63 - 1, "user": "u"})
+    assert (req.model, req.stop, req.seed) == ("tiny", ["</answer>"], 2**63 - 1)
+    assert parse({"messages": USER, "stop": ["a", "b"]}).stop == ["a", "b"]
+
+
+def test_deeply_nested_json_body_is_a_400_not_a_crash():
+    from geor1.serve.app import ServeSettings, _parse_body
+
+    nested = b'{"messages": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    with pytest.raises(RequestRejected) as err:
+        _parse_body(nested, ServeSettings())
+    assert err.value.status == 400 and "nested too deeply" in err.value.message

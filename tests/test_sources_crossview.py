@@ -447,7 +447,7 @@ def test_cli_cvusa_and_university(tmp_path: Path) -> None:
         and "building without GPS: 2" in result.output
     )
     result = runner.invoke(app, [*args, "--strict"])
-    assert result.exit_code == 1 and "building 0002 has no row" in result.output
+    assert result.exit_code == 2 and "building 0002 has no row" in result.output
 
 
 def test_cli_vigor_split_with_city_subset(tmp_path: Path) -> None:
@@ -466,7 +466,7 @@ def test_cli_vigor_split_with_city_subset(tmp_path: Path) -> None:
         str(out),
     ]
     result = CliRunner().invoke(build_app(), args)
-    assert result.exit_code == 1 and "pass cities=/--city" in result.output and not out.exists()
+    assert result.exit_code == 2 and "pass cities=/--city" in result.output and not out.exists()
     result = CliRunner().invoke(build_app(), [*args, "--city", "NewYork", "--city", "SanFrancisco"])
     assert result.exit_code == 0, result.output
     assert "wrote 5 views of 2 place(s)" in result.output and "no bad rows" in result.output

@@ -264,7 +264,9 @@ def test_write_manifest_rewrites_paths_relative_to_its_folder(images: Path) -> N
     write_manifest(sibling, result.views, root)
     lines = [json.loads(line) for line in sibling.read_text().splitlines()]
     assert [(d["root"], d["image"]) for d in lines] == [(str(root), "a.png"), (str(root), "b.jpg")]
-    again = load_manifest(sibling)  # reads back cleanly, and rewrites back to the plain layout
+    outside = load_manifest(sibling)  # its rows' root lies outside the manifest's folder: refused
+    assert outside.counts == {"root escapes image root": 2} and not outside.views
+    again = load_manifest(sibling, root=images)  # reads back cleanly, and rewrites back to the plain layout
     assert again.counts == {} and {v.root for v in again.views} == {str(root)}
     write_manifest(root / "back.jsonl", again.views, again.root)
     assert [v.to_dict() for v in read_views(root / "back.jsonl")] == [
@@ -293,12 +295,12 @@ def test_cli_strict_failure_leaves_output_untouched(images: Path) -> None:
     manifest = write_csv(images / "m.csv", [GOOD, "c,img/a.png,95,2,street,"])
     out = images / "views.jsonl"
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{manifest}:3 field 'lat': out of range" in result.output
     assert not out.exists()
     out.write_text("previous\n", encoding="utf-8")
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict")
-    assert result.exit_code == 1 and out.read_text(encoding="utf-8") == "previous\n"
+    assert result.exit_code == 2 and out.read_text(encoding="utf-8") == "previous\n"
     assert [p.name for p in images.iterdir() if p.name.startswith(".views")] == []  # no temp file left
 
 
@@ -317,16 +319,16 @@ def test_cli_rejects_bad_arguments(images: Path) -> None:
     out = images / "views.jsonl"
     assert run_cli("--source", "nope", "--root", str(images), "--out", str(out)).exit_code != 0
     result = run_cli("--source", "manifest", "--out", str(out))
-    assert result.exit_code == 1 and "needs the manifest file" in result.output
+    assert result.exit_code == 2 and "needs the manifest file" in result.output
     result = run_cli("--source", "manifest", "--manifest", str(manifest), "--gps", "x.csv", "--out", str(out))
-    assert result.exit_code == 1 and "does not take this option" in result.output
+    assert result.exit_code == 2 and "does not take this option" in result.output
     result = run_cli(
         "--source", "manifest", "--manifest", str(manifest), "--out", str(images / "img" / "v.jsonl")
     )  # below the root: the manifest records its root instead of failing
     assert result.exit_code == 0 and read_views(images / "img" / "v.jsonl")[0].root == str(images)
     empty = write_csv(images / "e.csv", ["x,img/none.png,1,2,street,"])
     result = run_cli("--source", "manifest", "--manifest", str(empty), "--out", str(out))
-    assert result.exit_code == 1 and "no views read" in result.output and not out.exists()
+    assert result.exit_code == 2 and "no views read" in result.output and not out.exists()
 
 
 def test_unreadable_files_raise_located_errors(images: Path) -> None:
@@ -430,3 +432,44 @@ def test_readme_views_command_with_read_only_root_and_outputs_elsewhere(tmp_path
     finally:
         for folder in (photos, photos / "street", photos / "satellite"):
             folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("row_root", ["/etc", "../outside", "img/../.."])
+def test_a_rows_root_cannot_leave_the_image_root(images: Path, tmp_path: Path, row_root: str) -> None:
+    (images.parent / "outside").mkdir(exist_ok=True)
+    manifest = images / "m.csv"
+    manifest.write_text(
+        f"id,image,lat,lon,view,root\na,img/a.png,1,2,street,\nb,passwd,1,2,street,{row_root}\n"
+    )
+    out = tmp_path / "v.jsonl"
+    result = run_cli(
+        "--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict", "--verify-images"
+    )
+    assert result.exit_code == 2 and not out.exists(), result.output
+    assert f"{manifest}:3 field 'root': row root {row_root!r} lies outside the image root" in result.output
+    result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out))
+    assert result.exit_code == 0 and "root escapes image root: 1" in result.output
+    assert [v.id for v in read_views(out)] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "swallowed"),
+    [('b,"img/b.png,3,4,street,', 2), ('b,"img/b.png,3,4,street,x', 1)],
+    ids=["to-the-end", "closed-later"],
+)
+def test_unclosed_quote_is_named_at_its_line_and_no_row_vanishes(
+    images: Path, tmp_path: Path, bad: str, swallowed: int
+) -> None:
+    # the second case closes the quote on the next line ('..."x"'), leaving three fields instead of six
+    tail = 'c,img/a.png,5,6,street,"x"' if swallowed == 1 else "c,img/a.png,5,6,street,"
+    rows = [GOOD, bad, tail, "d,img/b.jpg,7,8,street,"]
+    manifest = write_csv(images / "m.csv", rows)
+    out = tmp_path / "v.jsonl"
+    result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out), "--strict")
+    assert result.exit_code == 2 and not out.exists()
+    assert f"{manifest}:3 field 'image': unclosed quote" in result.output
+    result = run_cli("--source", "manifest", "--manifest", str(manifest), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    kept = [v.id for v in read_views(out)]
+    assert f"skipped {1 + swallowed} bad row(s) of {len(kept) + 1 + swallowed}" in result.output
+    assert "missing required field" not in result.output and "unclosed quote" in result.output

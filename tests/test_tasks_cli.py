@@ -59,6 +59,10 @@ def test_pairing_split_inspect_preview_export(manifest, tmp_path):
     assert r.exit_code == 0 and "answer-letter balance" in r.output
     r = run("preview", tmp_path / "train.jsonl", "--out", tmp_path / "sheet.png", "--n", 2, "--seed", 0)
     assert r.exit_code == 0 and (tmp_path / "sheet.png").stat().st_size > 1000
+    r = run("preview", tmp_path / "train.jsonl", "--out", tmp_path / "sheet.jpg", "--n", 2)
+    assert r.exit_code == 0 and (tmp_path / "sheet.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG bytes
+    r = run("preview", tmp_path / "train.jsonl", "--out", tmp_path / "sheet.gif", "--n", 2)
+    assert r.exit_code == 2 and ".png, .jpg or .webp" in r.output and not (tmp_path / "sheet.gif").exists()
     r = run(
         "export", tmp_path / "train.jsonl", "--to", "llamafactory", "--out", tmp_path / "lf" / "train.json"
     )
@@ -162,3 +166,21 @@ def test_split_does_not_follow_the_sampling_seed(manifest, tmp_path):
         assert found and not found & _task_places(train)
     assert places[0] == places[1] == places[7]  # the sampling seed never moves a place between splits
     assert geoloc_test_places("split5", "--split-seed", 5) != places[0]  # ...the split seed does
+
+
+def test_test_set_sharing_places_with_the_training_data_is_refused(manifest, tmp_path):
+    train = tmp_path / "pair_train.jsonl"
+    r = run("pairing", "--views", manifest, "--out", train, "--split", "train", "--test-fraction", 0.3,
+            "--band", "easy")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    recorded = load_task_examples(train)[0]["meta"]["split_config"]
+    assert recorded == {"split": "train", "by": "place", "test_fraction": 0.3, "seed": 0, "region_deg": 10.0}
+    test = tmp_path / "geoloc_test.jsonl"
+    args = ["geoloc", "--views", manifest, "--out", test, "--split", "test", "--train-tasks", train]
+    r = run(*args, "--test-fraction", 0.5, "--split-seed", 5)  # other split settings: places leak
+    errors = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert r.exit_code == 2 and len(errors) == 1, r.output
+    assert "shares" in errors[0] and "seed=0" in errors[0] and "seed=5" in errors[0] and not test.exists()
+    r = run(*args, "--test-fraction", 0.3)  # the same split settings: no shared place
+    assert r.exit_code == 0, r.output
+    assert not _task_places(test) & _task_places(train)

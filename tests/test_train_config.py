@@ -250,3 +250,26 @@ def test_reward_weights_by_name(tmp_path):
     with pytest.raises(ConfigError, match="finite number") as info:
         load_config("grpo", config, ["--reward_weights", "{format: heavy}"])
     assert info.value.key == "reward_weights.format"
+
+
+@pytest.mark.parametrize("name", ["configs/sft_tiny_cpu.yaml", "sft_tiny_cpu", "tiny-cpu", "tiny_cpu.yaml"])
+def test_packaged_recipes_are_found_from_any_folder(tmp_path, monkeypatch, tiny_model_dir, name):
+    from typer.testing import CliRunner
+
+    from geor1.cli import build_app
+
+    monkeypatch.chdir(tmp_path)  # not the repository root: configs/ is not here
+    result = CliRunner().invoke(
+        build_app(),
+        ["sft", name, "--model_name_or_path", str(tiny_model_dir), "--train_file", "missing.jsonl"],
+    )
+    assert result.exit_code == 2 and "missing.jsonl: file not found" in result.output, result.output
+    assert "config key 'config'" not in result.output
+
+
+def test_unknown_recipe_lists_the_packaged_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"file not found: nope\.yaml \(packaged recipes, by name: .*sft_tiny_cpu"
+    ):
+        load_config("sft", "nope.yaml")

@@ -1,5 +1,6 @@
-"""Training data: a corrupt image is reported, when its row is decoded, with the task file:line, the example
-id and the image file (not a bare Pillow error)."""
+"""Training data: a corrupt image is reported with the task file:line, the example id and the image file
+(not a bare Pillow error): a file that is no image at all when the examples are read (before any model
+loads), one truncated after its header when its row is decoded."""
 
 from __future__ import annotations
 
@@ -14,13 +15,23 @@ from geor1.errors import RecordError
 from geor1.train.data import load_examples
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage"])
-def test_corrupt_image_raises_located_error_when_decoded(tmp_path, damage):
+def test_file_that_is_no_image_is_refused_when_the_examples_are_read(tmp_path):
+    path = write_pairing_examples(tmp_path, n=4)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    image = tmp_path / rows[2]["images"][3]
+    image.write_bytes(os.urandom(image.stat().st_size))
+    with pytest.raises(RecordError) as info:
+        load_examples(path, "grpo")
+    assert str(info.value).startswith(f"{path}:3 field 'images': unreadable image {image.resolve()}")
+    assert "(example 'pair-2')" in str(info.value)
+
+
+def test_truncated_image_raises_located_error_when_decoded(tmp_path):
     path = write_pairing_examples(tmp_path, n=4)
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     image = tmp_path / rows[2]["images"][3]  # line 3, example pair-2, candidate C
     data = image.read_bytes()
-    image.write_bytes(data[: len(data) // 2] if damage == "truncate" else os.urandom(len(data)))
+    image.write_bytes(data[: len(data) // 2])
     dataset = load_examples(path, "grpo")  # lazy: nothing is decoded yet
     assert dataset[1]["images"][0].size == (56, 56)
     with pytest.raises(RecordError) as info:
@@ -40,8 +51,7 @@ def test_corrupt_image_in_second_file_names_that_file(tmp_path):
     rows = [json.loads(line) for line in second.read_text().splitlines()]
     image = tmp_path / "b" / rows[1]["images"][0]
     image.write_bytes(b"not a png")
-    dataset = load_examples([first, second], "grpo")
     with pytest.raises(
         RecordError, match=rf"{re.escape(str(second))}:2 field 'images': unreadable image .*'pair-1'"
     ):
-        dataset[3]
+        load_examples([first, second], "grpo")

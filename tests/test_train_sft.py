@@ -67,6 +67,10 @@ def test_sft_trains_and_saves(tmp_path, tiny_model_dir, cot_jsonl, use_peft):
     assert json.loads((out / "ranks" / "rank-0.json").read_text())["global_step"] == 4
     weights = "adapter_model.safetensors" if use_peft else "model.safetensors"
     assert (out / weights).exists() and (out / "checkpoint-4" / weights).exists()
+    from geor1.io import current_umask
+
+    for saved in (out / weights, out / "checkpoint-4" / weights):  # the umask's mode, not 0600
+        assert saved.stat().st_mode & 0o777 == 0o666 & ~current_umask()
     if use_peft:
         from peft import PeftModel
 

@@ -11,17 +11,74 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from geor1.errors import RecordError
+from geor1.errors import GeoR1Error, RecordError
+
+# What a JSON value nested deeper than Python's parser can follow is reported as (a bad line, not a crash).
+NESTED_TOO_DEEPLY = "invalid JSON (nested too deeply to read)"
+
+
+def _os_reason(exc: OSError) -> str:
+    """Return an OS error's reason and the path it names (``a file is in the way: a/b``)."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return f"a file is in the way where a folder is needed: {exc.filename}"
+    reason = exc.strerror or type(exc).__name__
+    return f"{reason}: {exc.filename}" if exc.filename is not None else reason
+
+
+def current_umask() -> int:
+    """Return the process umask without changing it (Linux: /proc; elsewhere set and restore it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _default_mode(directory: bool = False) -> int:
+    """The mode ``open()``/``mkdir()`` would give a new file/folder: 0666/0777 less the umask.
+
+    ``tempfile`` creates 0600 files and 0700 folders (private by design); an output renamed into place
+    from one must get the ordinary mode, or another account or a web server cannot read the results.
+    """
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
+def apply_umask(folder: str | Path) -> Path:
+    """Give every file and folder under ``folder`` (and itself) the mode the umask gives new ones.
+
+    For folders written by libraries that save through private temporary files (transformers'
+    ``save_pretrained`` leaves ``model.safetensors`` at 0600); symlinks are left alone. Returns ``folder``.
+    """
+    folder = Path(folder)
+    file_mode, dir_mode = _default_mode(), _default_mode(directory=True)
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        wanted = dir_mode if path.is_dir() else file_mode
+        if path.stat().st_mode & 0o777 != wanted:
+            os.chmod(path, wanted)
+    return folder
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Yield a temporary file beside ``path``; it replaces ``path`` only if the block ends without error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise GeoR1Error(f"{path}: is a folder; an output file path is needed here")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise GeoR1Error(f"{path}: cannot write here ({_os_reason(exc)})") from None
     binary = "b" in mode
     try:
+        os.fchmod(fd, _default_mode())
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()
@@ -75,6 +132,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise RecordError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
+            except RecursionError:
+                raise RecordError(NESTED_TOO_DEEPLY, path=path, line=number) from None
             if not isinstance(obj, dict):
                 raise RecordError("expected a JSON object", path=path, line=number)
             yield number, obj
@@ -129,6 +188,7 @@ def atomic_save_dir(out_dir: str | Path, write: Callable[[Path], object]) -> Pat
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
+        os.chmod(tmp, _default_mode(directory=True))
         write(tmp)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))

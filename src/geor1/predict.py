@@ -117,17 +117,16 @@ def predict(
 
 
 def write_map(path: str | Path, prediction: Prediction, title: str = "geor1 guess") -> Path:
-    """Write a folium (Leaflet) HTML map with the guessed coordinates marked; return its path."""
-    import folium
-
+    """Write a self-contained HTML map with the guessed coordinates marked and return its path: the same
+    vendored Leaflet and Blue Marble world as ``geo-r1 serve``'s page, inlined, so it works offline (no
+    CDN, no tile server)."""
     from geor1.io import atomic_write_text
+    from geor1.serve.page import standalone_map_html
 
     if prediction.coordinates is None:
         raise GeoR1Error("the answer has no coordinates to put on a map")
     lat, lon = prediction.coordinates
-    fmap = folium.Map(location=[lat, lon], zoom_start=4)
     label = f"{title}: ({lat:.4f}, {lon:.4f})"
     if prediction.place:
         label += f" near {prediction.place.get('city')}, {prediction.place.get('country_code')}"
-    folium.Marker([lat, lon], popup=label, tooltip=label).add_to(fmap)
-    return atomic_write_text(path, fmap.get_root().render())
+    return atomic_write_text(path, standalone_map_html(lat, lon, label, title))

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from geor1.commands import print_error
@@ -106,6 +107,13 @@ def cot(
         None, "--hf-dataset", help="Also save all CoT examples of --out as a 🤗 dataset in this folder."
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    max_error_share: float = typer.Option(
+        0.5,
+        "--max-error-share",
+        min=0.0,
+        max=1.0,
+        help="Exit with an error when more than this share of teacher calls failed (what was kept stays).",
+    ),
 ) -> None:
     """Write filtered chain-of-thought exemplars (<think>…</think><answer>…</answer>) for SFT.
 
@@ -190,6 +198,10 @@ def cot(
         if teacher_obj is not None:
             teacher_obj.close()
     _print_summary(summary, out_path, log_path_for(out_path), hf_dataset)
+    failure = summary.failure(max_error_share)
+    if failure is not None:  # a run that made nothing (or mostly failed) must not look like a success
+        print_error(f"cot run failed: {failure}")
+        raise typer.Exit(2)
 
 
 def _print_summary(summary: Any, out_path: Path, log_path: Path, hf_dataset: Path | None) -> None:
@@ -204,6 +216,8 @@ def _print_summary(summary: Any, out_path: Path, log_path: Path, hf_dataset: Pat
     if summary.abstentions:
         causes = ", ".join(f"{cause}: {n}" for cause, n in summary.abstentions.most_common())
         out.print(f"teacher abstentions by cause — {causes}", highlight=False)
+    if summary.stale_note:
+        err.print(f"[yellow]warning:[/yellow] {escape(summary.stale_note)}", highlight=False, soft_wrap=True)
     lines = [
         f"examples in input: {summary.examples} (already done before this run: {summary.resumed_done})",
         f"processed now: {summary.processed} — with a kept exemplar: {summary.examples_with_kept}, "

@@ -90,7 +90,10 @@ def earth(
         "shadedrelief", "--terrain", help="Relief rendering for terrain views: shadedrelief or etopo1."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Rebuild even if a complete build with these options exists."
+        False,
+        "--force",
+        help="Rebuild even if a complete build with these options exists, and replace (delete) an "
+        "earlier build with other options in --out; without it that is refused.",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:

@@ -31,14 +31,16 @@ def inspect(
 @data_app.command("preview")
 def preview(
     task_file: Path = typer.Argument(..., help="Task file (JSONL)."),
-    out_path: Path = typer.Option(..., "--out", help="PNG to write."),
+    out_path: Path = typer.Option(
+        ..., "--out", help="Image to write: .png, .jpg or .webp (format from the suffix)."
+    ),
     n: int = typer.Option(4, "--n", help="Number of examples to show."),
     seed: int | None = typer.Option(
         None, "--seed", help="Pick examples at random with this seed (default: the first n)."
     ),
     tile: int = typer.Option(160, "--tile", help="Size of each image tile in pixels."),
 ) -> None:
-    """Contact sheet PNG: each example's images with labels, the correct candidate framed in green."""
+    """Contact sheet (PNG/JPEG/WebP): each example's images with labels, the correct candidate framed in green."""
     import numpy as np
 
     from geor1.tasks.common import load_task_examples

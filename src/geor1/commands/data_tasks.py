@@ -36,6 +36,12 @@ SPLIT_SEED_OPT = typer.Option(
     help="Seed of the train/test split, independent of --seed: keep it the same for every task set of "
     "one experiment so no place is in both splits.",
 )
+TRAIN_TASKS_OPT = typer.Option(
+    None,
+    "--train-tasks",
+    help="Training task/CoT file(s) this set must not share places with (repeatable): a test set that "
+    "shows a place they show is refused.",
+)
 LIMIT_OPT = typer.Option(None, "--limit", help="Keep at most this many examples (random subset).")
 HF_OPT = typer.Option(
     None, "--hf-dataset", help="Also save a 🤗 datasets dataset (images embedded) in this folder."
@@ -61,19 +67,31 @@ def progress(desc: str) -> Callable[[Any], Any]:
 
 def _split_places(
     views: Any, split: str, split_by: str, test_fraction: float, region_deg: float, split_seed: int
-) -> set[str] | None:
-    """Return the places of ``split`` (None for all); the division depends on ``split_seed`` only."""
-    from geor1.tasks.split import SplitConfig, split_places
+) -> tuple[set[str] | None, dict[str, Any]]:
+    """Return the places of ``split`` (None for all) and the split record each example carries; the
+    division depends on ``split_seed`` only."""
+    from geor1.tasks.split import SplitConfig, split_places, split_record
 
     config = SplitConfig(by=split_by, test_fraction=test_fraction, seed=split_seed, region_deg=region_deg)
-    return split_places(views.views, split, config, manifest=str(views.manifest), lines=views.lines)
+    places = split_places(views.views, split, config, manifest=str(views.manifest), lines=views.lines)
+    return places, split_record(config, split)
 
 
-def _write(examples: list[dict[str, Any]], out_path: Path, hf_dataset: Path | None) -> None:
+def _write(
+    examples: list[dict[str, Any]],
+    out_path: Path,
+    hf_dataset: Path | None,
+    split_config: dict[str, Any],
+    train_tasks: list[Path] | None = None,
+) -> None:
     from geor1.tasks.common import write_task_set
+    from geor1.tasks.split import check_no_shared_places
 
     if not examples:
         raise ValueError("no examples to write (see the skip counts above); nothing written")
+    for example in examples:  # every task file records how its places were split
+        example["meta"]["split_config"] = split_config
+    check_no_shared_places([e["meta"] for e in examples], list(train_tasks or []), f"{out_path}")
     n = write_task_set(out_path, examples, hf_dataset=hf_dataset)
     out.print(
         f"wrote {n} examples to {out_path}" + (f" and a 🤗 dataset to {hf_dataset}" if hf_dataset else "")
@@ -103,7 +121,8 @@ def pairing(
     band: str | None = typer.Option(
         None,
         "--band",
-        help="Negatives' distance band: easy (>1000 km), medium (100-1000), hard (<100), mixed.",
+        help="Negatives' distance band: easy (>1000 km), medium (100-1000), hard (<100), mixed. "
+        "Default: medium (custom when --min-km/--max-km are given).",
     ),
     min_km: float | None = typer.Option(
         None, "--min-km", help="Custom band: minimum distance (km) of negatives."
@@ -124,6 +143,7 @@ def pairing(
     seed: int = SEED_OPT,
     limit: int | None = LIMIT_OPT,
     hf_dataset: Path | None = HF_OPT,
+    train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
     """Cross-view pairing: a query view and K candidates, one of them at the query's place."""
     from geor1.tasks.common import load_view_set
@@ -144,13 +164,13 @@ def pairing(
             strict=strict,
         )
         view_set = load_view_set(views)
-        places = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
         examples, report = build_pairing(
             view_set, config, out_path.parent, places=places, split=split, progress=progress("pairing")
         )
         for line in report.lines():
             out.print(line, highlight=False)
-        _write(examples, out_path, hf_dataset)
+        _write(examples, out_path, hf_dataset, split_config, train_tasks)
 
 
 @data_app.command("geoloc")
@@ -166,6 +186,7 @@ def geoloc(
     seed: int = SEED_OPT,
     limit: int | None = LIMIT_OPT,
     hf_dataset: Path | None = HF_OPT,
+    train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
     """Geolocation: one view, answer "(lat, lon)"."""
     from geor1.tasks.common import load_view_set
@@ -176,11 +197,11 @@ def geoloc(
             views=[v.strip() for v in view.split(",") if v.strip()], seed=seed, limit=limit
         )
         view_set = load_view_set(views)
-        places = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
         examples = build_geolocation(
             view_set, config, out_path.parent, places=places, split=split, progress=progress("geoloc")
         )
-        _write(examples, out_path, hf_dataset)
+        _write(examples, out_path, hf_dataset, split_config, train_tasks)
 
 
 @data_app.command("questions")
@@ -200,6 +221,7 @@ def questions(
     seed: int = SEED_OPT,
     limit: int | None = LIMIT_OPT,
     hf_dataset: Path | None = HF_OPT,
+    train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
     """Place questions from metadata (continent, country, land cover, …), multiple choice."""
     from geor1.tasks.common import load_view_set
@@ -209,10 +231,10 @@ def questions(
         chosen = [t.strip() for t in types.split(",") if t.strip()] if types else list(QUESTION_TYPES)
         config = QuestionsConfig(view=view, types=chosen, k=k, seed=seed, limit=limit)
         view_set = load_view_set(views)
-        places = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
         examples, report = build_questions(
             view_set, config, out_path.parent, places=places, split=split, progress=progress("questions")
         )
         for line in report.lines():
             out.print(line, highlight=False)
-        _write(examples, out_path, hf_dataset)
+        _write(examples, out_path, hf_dataset, split_config, train_tasks)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from geor1.commands import print_error
 from geor1.commands.data import data_app
 from geor1.errors import GeoR1Error
 from geor1.sources.folder import write_manifest
@@ -14,7 +15,7 @@ from geor1.sources.registry import SOURCES, load_views
 
 @data_app.command("views")
 def views_command(
-    source: str = typer.Option(..., "--source", help=f"View source: {'|'.join(SOURCES)}."),
+    source: str = typer.Option(..., "--source", help=f"View source: {', '.join(SOURCES)}."),
     out: Path = typer.Option(
         ...,
         "--out",
@@ -35,8 +36,8 @@ def views_command(
     split: str | None = typer.Option(
         None,
         "--split",
-        help="vigor: same_area_train|same_area_test|cross_area_train|cross_area_test; "
-        "cvusa: train|val|all; university1652: train|test.",
+        help="vigor: same_area_train, same_area_test, cross_area_train, cross_area_test; "
+        "cvusa: train, val, all; university1652: train, test.",
     ),
     city: list[str] | None = typer.Option(
         None, "--city", help="vigor, cvcities: read only this city (repeat for several); default: all."
@@ -106,8 +107,8 @@ def views_command(
             raise GeoR1Error(f"no views read from source {source!r}; nothing written")
         written = write_manifest(out, result.views, result.root)
     except (GeoR1Error, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        print_error(exc)
+        raise typer.Exit(2) from None
     kinds = ", ".join(f"{kind}: {n}" for kind, n in result.kinds().items())
     places = len({v.place for v in result.views})
     typer.echo(f"wrote {written} views of {places} place(s) to {out} ({kinds})")

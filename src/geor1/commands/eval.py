@@ -28,12 +28,13 @@ _BACKENDS = ("hf", "http", "vllm")
 def clean_errors() -> Iterator[None]:
     """Turn a GeoR1Error (a bad input, named by the error) into an ``error: …`` line on stderr and exit
     code 2, as ``geo-r1 cot`` does, instead of a traceback."""
+    from geor1.commands import print_error
     from geor1.errors import GeoR1Error
 
     try:
         yield
     except GeoR1Error as exc:
-        typer.echo(f"error: {exc}", err=True)
+        print_error(exc)
         raise typer.Exit(2) from None
 
 
@@ -55,6 +56,7 @@ def _run_options(
     top_p: float,
     max_new_tokens: int,
     no_plots: bool,
+    train_data: list[Path] | None = None,
 ) -> None:
     from rich.console import Console
 
@@ -82,14 +84,41 @@ def _run_options(
         top_p=top_p,
         max_new_tokens=max_new_tokens,
         plots=not no_plots,
+        train_data=[str(p) for p in train_data or []],
     )
     with clean_errors():
         out = run_eval(config)
+    print_headline(config.eval_dir, config.tasks, seed=config.seed, n_boot=config.n_boot)
     Console().print(f"[green]report:[/green] {out}")
 
 
+def print_headline(eval_dir: Path, tasks: list[str], *, seed: int = 0, n_boot: int = 2000) -> None:
+    """Print each task's headline metrics (value and 95 % bootstrap CI), as report.md's table has them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from geor1.eval.report import format_value, headline_rows
+
+    table = Table(title=f"results: {eval_dir.parent.name}")
+    for name, justify in (("task", "left"), ("metric", "left"), ("value [95 % CI]", "right"), ("n", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for task in tasks:
+        doc = json.loads((eval_dir / f"{task}.json").read_text(encoding="utf-8"))
+        for row in headline_rows(doc, seed=seed, n_boot=n_boot):
+            arrow = "↑" if row["higher_is_better"] else "↓"
+            table.add_row(
+                task, f"{row['metric']} {arrow}", format_value(row["value"], row["ci"]), str(row["n"])
+            )
+    Console().print(table)
+
+
 _MODEL = typer.Option(None, "--model", help="Model folder (hf/vllm) or model name (http).")
-_TASKS = typer.Option("pairing,geolocation,chain", "--tasks", help="Comma-separated task names.")
+_TASKS = typer.Option(
+    "pairing,geolocation,chain",
+    "--tasks",
+    help="Comma-separated task names (pairing, geolocation, chain, imageo, retention).",
+    show_default="pairing, geolocation, chain",  # spaced, so help at 80 columns wraps it, not cuts it
+)
 _DATA = typer.Option(
     None,
     "--data",
@@ -117,6 +146,12 @@ _TEMP = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy decoding.")
 _TOP_P = typer.Option(1.0, "--top-p", min=0.0, max=1.0)
 _MAX_NEW = typer.Option(256, "--max-new-tokens", min=1)
 _NO_PLOTS = typer.Option(False, "--no-plots", help="Skip the PNG plots.")
+_TRAIN_DATA = typer.Option(
+    None,
+    "--train-data",
+    help="Training task/CoT file(s) of the model (repeatable): test data that shows a place they show "
+    "is refused before anything runs.",
+)
 
 
 @eval_app.callback()
@@ -139,6 +174,7 @@ def eval_main(
     top_p: float = _TOP_P,
     max_new_tokens: int = _MAX_NEW,
     no_plots: bool = _NO_PLOTS,
+    train_data: list[Path] | None = _TRAIN_DATA,
 ) -> None:
     """Evaluate a model on tasks (when no subcommand is given): ``geo-r1 eval --model DIR --tasks …``."""
     if ctx.invoked_subcommand is not None:
@@ -148,7 +184,7 @@ def eval_main(
         raise typer.Exit(0)
     _run_options(
         model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
-        limit, seed, temperature, top_p, max_new_tokens, no_plots,
+        limit, seed, temperature, top_p, max_new_tokens, no_plots, train_data,
     )  # fmt: skip
 
 
@@ -171,11 +207,12 @@ def eval_run(
     top_p: float = _TOP_P,
     max_new_tokens: int = _MAX_NEW,
     no_plots: bool = _NO_PLOTS,
+    train_data: list[Path] | None = _TRAIN_DATA,
 ) -> None:
     """Evaluate a model on tasks and write RUNS_DIR/RUN/eval/<task>.json, report.md and plots."""
     _run_options(
         model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
-        limit, seed, temperature, top_p, max_new_tokens, no_plots,
+        limit, seed, temperature, top_p, max_new_tokens, no_plots, train_data,
     )  # fmt: skip
 
 

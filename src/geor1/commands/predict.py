@@ -49,7 +49,7 @@ def predict_command(
             )
     except GeoR1Error as exc:
         print_error(exc)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
     # Model text is shown as plain Text: read as rich markup, "[/]" would raise and "[b]" would vanish.
     if pred.untagged:
         # The text is one untagged answer; showing it as reasoning and again as answer misleads.

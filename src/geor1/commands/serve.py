@@ -28,6 +28,11 @@ def serve(
         "more get 503 at once.",
     ),
     api_key_env: str = typer.Option("GEOR1_API_KEY", help="Env var holding an API key to require (if set)."),
+    max_prompt_tokens: int = typer.Option(
+        0,
+        min=0,
+        help="Longest prompt in tokens, images included (400 above; 0: the model's context less max_tokens).",
+    ),
 ) -> None:
     """Serve MODEL at /v1/chat/completions (OpenAI-compatible), / (web page) and /health.
 
@@ -42,7 +47,12 @@ def serve(
         raise typer.BadParameter(
             f"{model} has no config.json (expected a save_pretrained folder)", param_hint="--model"
         )
-    engine = HFChatEngine(model, model_name=model_name or None, max_pixels=image_max_pixels or None)
+    engine = HFChatEngine(
+        model,
+        model_name=model_name or None,
+        max_pixels=image_max_pixels or None,
+        max_prompt_tokens=max_prompt_tokens or None,
+    )
     settings = ServeSettings(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         max_images=max_images,

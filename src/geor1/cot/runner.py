@@ -10,10 +10,16 @@ Two append-only files, flushed per record:
 On restart both files are read back: judged samples are not asked again, kept completions seed the
 near-duplicate index, and record ids already in the output are never written twice. A teacher error is
 recorded and the job is retried in a later round (and in a later run), never fatal.
+
+Resumption is keyed on an example's content, not only its id: every record and log event carries the
+example's fingerprint (task, prompt, solution, metadata and the bytes of its images). When the task file
+was regenerated under the same ids, the output records of examples whose content changed are moved to
+``<stem>.stale.jsonl`` (nothing is lost) and those examples are done again; the run says what changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -25,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from geor1.cot.filter import CotFilter, Verdict
-from geor1.cot.teachers.base import Teacher, TeacherJob, TeacherResult, derive_seed
+from geor1.cot.teachers.base import Teacher, TeacherJob, TeacherResult, derive_seed, resolve_image
 from geor1.errors import ConfigError, RecordError
-from geor1.io import JsonlAppender, iter_jsonl
+from geor1.io import JsonlAppender, atomic_open, iter_jsonl
 from geor1.records import check_task_example
 
 KEEP_MODES = ("first", "all")
@@ -76,6 +82,34 @@ class RunSummary:
     completion_tokens: int = 0
     cost: float = 0.0
     elapsed_s: float = 0.0
+    stale_examples: int = 0  # examples whose content changed since an earlier run: done again
+    stale_records: int = 0  # their old output records, moved to the .stale.jsonl file
+    stale_note: str = ""  # what changed, for the user
+    first_error: str = ""  # the first teacher error of this run (secrets already scrubbed by the teacher)
+
+    @property
+    def error_share(self) -> float:
+        """Return the share of this run's teacher calls that failed (0 when none was made)."""
+        calls = self.teacher_errors + self.samples_judged
+        return self.teacher_errors / calls if calls else 0.0
+
+    def failure(self, max_error_share: float) -> str | None:
+        """Return why this run counts as failed, or None: it had work to do and wrote nothing, or more
+        than ``max_error_share`` of its teacher calls failed."""
+        cause = f"first error: {self.first_error}" if self.first_error else ""
+        if self.records_written == 0 and self.processed + self.unfinished > 0:
+            if self.teacher_errors and not self.samples_judged:
+                return f"the teacher failed on every call ({self.teacher_errors} errors); nothing written; {cause}"
+            reasons = ", ".join(f"{r} {n}" for r, n in self.rejections.most_common(3)) or "none judged"
+            detail = f"; {cause}" if cause else ""
+            return f"no CoT example was kept (rejections: {reasons}){detail}"
+        if self.error_share > max_error_share:
+            return (
+                f"{self.error_share:.0%} of teacher calls failed ({self.teacher_errors} of "
+                f"{self.teacher_errors + self.samples_judged}; limit --max-error-share {max_error_share:g}); "
+                f"{cause}"
+            )
+        return None
 
     @property
     def examples_per_s(self) -> float:
@@ -98,6 +132,47 @@ def log_path_for(output: str | Path) -> Path:
     output = Path(output)
     stem = output.name[: -len(".jsonl")] if output.name.endswith(".jsonl") else output.name
     return output.with_name(f"{stem}.log.jsonl")
+
+
+def stale_path_for(output: str | Path) -> Path:
+    """Return where records of changed examples go (``cot.jsonl`` → ``cot.stale.jsonl``)."""
+    output = Path(output)
+    stem = output.name[: -len(".jsonl")] if output.name.endswith(".jsonl") else output.name
+    return output.with_name(f"{stem}.stale.jsonl")
+
+
+# The fields of a task example that decide what the teacher is asked and what counts as right.
+CONTENT_FIELDS = ("task", "prompt", "solution", "meta")
+IGNORED_META = frozenset({"split_config"})  # bookkeeping that does not change what the teacher sees
+
+
+def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str:
+    """Return a short hash of an example's content: ``CONTENT_FIELDS`` and the bytes of its images in
+    order (paths are resolved against ``image_root``; a file that cannot be read hashes as missing)."""
+    from geor1.eval.fingerprint import image_digest
+
+    h = hashlib.blake2b(digest_size=8)
+    fields = {k: example.get(k) for k in CONTENT_FIELDS}
+    if isinstance(fields["meta"], dict):  # how places were split says nothing about the example itself
+        fields["meta"] = {k: v for k, v in fields["meta"].items() if k not in IGNORED_META}
+    h.update(json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str).encode())
+    for image in example.get("images") or []:
+        h.update(b"\0" + image_digest(resolve_image(image_root, str(image))).encode())
+    return h.hexdigest()
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Return the content fields that differ between an old output record and the current example
+    (``images`` when only the image bytes or paths differ)."""
+
+    def comparable(example: dict[str, Any], key: str) -> Any:
+        value = example.get(key)
+        if key == "meta" and isinstance(value, dict):
+            return {k: v for k, v in value.items() if k not in IGNORED_META}
+        return value
+
+    fields = [k for k in CONTENT_FIELDS if comparable(old, k) != comparable(new, k)]
+    return fields or ["images"]
 
 
 def record_id(example_id: str, sample: int, keep: str) -> str:
@@ -144,6 +219,7 @@ class _Progress:
     kept: set[int] = field(default_factory=set)
     errors: Counter[int] = field(default_factory=Counter)
     abstained: bool = False
+    fingerprint: str = ""
 
     def done(self, n_samples: int, keep: str) -> bool:
         if self.abstained or (keep == "first" and self.kept):
@@ -164,12 +240,23 @@ class _Progress:
         ]
 
 
-def read_state(output: Path, log: Path) -> tuple[dict[str, _Progress], set[str], list[tuple[str, str]]]:
+def read_state(
+    output: Path,
+    log: Path,
+    current: dict[str, str] | None = None,
+    changed: set[str] | frozenset[str] = frozenset(),
+) -> tuple[dict[str, _Progress], set[str], list[tuple[str, str]]]:
     """Return what earlier runs did: progress by example id (examples left blank), the record ids already
-    written, and the kept (record id, completion) pairs to seed the near-duplicate index."""
+    written, and the kept (record id, completion) pairs to seed the near-duplicate index.
+
+    ``current`` maps example ids to their content fingerprints: a log event made for other content is
+    ignored; so is every event without a fingerprint (written before fingerprints) once ``changed`` shows
+    that the input was regenerated since.
+    """
     progress: dict[str, _Progress] = {}
     written: set[str] = set()
     kept_texts: list[tuple[str, str]] = []
+    current = current or {}
 
     def entry(example_id: str) -> _Progress:
         return progress.setdefault(example_id, _Progress(example={}))
@@ -178,7 +265,13 @@ def read_state(output: Path, log: Path) -> tuple[dict[str, _Progress], set[str],
         for _, event in _tolerant_lines(log):
             if event.get("event") != "sample":
                 continue
-            state = entry(str(event["example_id"]))
+            example_id = str(event["example_id"])
+            fingerprint = event.get("fingerprint")
+            if fingerprint is None and changed:
+                continue  # written before fingerprints, and the input has changed since: unknown content
+            if fingerprint is not None and example_id in current and fingerprint != current[example_id]:
+                continue
+            state = entry(example_id)
             sample = int(event["sample"])
             state.judged.add(sample)
             if event.get("keep"):
@@ -199,6 +292,69 @@ def read_state(output: Path, log: Path) -> tuple[dict[str, _Progress], set[str],
     return progress, written, kept_texts
 
 
+def set_aside_changed(
+    output: Path, examples: dict[str, dict[str, Any]], current: dict[str, str], summary: RunSummary
+) -> set[str]:
+    """Move the output records of examples whose content changed since they were written to the
+    ``.stale.jsonl`` file beside ``output`` (the output is rewritten atomically without them); return
+    the ids of those examples and note in ``summary`` what changed. Records of examples not in
+    ``examples`` (e.g. past ``--limit``) are kept as they are."""
+    if not output.exists():
+        return set()
+    out_root = output.resolve().parent
+    keep_lines: list[str] = []
+    stale_lines: list[str] = []
+    changed: dict[str, list[str]] = {}
+    example_note = ""
+    with output.open("r", encoding="utf-8") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            if number == len(lines) and not line.endswith("\n"):
+                continue  # a partial last line of a killed run: JsonlAppender drops it
+            raise RecordError("invalid JSON in an output file", path=output, line=number) from None
+        example_id = str(record.get("example_id", record.get("id"))) if isinstance(record, dict) else ""
+        if example_id in current:
+            fingerprint = record.get("input_fingerprint") or content_fingerprint(record, out_root)
+            if fingerprint != current[example_id]:
+                if example_id not in changed:
+                    fields = changed_fields(record, examples[example_id])
+                    changed[example_id] = fields
+                    if "solution" in fields and not example_note:
+                        new_solution = examples[example_id].get("solution")
+                        example_note = (
+                            f"{example_id}: solution {record.get('solution')!r} -> {new_solution!r}"
+                        )
+                stale_lines.append(line if line.endswith("\n") else line + "\n")
+                continue
+        keep_lines.append(line if line.endswith("\n") else line + "\n")
+    if not stale_lines:
+        return set()
+    stale = stale_path_for(output)
+    with stale.open("a", encoding="utf-8") as handle:  # first: a crash now loses nothing
+        handle.writelines(stale_lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+    with atomic_open(output) as handle:
+        handle.writelines(keep_lines)
+    by_field = Counter(f for fields in changed.values() for f in fields)
+    first_id, first_fields = next(iter(changed.items()))
+    example_note = example_note or f"{first_id}: {', '.join(first_fields)}"
+    what = ", ".join(f"{name} {n}" for name, n in by_field.most_common())
+    summary.stale_examples = len(changed)
+    summary.stale_records = len(stale_lines)
+    summary.stale_note = (
+        f"the input changed since the earlier run: {len(changed)} example(s) now have other content under "
+        f"the same id (changed: {what}; e.g. {example_note}); their {len(stale_lines)} old CoT record(s) "
+        f"were moved to {stale} and they are done again"
+    )
+    return set(changed)
+
+
 def _tolerant_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     # A run killed mid-write leaves at most a partial last line; JsonlAppender drops it on reopen, and
     # here it is skipped so reading state never fails on it.
@@ -209,7 +365,7 @@ def _tolerant_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             if number == len(lines) and not line.endswith("\n"):
                 continue
             raise RecordError("invalid JSON in an output/log file", path=path, line=number) from None
@@ -244,14 +400,18 @@ class CotRunner:
         log_path = log_path_for(output)
         started = time.perf_counter()
         examples = load_examples(input_path, config.limit)
-        previous, written, kept_texts = read_state(output, log_path)
+        image_root = input_path.resolve().parent
+        current = {str(e["id"]): content_fingerprint(e, image_root) for e in examples}
+        summary = RunSummary(examples=len(examples))
+        changed = set_aside_changed(output, {str(e["id"]): e for e in examples}, current, summary)
+        previous, written, kept_texts = read_state(output, log_path, current, changed)
         self.filter.seed(kept_texts)
 
-        summary = RunSummary(examples=len(examples))
         states: list[_Progress] = []
         for example in examples:
             state = previous.get(str(example["id"])) or _Progress(example={})
             state.example = example
+            state.fingerprint = current[str(example["id"])]
             if state.done(config.samples_per_example, config.keep):
                 summary.resumed_done += 1
             else:
@@ -270,6 +430,7 @@ class CotRunner:
                     "config": asdict(config),
                     "filter": self.filter.config.to_dict(),
                     "pending": len(states),
+                    "stale_examples": summary.stale_examples,
                     **(extra_log or {}),
                 }
             )
@@ -311,10 +472,12 @@ class CotRunner:
                 if result.error is not None:
                     state.errors[result.job.sample] += 1
                     summary.teacher_errors += 1
+                    summary.first_error = summary.first_error or str(result.error)
                     log.write(
                         {
                             "event": "error",
                             "example_id": result.job.example_id,
+                            "fingerprint": state.fingerprint,
                             "sample": result.job.sample,
                             "attempt": result.job.attempt,
                             "error": result.error,
@@ -367,6 +530,7 @@ class CotRunner:
                 record["filter"] = verdict.to_dict()
                 record["example_id"] = job.example_id
                 record["sample"] = job.sample
+                record["input_fingerprint"] = state.fingerprint
                 out.write(record)
                 written.add(rid)
                 summary.records_written += 1
@@ -378,6 +542,7 @@ class CotRunner:
             {
                 "event": "sample",
                 "example_id": job.example_id,
+                "fingerprint": state.fingerprint,
                 "sample": job.sample,
                 "keep": verdict.keep,
                 "reason": verdict.reason,

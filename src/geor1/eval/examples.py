@@ -11,10 +11,13 @@ from geor1.eval.types import EvalExample
 def examples_from_task_file(path: Path, task: str | None = None) -> list[EvalExample]:
     """Return the examples of a task-example JSONL (images made absolute), keeping only ``task`` when
     given; RecordError (file:line) on a bad line or a file holding none of that task."""
-    from geor1.tasks.common import load_task_examples, resolve_images
+    from geor1.io import iter_jsonl
+    from geor1.records import check_task_example
+    from geor1.tasks.common import resolve_images
 
     out = []
-    for obj in load_task_examples(path):
+    for line, obj in iter_jsonl(path):
+        check_task_example(obj, path=path, line=line)
         if task is not None and obj.get("task") != task:
             continue
         out.append(
@@ -24,6 +27,7 @@ def examples_from_task_file(path: Path, task: str | None = None) -> list[EvalExa
                 images=[str(p) for p in resolve_images(obj, path)],
                 solution=obj["solution"],
                 meta=dict(obj.get("meta") or {}),
+                source=f"{path}:{line}",
             )
         )
     if not out:

@@ -40,6 +40,7 @@ class EvalConfig:
     max_new_tokens: int = 256
     plots: bool = True
     n_boot: int = 2000
+    train_data: list[str] = field(default_factory=list)  # task files the test data may not share places with
 
     @property
     def eval_dir(self) -> Path:
@@ -99,17 +100,17 @@ def generate_with_cache(
     keys = cache_keys(backend.model_id, task, examples, sampling)
     todo = [(e, k) for e, k in zip(examples, keys, strict=True) if k not in cache]
     errors: dict[str, str] = {}
-    bar = tqdm(total=len(todo), desc=f"generate {task}", unit="ex", disable=not progress or not todo)
-    for start in range(0, len(todo), backend.chunk_size):
-        chunk = todo[start : start + backend.chunk_size]
-        for index, result in backend.iter_generate([e for e, _ in chunk], sampling):
-            example, key = chunk[index]
-            if isinstance(result, GenerationFailure):
-                errors[example.id] = result.error
-            else:
-                cache.put(key, result)
-            bar.update(1)
-    bar.close()
+    # closed even on an error, so the bar's line ends before the error is printed
+    with tqdm(total=len(todo), desc=f"generate {task}", unit="ex", disable=not progress or not todo) as bar:
+        for start in range(0, len(todo), backend.chunk_size):
+            chunk = todo[start : start + backend.chunk_size]
+            for index, result in backend.iter_generate([e for e, _ in chunk], sampling):
+                example, key = chunk[index]
+                if isinstance(result, GenerationFailure):
+                    errors[example.id] = result.error
+                else:
+                    cache.put(key, result)
+                bar.update(1)
     return Generated([cache.get(k) or "" for k in keys], errors)
 
 
@@ -127,9 +128,11 @@ def run_task(
     backend: Backend,
     cache: GenerationCache,
     config: EvalConfig,
+    examples: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate one task and return its JSON document (also written to EVAL_DIR/<task>.json)."""
-    examples = task.load(source, limit=config.limit, seed=config.seed)
+    if examples is None:
+        examples = task.load(source, limit=config.limit, seed=config.seed)
     sampling = SamplingConfig(
         temperature=config.temperature,
         top_p=config.top_p,
@@ -181,8 +184,20 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
     if not tasks:
         raise GeoR1Error("no tasks given (--tasks pairing,geolocation,chain,…)")
     sources = {t.name: resolve_data(t, config.data) for t in tasks}  # fail before loading a model
+    loaded: dict[str, list[Any]] = {}
+    if config.train_data:  # a test set that shows training places measures memory, not skill: refuse
+        from geor1.tasks.split import check_no_shared_places
+
+        for task in tasks:
+            loaded[task.name] = task.load(sources[task.name], limit=config.limit, seed=config.seed)
+            metas = [e.meta for e in loaded[task.name]]
+            check_no_shared_places(metas, config.train_data, f"the {task.name} data {sources[task.name]}")
     own_backend = backend is None
     if backend is None:
+        if config.backend in ("hf", "vllm"):
+            from geor1.models.loading import check_model_source
+
+            check_model_source(config.model, what="--model")  # a typo fails now, not after hub retries
         backend = make_backend(
             config.backend,
             config.model,
@@ -198,7 +213,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
         with GenerationCache(config.eval_dir / "generations.jsonl") as cache:
             for task in tasks:
                 console.print(f"[bold]{task.name}[/bold] ← {sources[task.name]}")
-                docs.append(run_task(task, sources[task.name], backend, cache, config))
+                docs.append(run_task(task, sources[task.name], backend, cache, config, loaded.get(task.name)))
                 if docs[-1]["metrics"]["n_failed"]:
                     console.print(f"[yellow]{failure_note(docs[-1])}[/yellow]", highlight=False)
     finally:

@@ -18,6 +18,7 @@ class EvalExample:
     images: list[str]
     solution: Any
     meta: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # "file:line" of the task example it came from, for error messages
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,87 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from geor1.errors import GeoR1Error
 from geor1.models import processor_compat
+
+# A hub id is "name" or "owner/name" of letters, digits, "-", "_", "."; anything else is a local path.
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+_PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _hub_offline() -> bool:
+    return any(
+        os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _hub_reachable(timeout: float = 3.0) -> str | None:
+    """Return None if the model hub's host accepts a TCP connection within ``timeout`` s, else the reason."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{host} cannot be reached ({exc.strerror or exc})"
+
+
+def _in_hub_cache(repo_id: str, revision: str | None = None) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json", revision=revision), str)
+    except Exception:  # noqa: BLE001  (a malformed id or cache is simply "not cached")
+        return False
+
+
+def check_model_source(
+    name: str | Path,
+    *,
+    what: str = "model",
+    need: tuple[str, ...] = ("config.json",),
+    revision: str | None = None,
+) -> None:
+    """Raise GeoR1Error (naming ``what``, e.g. the option or config key) at once when ``name`` cannot be
+    a model: a local path that does not exist, a folder without any of the ``need`` files, or a hub id
+    that is neither cached nor reachable (offline mode, or the hub's host does not answer).
+
+    Names that are not shaped like a hub id (``./x``, ``/x``, ``a/b/c``, ``x/`` …) or whose first part is
+    an existing local folder (a mistyped ``runs/modle``) are local paths and never go to the hub, so a
+    typo costs no network retries.
+    """
+    text = str(name)
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise GeoR1Error(f"{what} {text!r}: a file, not a model folder")
+        if not any((path / f).is_file() for f in need):
+            hint = ""
+            if (path / "adapter_config.json").is_file():
+                hint = " (it is a LoRA adapter: merge it into its base with geo-r1 model merge-lora)"
+            raise GeoR1Error(f"{what} {text!r}: not a model folder, it has no {' or '.join(need)}{hint}")
+        return
+    first = Path(text).parts[0] if Path(text).parts else ""
+    if not _HUB_ID.fullmatch(text) or (first != text and Path(first).is_dir()):
+        raise GeoR1Error(f"{what} {text!r}: no such model folder")
+    if _in_hub_cache(text, revision):
+        return
+    if _hub_offline():
+        raise GeoR1Error(
+            f"{what} {text!r}: no such local folder, and not in the hub cache (offline: HF_HUB_OFFLINE is set)"
+        )
+    reason = _hub_reachable()
+    if reason is not None:
+        raise GeoR1Error(f"{what} {text!r}: no such local folder, and the model hub is unreachable: {reason}")
 
 
 def _model_type(path: str | Path, revision: str | None = None) -> str | None:
@@ -68,6 +145,7 @@ def load_processor(
     from transformers import AutoProcessor
     from transformers.utils import is_torchvision_available
 
+    check_model_source(path, what="model", need=("config.json", *_PROCESSOR_FILES), revision=revision)
     kwargs = dict(revision=revision, trust_remote_code=trust_remote_code, padding_side=padding_side)
     model_type = model_type or _model_type(path, revision)
     if model_type in processor_compat.IMAGE_ONLY_PROCESSORS and not is_torchvision_available():
@@ -94,6 +172,7 @@ def load_model(
     """Return the image-text-to-text model saved at ``path`` (``AutoModelForImageTextToText``)."""
     from transformers import AutoModelForImageTextToText
 
+    check_model_source(path, what="model", revision=revision)
     return AutoModelForImageTextToText.from_pretrained(
         path,
         dtype=dtype,
@@ -120,6 +199,8 @@ def merge_lora(base: str | Path, adapter: str | Path, out: str | Path) -> Path:
     """
     from peft import PeftModel
 
+    check_model_source(base, what="--base")
+    check_model_source(adapter, what="--adapter", need=("adapter_config.json",))
     model = load_model(base, dtype="auto")
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     out = Path(out)
@@ -130,4 +211,6 @@ def merge_lora(base: str | Path, adapter: str | Path, out: str | Path) -> Path:
     else:
         processor = load_processor(base)
     processor.save_pretrained(out)
-    return out
+    from geor1.io import apply_umask
+
+    return apply_umask(out)

@@ -207,7 +207,7 @@ def build_tiny_model(spec: TinySpec):
 
 def save_tiny_model(spec: TinySpec, out: str | Path) -> Path:
     """Build a tiny VLM and save model, processor and ``tiny_spec.json`` under ``out``; return the folder."""
-    from geor1.io import write_json
+    from geor1.io import apply_umask, write_json
 
     out = Path(out)
     model, processor = build_tiny_model(spec)
@@ -215,4 +215,4 @@ def save_tiny_model(spec: TinySpec, out: str | Path) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
     write_json(out / "tiny_spec.json", asdict(spec))
-    return out
+    return apply_umask(out)

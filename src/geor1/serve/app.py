@@ -7,7 +7,7 @@ wait their turn, and anything past that gets 503 at once, before its JSON or ima
 Decoding and generation run in worker threads, so /health and other requests stay responsive.
 After a 504 a generation already running cannot be interrupted: its request keeps its place in the
 count until that thread ends, so the bound holds. An API key, when the environment variable named by
-``api_key_env`` is set, is required as ``Authorization: Bearer <key>`` everywhere except the page, its
+``api_key_env`` is set, is required as ``Authorization: Bearer <key>`` (scheme in any case) everywhere except the page, its
 static files and ``/health`` (which says whether a key is required).
 """
 
@@ -68,12 +68,24 @@ class ServeSettings:
 
 
 def _error(
-    status: int, message: str, param: str | None = None, code: str = "invalid_request_error"
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str = "invalid_request_error",
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
         status_code=status,
         content={"error": {"message": message, "type": code, "param": param, "code": code}},
+        headers=headers,
     )
+
+
+def _bearer_token(header: str) -> str | None:
+    """Return the token of an ``Authorization: Bearer <token>`` header (the scheme in any case, as
+    RFC 9110 makes auth schemes case-insensitive), or None for any other header."""
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 _T = TypeVar("_T")
@@ -99,6 +111,8 @@ def _parse_body(body: bytes, settings: ServeSettings) -> ChatRequest:
         data = json.loads(body or b"null")
     except ValueError:
         raise RequestRejected(400, "request body is not valid JSON") from None
+    except RecursionError:  # nesting deeper than the parser follows: the client's fault, not a 500
+        raise RequestRejected(400, "request body is nested too deeply") from None
     return parse_chat_request(
         data,
         max_images=settings.max_images,
@@ -237,9 +251,14 @@ def create_app(engine: ChatEngine, settings: ServeSettings | None = None) -> Fas
             if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
                 return _error(413, f"request body over {settings.max_body_bytes} bytes", code="too_large")
         if api_key is not None and not _is_open_path(request.url.path):
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-                return _error(401, "missing or wrong API key", code="invalid_api_key")
+            given = _bearer_token(request.headers.get("authorization", "")) or ""
+            if not hmac.compare_digest(given.encode(), api_key.encode()):
+                return _error(
+                    401,
+                    "missing or wrong API key",
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": 'Bearer realm="geor1"'},
+                )
         return await call_next(request)
 
     @app.get("/health")

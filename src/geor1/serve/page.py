@@ -175,3 +175,58 @@ document.getElementById('ask').addEventListener('click', async () => {{
 def index_html(model_name: str) -> str:
     """Return the page's HTML for a server hosting ``model_name``."""
     return _PAGE.format(model=html.escape(model_name))
+
+
+_MAP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{leaflet_css}</style>
+<style>
+ body {{ font-family: system-ui, sans-serif; margin: 1em; color: #222; }}
+ #map {{ width: 100%; max-width: 1100px; aspect-ratio: 2 / 1; background: #0b1d3a; }}
+</style></head>
+<body>
+<h1 style="font-size: 1.2em">{label}</h1>
+<div id="map"></div>
+<script>{leaflet_js}</script>
+<script>
+const WORLD = [[-90, -180], [90, 180]];
+const GUESS = [{lat}, {lon}];
+L.Icon.Default.mergeOptions({{iconUrl: "{icon}", iconRetinaUrl: "{icon2x}", shadowUrl: "{shadow}"}});
+const map = L.map('map', {{crs: L.CRS.EPSG4326, minZoom: -2, maxZoom: 6, zoomSnap: 0.25,
+                           maxBounds: WORLD, maxBoundsViscosity: 1.0}});
+L.imageOverlay("{world}", WORLD, {{attribution: 'NASA Blue Marble', alt: 'world map'}}).addTo(map);
+map.fitBounds(WORLD);
+L.marker(GUESS, {{title: 'guess', alt: 'guess'}}).addTo(map).bindTooltip({tooltip}).openTooltip();
+</script>
+</body></html>
+"""
+
+
+def _data_url(content: bytes, media_type: str) -> str:
+    import base64
+
+    return f"data:{media_type};base64,{base64.b64encode(content).decode()}"
+
+
+def standalone_map_html(lat: float, lon: float, label: str, title: str = "geor1 guess") -> str:
+    """Return one self-contained HTML page (vendored Leaflet, the Blue Marble world and the marker icons
+    inlined) with ``(lat, lon)`` marked: it opens offline, from any folder, with no server."""
+    import json
+
+    def script_safe(text: str) -> str:  # inline <script>/<style> content cannot hold their end tags
+        return text.replace("</", "<\\/")
+
+    return _MAP_PAGE.format(
+        title=html.escape(title),
+        label=html.escape(label),
+        leaflet_css=script_safe(_packaged_static("leaflet/leaflet.css").decode("utf-8")),
+        leaflet_js=script_safe(_packaged_static("leaflet/leaflet.js").decode("utf-8")),
+        lat=float(lat),
+        lon=float(lon),
+        icon=_data_url(_packaged_static("leaflet/images/marker-icon.png"), "image/png"),
+        icon2x=_data_url(_packaged_static("leaflet/images/marker-icon-2x.png"), "image/png"),
+        shadow=_data_url(_packaged_static("leaflet/images/marker-shadow.png"), "image/png"),
+        world=_data_url(world_map_jpeg(), "image/jpeg"),
+        tooltip=script_safe(json.dumps(label)),
+    )

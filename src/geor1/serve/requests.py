@@ -41,6 +41,7 @@ class ChatRequest:
     top_p: float = 1.0
     seed: int | None = None
     model: str | None = None
+    stop: list[str] = field(default_factory=list)
 
 
 # Declared media type -> the one Pillow format allowed to decode it. Everything else Pillow could open
@@ -113,12 +114,44 @@ def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float
     return float(value)
 
 
+# Seeds are 64-bit signed integers, as OpenAI's API and torch's generators take them.
+SEED_RANGE = (-(2**63), 2**63 - 1)
+MAX_STOP = 4  # OpenAI's limit on stop sequences
+
+
+def _check_field_types(body: dict[str, Any]) -> None:
+    """Raise RequestRejected (400, naming the field) for a known field of the wrong type; fields this
+    server does not use are ignored, as OpenAI-compatible servers do."""
+    for key in ("model", "user"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise RequestRejected(400, f"'{key}' must be a string", key)
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
+        raise RequestRejected(400, "'stream' must be a boolean", "stream")
+    n = body.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+        raise RequestRejected(400, "'n' must be an integer", "n")
+    stop = body.get("stop")
+    if stop is not None:
+        items = [stop] if isinstance(stop, str) else stop
+        if not isinstance(items, list) or not all(isinstance(s, str) and s for s in items):
+            raise RequestRejected(400, "'stop' must be a non-empty string or a list of them", "stop")
+        if len(items) > MAX_STOP:
+            raise RequestRejected(400, f"'stop' takes at most {MAX_STOP} sequences", "stop")
+    seed = body.get("seed")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise RequestRejected(400, "'seed' must be an integer", "seed")
+        if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+            raise RequestRejected(400, "'seed' must fit in a signed 64-bit integer", "seed")
+
+
 def parse_chat_request(
     body: Any, *, max_images: int, max_pixels: int, max_tokens_limit: int, default_max_tokens: int = 256
 ) -> ChatRequest:
     """Return a ChatRequest from an OpenAI chat-completions JSON body; raise RequestRejected on bad input."""
     if not isinstance(body, dict):
         raise RequestRejected(400, "request body must be a JSON object")
+    _check_field_types(body)
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages:
         raise RequestRejected(400, "'messages' must be a non-empty list", "messages")
@@ -165,15 +198,14 @@ def parse_chat_request(
         raise RequestRejected(
             400, f"'max_tokens' must be an integer in [1, {max_tokens_limit}]", "max_tokens"
         )
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise RequestRejected(400, "'seed' must be an integer", "seed")
+    stop = body.get("stop")
     return ChatRequest(
         messages=messages,
         images=images,
         max_tokens=max_tokens,
         temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
-        seed=seed,
-        model=body.get("model") if isinstance(body.get("model"), str) else None,
+        seed=body.get("seed"),
+        model=body.get("model"),
+        stop=[stop] if isinstance(stop, str) else list(stop or []),
     )

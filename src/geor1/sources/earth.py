@@ -616,6 +616,35 @@ def _read_info(out_dir: Path) -> dict[str, Any] | None:
     return info if isinstance(info, dict) else None
 
 
+def build_differences(info: dict[str, Any], config: EarthConfig) -> list[str]:
+    """Return what differs between an earlier build's ``earth.json`` and ``config`` (``seed 0 -> 1`` …)."""
+    reference = _build_info(config, complete=False)
+    old_params, new_params = info.get("params") or {}, reference["params"]
+    changes = [
+        f"{key} {old_params.get(key)!r} -> {new_params.get(key)!r}"
+        for key in sorted(set(old_params) | set(new_params))
+        if old_params.get(key) != new_params.get(key)
+    ]
+    for key, label in (("geor1_version", "geor1 version"), ("format", "format"), ("data", "packaged data")):
+        if info.get(key) != reference[key]:
+            changes.append(
+                f"{label} changed" if key == "data" else f"{label} {info.get(key)} -> {reference[key]}"
+            )
+    return changes
+
+
+def _refuse_to_replace(out_dir: Path, info: dict[str, Any], config: EarthConfig) -> None:
+    """Raise GeoR1Error saying which earlier build (and how many images) a rebuild would delete."""
+    images = sum(1 for p in (out_dir / IMAGES_DIR).rglob("*") if p.is_file())
+    state = "a complete" if info.get("complete") else "an unfinished"
+    changes = "; ".join(build_differences(info, config)) or "other build settings"
+    raise GeoR1Error(
+        f"{out_dir} holds {state} earlier build with other options ({changes}); building here would delete "
+        f"its {images} image file(s) under {out_dir / IMAGES_DIR}, breaking task and CoT files made from "
+        "them. Choose another --out, or pass --force to replace it."
+    )
+
+
 def is_complete_build(out_dir: str | Path, config: EarthConfig) -> bool:
     """Return True if ``out_dir`` holds a finished build with these parameters and data (nothing missing)."""
     out_dir = Path(out_dir)
@@ -651,8 +680,9 @@ def build_earth(
     """Build the offline Earth into ``out_dir`` and return the path of its view manifest.
 
     A finished build with the same parameters is reused as it is (unless ``force``). An unfinished one
-    with the same parameters is resumed: PNGs already written are kept. Anything else under
-    ``out_dir/images`` from an earlier build is removed first. The manifest is written last, so its
+    with the same parameters is resumed: PNGs already written are kept. An earlier build with other
+    parameters is replaced (its ``out_dir/images`` removed) only with ``force``; without it GeoR1Error
+    says what would be deleted. The manifest is written last, so its
     presence marks a complete build. Raises ConfigError for bad parameters (naming the parameter) and
     GeoR1Error if the filters leave too few places or a data package is missing.
     """
@@ -685,10 +715,12 @@ def build_earth_from_config(
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_info(out_dir)
     resume = previous is not None and not force and _same_build(previous, config)
-    manifest.unlink(missing_ok=True)
     images_dir = out_dir / IMAGES_DIR
     if previous is not None and not resume and images_dir.is_dir():
+        if not force:
+            _refuse_to_replace(out_dir, previous, config)
         shutil.rmtree(images_dir)  # views of an earlier build with other parameters
+    manifest.unlink(missing_ok=True)
     write_json(out_dir / INFO_NAME, _build_info(config, complete=False))
 
     selected = select_places(config)

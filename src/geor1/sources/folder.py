@@ -6,7 +6,8 @@ a JSON object as text) and ``root``. Every other column goes into ``meta``. ``im
 root, which is the manifest's folder unless ``root=`` is given, and may not leave it (absolute paths,
 ``..`` and symbolic links leading out fail). A row's own ``root`` (absolute, or relative to the
 manifest's folder; what ``write_manifest`` records when it writes outside the images' folder) replaces
-the default root for that row, so a written view manifest reads back unchanged.
+the default root for that row, so a written view manifest reads back unchanged; it must lie inside the
+image root too (read a manifest written elsewhere with a ``root=`` that holds its rows' roots).
 
 Bad rows are located by file and position: CSV by physical line (the header is line 1, so data row 1 is
 line 2), JSONL by line, Parquet by 0-based row index ("row N", as ``pandas.read_parquet(f).iloc[N]``).
@@ -37,6 +38,7 @@ from tqdm.auto import tqdm
 
 from geor1.errors import GeoR1Error, RecordError
 from geor1.images import check_image
+from geor1.io import NESTED_TOO_DEEPLY
 from geor1.records import View, image_under_root, view_from_dict, write_views
 
 REQUIRED_COLUMNS = ("id", "image", "lat", "lon", "view")
@@ -301,6 +303,13 @@ class ViewCollector:
 
 def iter_csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(physical line number where the row starts, fields)`` for every non-blank row of a CSV file."""
+    for start, _, fields in iter_csv_spans(path):
+        yield start, fields
+
+
+def iter_csv_spans(path: Path) -> Iterator[tuple[int, int, list[str]]]:
+    """Yield ``(first line, last line, fields)`` for every non-blank row of a CSV file (physical lines; a
+    quoted cell holding line breaks makes a row span several)."""
     decoded = 0
 
     def lines(handle: Any) -> Iterator[str]:
@@ -319,7 +328,7 @@ def iter_csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
                 line, start = start, reader.line_num + 1
                 if not fields or all(not f.strip() for f in fields):
                     continue
-                yield line, fields
+                yield line, reader.line_num, fields
         except UnicodeDecodeError as exc:
             raise RecordError(f"not UTF-8 text ({exc.reason})", path=path, line=decoded + 1) from None
         except csv.Error as exc:
@@ -346,6 +355,8 @@ def _meta_from_text(value: Any, where: Where) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
+        except RecursionError:
+            raise BadRow("bad meta", where.error(f"meta: {NESTED_TOO_DEEPLY}", "meta")) from None
         except json.JSONDecodeError as exc:
             raise BadRow("bad meta", where.error(f"meta is not valid JSON ({exc.msg})", "meta")) from None
         if isinstance(parsed, dict):
@@ -353,8 +364,17 @@ def _meta_from_text(value: Any, where: Where) -> dict[str, Any]:
     raise BadRow("bad meta", where.error("meta must be a JSON object", "meta"))
 
 
-def _view_dict(record: dict[str, Any], where: Where) -> dict[str, Any]:
-    """Return a manifest record as a ``view_from_dict`` input: extra columns are merged into ``meta``."""
+def _inside(folder: Path, root: Path) -> bool:
+    """Return True if ``folder``'s real location (links followed) is ``root``'s or lies under it."""
+    real, real_root = os.path.realpath(folder), os.path.realpath(root)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _view_dict(record: dict[str, Any], where: Where, confine: Path | None = None) -> dict[str, Any]:
+    """Return a manifest record as a ``view_from_dict`` input: extra columns are merged into ``meta``.
+
+    A row's own ``root`` must lie inside ``confine`` (the image root), as every image path must: a row
+    may not widen what the manifest can reach (``root: /etc``, ``root: ../outside``)."""
     meta = _meta_from_text(record.get("meta"), where)
     extras = {
         k: v
@@ -370,6 +390,15 @@ def _view_dict(record: dict[str, Any], where: Where) -> dict[str, Any]:
     if isinstance(root, str) and root.strip():
         # relative to the manifest's folder; absolute from here on, so it survives being written elsewhere
         obj["root"] = str(Path(where.path).absolute().parent / root)
+        if confine is not None and not _inside(Path(obj["root"]), confine):
+            raise BadRow(
+                "root escapes image root",
+                where.error(
+                    f"row root {root!r} lies outside the image root {confine} (pass --root with a folder "
+                    "that holds it)",
+                    "root",
+                ),
+            )
     elif root not in (None, "") and not (isinstance(root, float) and math.isnan(root)):
         raise BadRow("bad root", where.error("root must be a folder path", "root"))
     return obj
@@ -387,16 +416,47 @@ def _missing_columns(columns: Iterable[str], path: Path, line: int | None) -> No
         )
 
 
+def _unclosed_quote(
+    path: Path, header: list[str], start: int, end: int, fields: list[str], collector: ViewCollector
+) -> bool:
+    """Reject (and count, line by line) a row whose quote swallowed the lines after it; return True if so.
+
+    A quoted cell may hold line breaks, but a multi-line row whose field count does not match the header
+    is an unclosed quote: the rows it swallowed must be counted and the cause named, not "missing lat"."""
+    if end == start or len(fields) == len(header) or not any("\n" in f for f in fields):
+        return False
+    index = next(i for i, f in enumerate(fields) if "\n" in f)
+    column = header[index] if index < len(header) else f"#{index + 1}"
+    collector.reject(
+        "unclosed quote",
+        RecordError(
+            f"unclosed quote: the quoted cell opened here runs on to line {end}, swallowing "
+            f"{end - start} line(s)",
+            path=path,
+            line=start,
+            field=column,
+        ),
+    )
+    for line in range(start + 1, end + 1):
+        collector.reject(
+            "unclosed quote",
+            RecordError(f"inside the unclosed quote opened on line {start}", path=path, line=line),
+        )
+    return True
+
+
 def _csv_records(path: Path, collector: ViewCollector) -> Iterator[tuple[dict[str, Any], Where]]:
-    rows = iter_csv_rows(path)
+    rows = iter_csv_spans(path)
     first = next(rows, None)
     if first is None:
         _missing_columns([], path, 1)
         return
-    header_line, header = first
+    header_line, _, header = first
     header = [h.strip() for h in header]
     _missing_columns(header, path, header_line)
-    for line, fields in rows:
+    for line, end, fields in rows:
+        if _unclosed_quote(path, header, line, end, fields, collector):
+            continue
         where = Where(path, line=line)
         if len(fields) > len(header):
             collector.reject(
@@ -423,6 +483,9 @@ def _jsonl_records(path: Path, collector: ViewCollector) -> Iterator[tuple[dict[
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 collector.reject("invalid JSON", where.error(f"invalid JSON ({exc.msg})"))
+                continue
+            except RecursionError:
+                collector.reject("invalid JSON", where.error(NESTED_TOO_DEEPLY))
                 continue
             if not isinstance(obj, dict):
                 collector.reject("invalid JSON", where.error("expected a JSON object"))
@@ -487,7 +550,7 @@ def load_manifest(
         records = _parquet_records(path)
     for record, where in records:
         try:
-            obj = _view_dict(record, where)
+            obj = _view_dict(record, where, confine=root)
         except BadRow as bad:
             collector.reject(bad.reason, bad.error)
             continue

@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from geor1.errors import GeoR1Error
 from geor1.images import open_image
 from geor1.io import atomic_write_bytes
 from geor1.tasks.common import resolve_images
@@ -85,11 +86,19 @@ def caption_lines(
     return [fit_text(draw, label, font, width), fit_text(draw, second, font, width)]
 
 
+# Suffix of the contact sheet's path -> the format written (the bytes match the name).
+SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
 def contact_sheet(
     examples: Sequence[dict[str, Any]], task_file: str | Path, out: str | Path, *, tile: int = 160
 ) -> Path:
-    """Draw ``examples`` (from ``task_file``, whose folder their image paths are relative to) as a PNG
-    contact sheet at ``out`` (written atomically); return ``out``."""
+    """Draw ``examples`` (from ``task_file``, whose folder their image paths are relative to) as a
+    contact sheet at ``out`` (written atomically) in the format its suffix names (PNG, JPEG or WebP);
+    return ``out``."""
+    fmt = SHEET_FORMATS.get(Path(out).suffix.lower())
+    if fmt is None:
+        raise GeoR1Error(f"{out}: name the contact sheet .png, .jpg or .webp (its format follows the suffix)")
     if not examples:
         raise ValueError("no examples to preview")
     pad, caption_h = 12, 34
@@ -148,6 +157,6 @@ def contact_sheet(
         y += h
         draw.line([(0, y - pad // 2), (width, y - pad // 2)], fill=(200, 200, 200), width=1)
     buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
+    sheet.save(buffer, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
     atomic_write_bytes(out, buffer.getvalue())
     return Path(out)

@@ -119,3 +119,76 @@ def split_places(
     Only ``config`` (its ``seed`` is the split seed) decides the division, never a task's sampling seed.
     """
     return places_in_split(assign_splits(views, config, manifest=manifest, lines=lines), split)
+
+
+def split_record(config: SplitConfig, split: str) -> dict[str, object]:
+    """Return what a task example records of how its places were split (``meta.split_config``)."""
+    return {
+        "split": split,
+        "by": config.by,
+        "test_fraction": config.test_fraction,
+        "seed": config.seed,
+        "region_deg": config.region_deg,
+    }
+
+
+def example_places(meta: dict[str, object]) -> set[str]:
+    """Return every place a task example shows: its own (``meta.place``) and its candidates'."""
+    places = {str(meta["place"])} if meta.get("place") else set()
+    candidates = meta.get("candidate_places")
+    if isinstance(candidates, list):
+        places.update(str(p) for p in candidates if p)
+    return places
+
+
+def read_train_places(paths: list[str] | list[object]) -> tuple[set[str], list[dict[str, object]]]:
+    """Return the places shown by the task/CoT examples of the JSONL files ``paths`` and the distinct
+    split records (``meta.split_config``) they carry; errors name file:line."""
+    from geor1.io import iter_jsonl
+
+    places: set[str] = set()
+    records: list[dict[str, object]] = []
+    for path in paths:
+        for _, obj in iter_jsonl(str(path)):
+            meta = obj.get("meta")
+            if not isinstance(meta, dict):
+                continue
+            places |= example_places(meta)
+            record = meta.get("split_config")
+            if isinstance(record, dict) and record not in records:
+                records.append(record)
+    return places, records
+
+
+def check_no_shared_places(test_metas: list[dict[str, object]], train_paths: list[object], what: str) -> None:
+    """Raise GeoR1Error if the examples described by ``test_metas`` show a place that the training task
+    files ``train_paths`` also show; the message counts them, names a few and compares split settings."""
+    from geor1.errors import GeoR1Error
+
+    if not train_paths:
+        return
+    train_places, train_records = read_train_places(list(train_paths))
+    test_places = set().union(*(example_places(m) for m in test_metas)) if test_metas else set()
+    shared = sorted(test_places & train_places)
+    if not shared:
+        return
+    test_records = []
+    for meta in test_metas:
+        record = meta.get("split_config")
+        if isinstance(record, dict) and record not in test_records:
+            test_records.append(record)
+
+    def settings(records: list[dict[str, object]]) -> str:
+        keys = ("by", "test_fraction", "seed")
+        shown = {tuple((k, r.get(k)) for k in keys) for r in records}
+        if not shown:
+            return "not recorded"
+        return " / ".join(", ".join(f"{k}={v}" for k, v in item) for item in sorted(shown, key=str))
+
+    names = ", ".join(shared[:5]) + (", …" if len(shared) > 5 else "")
+    raise GeoR1Error(
+        f"{what} shares {len(shared)} of its {len(test_places)} places with the training data "
+        f"({', '.join(map(str, train_paths))}): {names}. Split settings of the training data: "
+        f"{settings(train_records)}; of this set: {settings(test_records)}. Build every task set of one "
+        "experiment with the same --split-seed, --split-by and --test-fraction."
+    )

@@ -47,6 +47,58 @@ TRAINER_CHOICES: dict[str, dict[str, tuple[Any, ...]]] = {
     "grpo": {"loss_type": ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")},
 }
 
+# Numeric settings checked before anything loads: (lowest, highest, lowest allowed?, highest allowed?).
+# Neither transformers nor TRL rejects most of these, so a bad value would otherwise fail (or silently
+# misbehave) only once the model is loaded and training starts.
+INF = float("inf")
+BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
+    "learning_rate": (0.0, INF, True, True),
+    "weight_decay": (0.0, INF, True, True),
+    "max_grad_norm": (0.0, INF, True, True),
+    "adam_beta1": (0.0, 1.0, True, False),
+    "adam_beta2": (0.0, 1.0, True, False),
+    "adam_epsilon": (0.0, INF, True, True),
+    "warmup_ratio": (0.0, 1.0, True, True),
+    "num_train_epochs": (0.0, INF, False, True),
+    "per_device_train_batch_size": (1, INF, True, True),
+    "per_device_eval_batch_size": (1, INF, True, True),
+    "gradient_accumulation_steps": (1, INF, True, True),
+    "save_total_limit": (1, INF, True, True),
+    "beta": (0.0, INF, True, True),
+    "temperature": (0.0, INF, False, True),
+    "top_p": (0.0, 1.0, False, True),
+    "max_completion_length": (1, INF, True, True),
+    "max_prompt_length": (1, INF, True, True),
+    "max_length": (1, INF, True, True),
+    "max_train_samples": (1, INF, True, True),
+    "lora_r": (1, INF, True, True),
+    "lora_dropout": (0.0, 1.0, True, False),
+}
+
+
+def check_bounds(configs: tuple) -> None:
+    """Raise ConfigError naming the first numeric setting outside its range (see ``BOUNDS``); settings
+    left at their defaults are checked too, so a bad YAML default cannot slip through."""
+    for key, (low, high, low_ok, high_ok) in BOUNDS.items():
+        for cfg in configs:
+            if not hasattr(cfg, key):
+                continue
+            value = getattr(cfg, key)
+            if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+                break
+            below = value < low or (value == low and not low_ok)
+            above = value > high or (value == high and not high_ok)
+            if below or above:
+                if high == INF:
+                    rule = f"{'>=' if low_ok else '>'} {low:g}"
+                else:
+                    rule = f"in {'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
+                raise ConfigError(key, f"must be {rule}; got {value:g}")
+            break
+    max_steps = next((c.max_steps for c in configs if hasattr(c, "max_steps")), None)
+    if isinstance(max_steps, int) and (max_steps == 0 or max_steps < -1):
+        raise ConfigError("max_steps", f"must be positive (or -1: use num_train_epochs); got {max_steps}")
+
 
 @dataclass
 class DataArguments:
@@ -285,6 +337,34 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
     return out
 
 
+def recipes_dir() -> Path:
+    """Return the folder of the packaged recipes (the repository's ``configs/`` links to it)."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("geor1") / "recipes"))
+
+
+def resolve_config_path(path: str | Path, kind: str | None = None) -> Path:
+    """Return ``path`` if it exists, else the packaged recipe it names, so the README's commands work
+    from any folder: ``configs/sft_tiny_cpu.yaml``, ``sft_tiny_cpu``, or (for ``kind`` sft) ``tiny-cpu``.
+    Raise ConfigError listing the packaged recipes when neither exists."""
+    path = Path(path)
+    if path.exists():
+        return path
+    recipes = recipes_dir()
+    parts = path.parts[1:] if path.parts[:1] == ("configs",) else path.parts
+    stem = Path(*parts) if parts else Path(path.name)
+    names = [stem, stem.with_name(stem.name.replace("-", "_"))]
+    if kind is not None:
+        names += [n.with_name(f"{kind}_{n.name}") for n in names]
+    for name in names:
+        for candidate in (recipes / name, recipes / f"{name}.yaml"):
+            if candidate.is_file():
+                return candidate
+    known = ", ".join(sorted(p.stem for p in recipes.glob("*.yaml")))
+    raise ConfigError("config", f"file not found: {path} (packaged recipes, by name: {known})")
+
+
 def read_yaml_config(path: str | Path) -> dict[str, Any]:
     """Return the mapping of a YAML config file; its ``env:`` block is applied to ``os.environ`` and kept
     in the mapping (so the saved run config carries it)."""
@@ -398,6 +478,7 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
 
         script, _, trainer = built
         trainer.reward_weights = reward_weights_for(script.reward_funcs, named_weights)
+    check_bounds(tuple(built))
     return tuple(built)
 
 
@@ -406,7 +487,7 @@ def load_config(
 ) -> tuple[dict[str, Any], tuple]:
     """Return ``(merged_mapping, (script_args, model_args, trainer_args))`` from a YAML file and
     command-line overrides (overrides win)."""
-    mapping = read_yaml_config(path)
+    mapping = read_yaml_config(resolve_config_path(path, kind))
     mapping.update(parse_overrides(list(overrides or [])))
     return mapping, build_configs(kind, mapping)
 

@@ -101,6 +101,23 @@ def _messages(messages: Any, *, path: Path, line: int, where: str) -> list[dict[
     return out
 
 
+def _check_image_header(image: Path, *, path: Path, line: int, example_id: str) -> None:
+    """Raise RecordError (file:line) if ``image`` is not an image Pillow can identify. Only the header is
+    read, so this is quick; a file truncated after its header is still caught when its row is decoded."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(image):
+            pass
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, DecompressionBombError) as exc:
+        raise RecordError(
+            f"unreadable image {image} (example {example_id!r}): {type(exc).__name__}: {exc}",
+            path=path,
+            line=line,
+            field="images",
+        ) from None
+
+
 def read_examples(path: str | Path, purpose: Purpose, origins: Origins | None = None) -> list[dict[str, Any]]:
     """Return the rows of one task/CoT JSONL file, validated, with absolute image paths.
 
@@ -122,6 +139,8 @@ def read_examples(path: str | Path, purpose: Purpose, origins: Origins | None = 
             image = (root / rel).resolve()
             if not image.is_file():
                 raise RecordError(f"image not found: {image}", path=path, line=line, field="images")
+            if origins is None or str(image) not in origins:
+                _check_image_header(image, path=path, line=line, example_id=str(obj["id"]))
             images.append(str(image))
             if origins is not None:
                 origins.setdefault(str(image), (str(path), line, str(obj["id"])))

@@ -81,9 +81,12 @@ def build_grpo_trainer(
     from geor1.train.data import load_examples
     from geor1.train.run import check_model_path, model_init_kwargs
 
-    path = check_model_path(model_args)
     if not script.train_file:
         raise ConfigError("train_file", "required: one or more task JSONL files")
+    path = check_model_path(model_args)
+    # the examples (a quick read) before the processor and model: a bad train file fails first
+    train = load_examples(script.train_file, "grpo", limit=script.max_train_samples)
+    evaluation = load_examples(script.eval_file, "grpo") if script.eval_file else None
     args.model_init_kwargs = model_init_kwargs(model_args, args)
     processor = load_processor(
         path,
@@ -93,8 +96,6 @@ def build_grpo_trainer(
         trust_remote_code=args.trust_remote_code,
     )
     funcs = resolve_rewards(script, args, reward_funcs, tokenizer=processor.tokenizer)
-    train = load_examples(script.train_file, "grpo", limit=script.max_train_samples)
-    evaluation = load_examples(script.eval_file, "grpo") if script.eval_file else None
     callbacks = list(callbacks or [])
     kwargs = dict(
         model=path,
@@ -173,6 +174,10 @@ def run_grpo(
     prepare_run_folder("grpo", args, mapping, (script, model_args, args))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
+    if trainer.args.process_index == 0:
+        from geor1.io import apply_umask
+
+        apply_umask(output_dir)  # save_pretrained writes weights 0600; checkpoints too
     return trainer
 
 
@@ -181,8 +186,15 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         raise SystemExit("usage: python -m geor1.train.grpo CONFIG [--key value ...]")
-    mapping, (script, model_args, args) = load_config("grpo", argv[0], argv[1:])
-    run_grpo(script, model_args, args, mapping)
+    from geor1.commands import print_error
+    from geor1.errors import GeoR1Error
+
+    try:
+        mapping, (script, model_args, args) = load_config("grpo", argv[0], argv[1:])
+        run_grpo(script, model_args, args, mapping)
+    except GeoR1Error as exc:  # as the geo-r1 command does: one error line, exit code 2
+        print_error(exc)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -59,9 +59,14 @@ def model_init_kwargs(model_args: Any, trainer_args: Any) -> dict[str, Any]:
 
 
 def check_model_path(model_args: Any) -> str:
-    """Return the model path or hub id; ConfigError if it is missing."""
+    """Return the model path or hub id; ConfigError if it is missing, GeoR1Error at once if it names no
+    model (a missing folder, a folder without config.json, an uncached hub id while offline)."""
+    from geor1.models.loading import check_model_source
+
     if not model_args.model_name_or_path:
         raise ConfigError("model_name_or_path", "required: a model folder or hub id")
+    revision = model_args.model_revision if model_args.model_revision not in (None, "main") else None
+    check_model_source(model_args.model_name_or_path, what="model_name_or_path", revision=revision)
     return str(model_args.model_name_or_path)
 
 

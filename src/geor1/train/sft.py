@@ -27,13 +27,16 @@ def build_sft_trainer(
     from geor1.train.data import load_examples
     from geor1.train.run import check_model_path, model_init_kwargs
 
-    path = check_model_path(model_args)
     if not script.train_file:
         raise ConfigError("train_file", "required: one or more CoT JSONL files")
     if args.completion_only_loss is False:
         raise ConfigError(
             "completion_only_loss", "SFT trains on the assistant part only; leave it unset or true"
         )
+    path = check_model_path(model_args)
+    # the examples (a quick read) before the processor and model: a bad train file fails first
+    train = load_examples(script.train_file, "sft", limit=script.max_train_samples)
+    evaluation = load_examples(script.eval_file, "sft") if script.eval_file else None
     args.model_init_kwargs = model_init_kwargs(model_args, args)
     processor = load_processor(
         path,
@@ -41,8 +44,6 @@ def build_sft_trainer(
         max_pixels=script.max_pixels,
         trust_remote_code=args.trust_remote_code,
     )
-    train = load_examples(script.train_file, "sft", limit=script.max_train_samples)
-    evaluation = load_examples(script.eval_file, "sft") if script.eval_file else None
     return SFTTrainer(
         model=path,
         args=args,
@@ -66,6 +67,10 @@ def run_sft(script: SFTScriptArguments, model_args: Any, args: Any, mapping: dic
     prepare_run_folder("sft", args, mapping, (script, model_args, args))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
+    if trainer.args.process_index == 0:
+        from geor1.io import apply_umask
+
+        apply_umask(output_dir)  # save_pretrained writes weights 0600; checkpoints too
     return trainer
 
 
@@ -74,8 +79,15 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         raise SystemExit("usage: python -m geor1.train.sft CONFIG [--key value ...]")
-    mapping, (script, model_args, args) = load_config("sft", argv[0], argv[1:])
-    run_sft(script, model_args, args, mapping)
+    from geor1.commands import print_error
+    from geor1.errors import GeoR1Error
+
+    try:
+        mapping, (script, model_args, args) = load_config("sft", argv[0], argv[1:])
+        run_sft(script, model_args, args, mapping)
+    except GeoR1Error as exc:  # as the geo-r1 command does: one error line, exit code 2
+        print_error(exc)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

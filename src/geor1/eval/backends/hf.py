@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from geor1.errors import GeoR1Error
 from geor1.eval.backends import Backend
 from geor1.eval.types import EvalExample, SamplingConfig
 
@@ -53,7 +54,17 @@ class HFBackend(Backend):
             for e in examples
         ]
         # paths are opened (and checked) here; in-memory PIL images (from geo-r1 serve) pass through
-        images = [open_image(p) if isinstance(p, (str, Path)) else p for e in examples for p in e.images]
+        images = []
+        for e in examples:
+            for p in e.images:
+                if not isinstance(p, (str, Path)):
+                    images.append(p)
+                    continue
+                try:
+                    images.append(open_image(p))
+                except GeoR1Error as exc:  # name the task line that shows the image, not only the file
+                    where = f"{e.source} (example {e.id!r})" if e.source else f"example {e.id!r}"
+                    raise GeoR1Error(f"{where}: {exc}") from None
         kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
         if images:
             kwargs["images"] = images
