@@ -198,7 +198,8 @@ def zero2_two_nodes_grpo(tmp_path_factory, tiny_model_dir, pairing_jsonl) -> Pat
 
 @pytest.fixture(scope="module")
 def sft_runs(tmp_path_factory, tiny_model_dir, cot_jsonl) -> dict[str, Path]:
-    """SFT for 3 steps: single process (8 examples a step) and 2 processes x 4 under DDP, ZeRO-2, ZeRO-3."""
+    """SFT for 3 steps: single process (8 examples a step) and 2 processes x 4 under DDP, ZeRO-2, ZeRO-3,
+    and ZeRO-3 in bf16 (as the GPU configs train)."""
     pytest.importorskip("deepspeed")
     from typer.testing import CliRunner
 
@@ -223,13 +224,19 @@ def sft_runs(tmp_path_factory, tiny_model_dir, cot_jsonl) -> dict[str, Path]:
     )
     result = CliRunner().invoke(build_app(), ["sft", str(single)])
     assert result.exit_code == 0, result.output + repr(result.exception)
-    for name, config_name in (("ddp", "cpu_2proc"), ("zero2", "zero2_cpu"), ("zero3", "zero3_cpu")):
+    bf16 = {"bf16": True, "dtype": "bfloat16"}
+    for name, config_name, launch_args, extra in (
+        ("ddp", "cpu_2proc", (), {}),
+        ("zero2", "zero2_cpu", (), {}),
+        ("zero3", "zero3_cpu", (), {}),
+        ("zero3_bf16", "zero3_cpu", ("--mixed_precision", "bf16"), bf16),
+    ):
         outs[name] = tmp / name
         config = tmp / f"{name}.yaml"
         config.write_text(
-            yaml.safe_dump({**base, "per_device_train_batch_size": 4, "output_dir": str(outs[name])})
+            yaml.safe_dump({**base, **extra, "per_device_train_batch_size": 4, "output_dir": str(outs[name])})
         )
-        command = [*accelerate_command(config_name), "-m", "geor1.cli", "sft", str(config)]
+        command = [*accelerate_command(config_name, *launch_args), "-m", "geor1.cli", "sft", str(config)]
         launch(command, tmp / f"{name}.log", cwd=tmp, timeout=LAUNCH_TIMEOUT)
     return outs
 
@@ -276,6 +283,26 @@ def test_sft_matches_single_process_under_ddp_zero2_zero3(sft_runs):
         assert_same_steps(name, train_records(sft_runs[name]), reference, SFT_KEYS, [1, 2, 3])
         assert_same_weights(name, sft_runs[name], sft_runs["single"])
         assert all(r["world_size"] == 2 and r["global_step"] == 3 for r in rank_files(sft_runs[name]))
+
+
+@pytest.mark.slow
+def test_bf16_sft_under_zero3_on_cpu(sft_runs):
+    """bf16 as the GPU configs train it (DeepSpeed bf16: bf16 weights, an fp32 master copy), on CPU
+    processes. bf16 keeps 8 bits of mantissa (~4e-3 relative per rounding), so the losses follow the
+    fp32 single-process run within 2e-2 relative (a lost or doubled update moves step 2/3 by ~8 %). The
+    weights agree within 2.5e-2: Adam's first steps move each weight by about the learning rate whatever
+    the gradient's size, so a small gradient whose sign bf16 flips moves a weight by 2 x 3e-3 per step
+    (1.8e-2 in 3 steps), plus the bf16 rounding of the saved value (< 4e-3 below 2). The saved HF folder
+    holds bf16 weights."""
+    import torch
+
+    got, want = train_records(sft_runs["zero3_bf16"]), train_records(sft_runs["single"])
+    for step in (1, 2, 3):
+        assert got[step]["loss"] == pytest.approx(want[step]["loss"], rel=2e-2), step
+    a, b = weights(sft_runs["zero3_bf16"]), weights(sft_runs["single"])
+    assert sorted(a) == sorted(b) and {t.dtype for t in a.values()} == {torch.bfloat16}
+    worst = max((a[k].float() - b[k]).abs().max().item() for k in b)
+    assert worst <= 2.5e-2
 
 
 @pytest.mark.slow
