@@ -131,8 +131,8 @@ def rank_files(out: Path, n: int = 2) -> list[dict]:
     return [json.loads((out / "ranks" / f"rank-{i}.json").read_text()) for i in range(n)]
 
 
-def grpo_launch(tmp: Path, config_name: str, config: Path, name: str, *extra: str) -> str:
-    command = [*accelerate_command(config_name), "-m", "geor1.cli", "grpo", str(config), *extra]
+def grpo_launch(tmp: Path, config_name: str, config: Path, name: str) -> str:
+    command = [*accelerate_command(config_name), "-m", "geor1.cli", "grpo", str(config)]
     return launch(command, tmp / f"{name}.log", cwd=tmp, timeout=LAUNCH_TIMEOUT)
 
 
