@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	# deepspeed: the ZeRO-2/ZeRO-3 tests launch it on CPU processes
+	$(BIN)/pip install --quiet -e ".[dev,deepspeed]"
 	touch $(STAMP)
 
 setup: $(STAMP)

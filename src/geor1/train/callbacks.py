@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -67,9 +68,21 @@ class MetricsJsonlCallback(TrainerCallback):
             self._writer = None
 
 
+def peak_rss_mib() -> float | None:
+    """Return this process's peak resident memory in MiB (None where the platform does not report it)."""
+    try:
+        import resource
+    except ImportError:  # Windows has no resource module
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_bytes = peak if sys.platform == "darwin" else peak * 1024  # KiB on Linux, bytes on macOS
+    return round(peak_bytes / 2**20, 1)
+
+
 class RankDoneCallback(TrainerCallback):
     """Write ``<output_dir>/ranks/rank-<i>.json`` when training ends on process ``i`` (every rank),
-    so a launcher can check that all processes finished."""
+    so a launcher can check that all processes finished; it records the process's peak memory too
+    (what ZeRO sharding saves shows per process)."""
 
     def __init__(self, output_dir: str | Path):
         self.folder = Path(output_dir) / "ranks"
@@ -85,6 +98,7 @@ class RankDoneCallback(TrainerCallback):
                 "backend": torch.distributed.get_backend() if distributed else None,
                 "device": str(args.device),
                 "global_step": state.global_step,
+                "peak_rss_mib": peak_rss_mib(),
                 "finished_at": time.time(),
             },
         )

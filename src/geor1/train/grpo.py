@@ -157,7 +157,12 @@ def run_grpo(
     reward_funcs: list[Callable] | None = None,
 ):
     """Train with GRPO, save the final model + processor in ``output_dir``; return the trainer."""
-    from geor1.train.run import prepare_run_folder, resolve_checkpoint, run_callbacks
+    from geor1.train.run import (
+        prepare_hf_folder_saves,
+        prepare_run_folder,
+        resolve_checkpoint,
+        run_callbacks,
+    )
 
     checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
     output_dir = Path(args.output_dir)
@@ -171,6 +176,7 @@ def run_grpo(
     )
     # written only once the config has proved valid (building the trainer checks it): a rejected
     # config leaves no run folder behind
+    prepare_hf_folder_saves(trainer)
     prepare_run_folder("grpo", args, mapping, (script, model_args, args))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))

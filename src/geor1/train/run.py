@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from geor1.errors import ConfigError
 from geor1.train.callbacks import MetricsJsonlCallback, RankDoneCallback
 from geor1.train.config import save_run_config
+
+logger = logging.getLogger(__name__)
 
 LATEST = {"true", "latest", "last", "yes"}
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
@@ -82,3 +85,30 @@ def prepare_run_folder(kind: str, trainer_args: Any, mapping: dict[str, Any] | N
 def run_callbacks(output_dir: Path) -> list[Any]:
     """Return the callbacks every geor1 run gets: metrics.jsonl and per-rank completion markers."""
     return [MetricsJsonlCallback(output_dir), RankDoneCallback(output_dir)]
+
+
+def prepare_hf_folder_saves(trainer: Any) -> None:
+    """Make every save of a DeepSpeed ZeRO-3 run (checkpoints and the final model) an ordinary HF folder.
+
+    ZeRO-3 shards each weight over the processes, so a save holds full weights only when DeepSpeed gathers
+    them (``stage3_gather_16bit_weights_on_model_save``); without it transformers writes no weights file
+    at all, only DeepSpeed's shards, which eval, predict and serve cannot load. The flag is switched on
+    here (it must be set before ``deepspeed.initialize``, which ``train()`` runs). The model also gets the
+    key mapping of an ordinary load: under ZeRO-3, transformers keeps its whole *loading* mapping (legacy
+    renames and a prefix change) on the model, and reversing that on save writes keys like
+    ``model.model.layers.0…`` that other loaders (vLLM, older transformers) do not know. Other backends
+    need nothing and are left alone."""
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+    if plugin is None or plugin.zero_stage != 3:
+        return
+    zero = plugin.deepspeed_config.setdefault("zero_optimization", {})
+    if zero.get("stage3_gather_16bit_weights_on_model_save") is not True:
+        logger.warning(
+            "ZeRO-3: turning on zero3_save_16bit_model (stage3_gather_16bit_weights_on_model_save) so that "
+            "checkpoints and the final model are HF folders eval, predict and serve can load"
+        )
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+        plugin.zero3_save_16bit_model = True
+    # None: transformers derives the mapping from the model class on save, as for a model it did not
+    # load itself, which gives the names a non-ZeRO save writes.
+    trainer.model._weight_conversions = None

@@ -57,13 +57,19 @@ def build_sft_trainer(
 
 def run_sft(script: SFTScriptArguments, model_args: Any, args: Any, mapping: dict[str, Any] | None = None):
     """Train with SFT, save the final model + processor in ``output_dir``; return the trainer."""
-    from geor1.train.run import prepare_run_folder, resolve_checkpoint, run_callbacks
+    from geor1.train.run import (
+        prepare_hf_folder_saves,
+        prepare_run_folder,
+        resolve_checkpoint,
+        run_callbacks,
+    )
 
     checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
     output_dir = Path(args.output_dir)
     trainer = build_sft_trainer(script, model_args, args, callbacks=run_callbacks(output_dir))
     # written only once the config has proved valid (building the trainer checks it): a rejected
     # config leaves no run folder behind
+    prepare_hf_folder_saves(trainer)
     prepare_run_folder("sft", args, mapping, (script, model_args, args))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
