@@ -51,7 +51,7 @@ def views_command(
     splits_dir: str | None = typer.Option(
         None,
         "--splits-dir",
-        help="vigor: label folder under the root (splits, splits__corrected, …); default: detected, "
+        help="vigor: label folder under the root (e.g. splits or splits__corrected); default: detected, "
         "SliceMatch's corrected labels first.",
     ),
     label_suffix: str | None = typer.Option(
