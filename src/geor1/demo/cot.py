@@ -8,11 +8,14 @@ facts — visual cue of the query, per-candidate evidence, verdict, answer — f
 only writes the teacher's explanation when the teacher itself did not abstain (so every verdict is one
 the teacher could justify):
 
-``<think>query: grasslands, flat. A: croplands, no. B: grasslands, yes. C: barren, no. D: water, no.
-</think><answer>B</answer>``
+``<think>query: grassland, Africa. A: cropland, Asia, no. B: grassland, Africa, yes. C: barren, Asia,
+no. D: water, Europe, no.</think><answer>B</answer>``
+
+Each image is described in the words of ``geor1.tasks.describe.view_words`` (main land cover, continent),
+the words the demo's single-view pretraining teaches.
 
 Geolocation examples get the same treatment, coarse to fine from the place's metadata:
-``<think>query: grassland. tropical, south, east, Africa.</think><answer>(-12.3456, 30.1234)</answer>``
+``<think>query: grassland, Africa, tropical, south, east.</think><answer>(-12.3456, 30.1234)</answer>``
 """
 
 from __future__ import annotations
@@ -23,35 +26,7 @@ from typing import Any
 from geor1.cot.places import PlaceLookup
 from geor1.cot.teachers.base import TeacherJob, TeacherResult
 from geor1.cot.teachers.template import Abstain, Explanation, TemplateTeacher
-
-# Short names for MODIS IGBP classes (the tokenizer sees each as one to three tokens).
-SHORT_CLASS = {
-    "Water Bodies": "water",
-    "Evergreen Needleleaf Forests": "conifer forest",
-    "Evergreen Broadleaf Forests": "rainforest",
-    "Deciduous Needleleaf Forests": "larch forest",
-    "Deciduous Broadleaf Forests": "broadleaf forest",
-    "Mixed Forests": "mixed forest",
-    "Closed Shrublands": "shrubland",
-    "Open Shrublands": "open shrubland",
-    "Woody Savannas": "woody savanna",
-    "Savannas": "savanna",
-    "Grasslands": "grassland",
-    "Permanent Wetlands": "wetland",
-    "Croplands": "cropland",
-    "Urban and Built-up Lands": "urban",
-    "Cropland/Natural Vegetation Mosaics": "crop mosaic",
-    "Permanent Snow and Ice": "snow",
-    "Barren": "barren",
-}
-
-
-def cover_word(meta: Mapping[str, Any]) -> str:
-    """Return the short name of a place's dominant land cover ("unknown" without metadata)."""
-    name = meta.get("landcover_dominant")
-    if not isinstance(name, str) or not name:
-        return "unknown"
-    return SHORT_CLASS.get(name, name.lower())
+from geor1.tasks.describe import view_words, where_words
 
 
 def verdicts(explanation: Explanation) -> dict[str, bool]:
@@ -63,12 +38,12 @@ def compact_think(example: Mapping[str, Any], explanation: Explanation, teacher:
     """Return the compact thinking text for a pairing example the teacher explained."""
     meta = example.get("meta") or {}
     query = teacher.place_meta(meta, meta.get("place")) or {}
-    clauses = [f"query: {cover_word(query)}"]
+    clauses = [f"query: {view_words(query)}"]
     judged = verdicts(explanation)
     for i, place in enumerate(meta.get("candidate_places") or []):
         letter = chr(ord("A") + i)
         cand = teacher.place_meta(meta, place) or {}
-        clauses.append(f"{letter}: {cover_word(cand)}, {'yes' if judged.get(letter) else 'no'}")
+        clauses.append(f"{letter}: {view_words(cand)}, {'yes' if judged.get(letter) else 'no'}")
     return ". ".join(clauses) + "."
 
 
@@ -77,8 +52,8 @@ def compact_geolocation_think(example: Mapping[str, Any], teacher: TemplateTeach
     latitude band, hemispheres and continent (coarse to fine), each only when the metadata holds it."""
     meta = example.get("meta") or {}
     place = teacher.place_meta(meta, meta.get("place")) or {}
-    where = [place.get(key) for key in ("lat_band", "hemisphere_ns", "hemisphere_ew", "continent")]
-    return f"query: {cover_word(place)}. " + ", ".join(w for w in where if isinstance(w, str) and w) + "."
+    where = where_words(place)
+    return f"query: {view_words(place)}, {where}." if where else f"query: {view_words(place)}."
 
 
 class CompactTemplateTeacher:
