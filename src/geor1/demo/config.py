@@ -42,6 +42,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "max_pixels",
     ),
     "pretrain": (
+        "pretrain",
         "seed",
         "threads",
         "contrastive_steps",
@@ -52,7 +53,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "instruct_lr",
         "instruct_batch",
     ),
-    "cot": ("seed", "cot_style"),
+    "cot": ("seed", "cot_style", "cot_words"),
     "sft": ("seed", "threads", "sft_steps", "sft_lr", "sft_batch", "sft_replay"),
     "grpo": (
         "seed",
@@ -72,7 +73,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # The four models compared, in table order: (name, label).
 MODELS: tuple[tuple[str, str], ...] = (
-    ("base", "base (pretrained, no pairing)"),
+    ("base", "base (no pairing training)"),
     ("sft", "SFT (scaffolding)"),
     ("sft_grpo", "SFT + GRPO (Geo-R1)"),
     ("grpo", "GRPO without SFT"),
@@ -123,8 +124,10 @@ class DemoConfig:
     min_pixels: int = 28 * 28
     max_pixels: int = 28 * 28
 
-    # pretraining (the base model): contrastive vision tower on views of the training places, then
-    # single-view instruction SFT (describe a view, locate it); no pairing example
+    # pretraining (opt-in): the base model gets a contrastively pretrained vision tower (views of the
+    # training places against each other and against their place's words), then single-view instruction
+    # SFT (describe a view, locate it); no pairing example. Off: the base is the random tiny model.
+    pretrain: bool = False
     contrastive_steps: int = 300
     contrastive_batch: int = 64
     contrastive_lr: float = 3e-3
@@ -138,13 +141,14 @@ class DemoConfig:
     # cost pairing accuracy (seed 0: SFT 46.3 % -> 35.4 %, SFT+GRPO 48.7 % -> 38.1 %) for a GeoScore of
     # 175 (GRPO left it unchanged), so it is opt-in.
     scaffold_tasks: list[str] = field(default_factory=lambda: ["pairing"])
+    cot_words: str = "cover"  # per-image words of compact traces: cover, or cover_continent
     cot_style: str = (
         "compact"  # compact: the template teacher's claims, one short line per image; full: its prose
     )
     sft_steps: int = 500
     sft_lr: float = 2e-3
     sft_batch: int = 16
-    sft_replay: float = 0.25  # share of single-view instruction examples mixed into the SFT data
+    sft_replay: float = 0.0  # share of single-view instruction examples mixed into the SFT data
 
     # elevating
     grpo_steps: int = 100
@@ -188,6 +192,10 @@ class DemoConfig:
             raise ConfigError("test_fraction", f"must be in (0, 1), got {self.test_fraction}")
         if self.num_generations < 2:
             raise ConfigError("num_generations", "GRPO needs at least 2 completions per prompt")
+        if self.cot_words not in ("cover", "cover_continent"):
+            raise ConfigError("cot_words", f"must be cover or cover_continent, got {self.cot_words!r}")
+        if self.sft_replay > 0 and not self.pretrain:
+            raise ConfigError("sft_replay", "mixes in the pretraining instructions: needs pretrain=true")
         if self.cot_style not in ("compact", "full"):
             raise ConfigError("cot_style", f"must be compact or full, got {self.cot_style!r}")
         if len(self.reward_weights) != len(self.reward_funcs):

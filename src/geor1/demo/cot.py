@@ -8,14 +8,15 @@ facts — visual cue of the query, per-candidate evidence, verdict, answer — f
 only writes the teacher's explanation when the teacher itself did not abstain (so every verdict is one
 the teacher could justify):
 
-``<think>query: grassland, Africa. A: cropland, Asia, no. B: grassland, Africa, yes. C: barren, Asia,
-no. D: water, Europe, no.</think><answer>B</answer>``
+``<think>query: grasslands, flat. A: croplands, no. B: grasslands, yes. C: barren, no. D: water, no.
+</think><answer>B</answer>``
 
-Each image is described in the words of ``geor1.tasks.describe.view_words`` (main land cover, continent),
-the words the demo's single-view pretraining teaches.
+With ``words="cover_continent"`` each image is described by ``geor1.tasks.describe.view_words`` (main
+land cover and continent: the words the demo's opt-in single-view pretraining teaches):
+``<think>query: grassland, Africa. A: cropland, Asia, no. B: grassland, Africa, yes. …``
 
 Geolocation examples get the same treatment, coarse to fine from the place's metadata:
-``<think>query: grassland, Africa, tropical, south, east.</think><answer>(-12.3456, 30.1234)</answer>``
+``<think>query: grassland. tropical, south, east, Africa.</think><answer>(-12.3456, 30.1234)</answer>``
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from geor1.cot.places import PlaceLookup
 from geor1.cot.teachers.base import TeacherJob, TeacherResult
 from geor1.cot.teachers.template import Abstain, Explanation, TemplateTeacher
-from geor1.tasks.describe import view_words, where_words
+from geor1.tasks.describe import cover_word, view_words
 
 
 def verdicts(explanation: Explanation) -> dict[str, bool]:
@@ -34,16 +35,26 @@ def verdicts(explanation: Explanation) -> dict[str, bool]:
     return {c.subject: c.value == "match" for c in explanation.claims if c.key == "verdict"}
 
 
-def compact_think(example: Mapping[str, Any], explanation: Explanation, teacher: TemplateTeacher) -> str:
+COT_WORDS = ("cover", "cover_continent")
+
+
+def describe(meta: Mapping[str, Any], words: str = "cover") -> str:
+    """Return how a compact trace names one image: its cover word, or cover and continent."""
+    return view_words(meta) if words == "cover_continent" else cover_word(meta)
+
+
+def compact_think(
+    example: Mapping[str, Any], explanation: Explanation, teacher: TemplateTeacher, words: str = "cover"
+) -> str:
     """Return the compact thinking text for a pairing example the teacher explained."""
     meta = example.get("meta") or {}
     query = teacher.place_meta(meta, meta.get("place")) or {}
-    clauses = [f"query: {view_words(query)}"]
+    clauses = [f"query: {describe(query, words)}"]
     judged = verdicts(explanation)
     for i, place in enumerate(meta.get("candidate_places") or []):
         letter = chr(ord("A") + i)
         cand = teacher.place_meta(meta, place) or {}
-        clauses.append(f"{letter}: {view_words(cand)}, {'yes' if judged.get(letter) else 'no'}")
+        clauses.append(f"{letter}: {describe(cand, words)}, {'yes' if judged.get(letter) else 'no'}")
     return ". ".join(clauses) + "."
 
 
@@ -52,8 +63,8 @@ def compact_geolocation_think(example: Mapping[str, Any], teacher: TemplateTeach
     latitude band, hemispheres and continent (coarse to fine), each only when the metadata holds it."""
     meta = example.get("meta") or {}
     place = teacher.place_meta(meta, meta.get("place")) or {}
-    where = where_words(place)
-    return f"query: {view_words(place)}, {where}." if where else f"query: {view_words(place)}."
+    where = [place.get(key) for key in ("lat_band", "hemisphere_ns", "hemisphere_ew", "continent")]
+    return f"query: {cover_word(place)}. " + ", ".join(w for w in where if isinstance(w, str) and w) + "."
 
 
 class CompactTemplateTeacher:
@@ -62,8 +73,11 @@ class CompactTemplateTeacher:
 
     name = "template-compact"
 
-    def __init__(self, places: PlaceLookup | None = None):
+    def __init__(self, places: PlaceLookup | None = None, words: str = "cover"):
+        if words not in COT_WORDS:
+            raise ValueError(f"words: expected one of {', '.join(COT_WORDS)}, got {words!r}")
         self.inner = TemplateTeacher(places)
+        self.words = words
 
     def describe(self) -> dict[str, Any]:
         """Return the teacher's description for the run log."""
@@ -83,7 +97,7 @@ class CompactTemplateTeacher:
             task = job.example.get("task")
             if task in ("pairing", "geolocation"):
                 think = (
-                    compact_think(job.example, explanation, self.inner)
+                    compact_think(job.example, explanation, self.inner, self.words)
                     if task == "pairing"
                     else compact_geolocation_think(job.example, self.inner)
                 )

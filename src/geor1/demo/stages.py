@@ -294,7 +294,11 @@ def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     from geor1.demo.cot import CompactTemplateTeacher
 
     places = PlaceLookup.from_jsonl(paths.earth / "places.jsonl")
-    teacher = CompactTemplateTeacher(places) if config.cot_style == "compact" else TemplateTeacher(places)
+    teacher = (
+        CompactTemplateTeacher(places, config.cot_words)
+        if config.cot_style == "compact"
+        else TemplateTeacher(places)
+    )
     # Compact traces are short by design; every training place appears in several rounds with other
     # negatives, so near-duplicate removal (which would drop those rounds) is off.
     filter_ = CotFilter(
@@ -396,12 +400,19 @@ def _run_sft(
 
 
 def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """The base model: the random tiny model's vision tower pretrained contrastively on views of the
-    training places (models/vision), then single-view instruction SFT (describe a view, locate it) so it
-    answers in the think/answer format (models/base). No pairing example is used."""
+    """The base model (models/base): with ``pretrain``, the random tiny model's vision tower pretrained
+    contrastively on views of the training places (models/vision), then single-view instruction SFT
+    (describe a view, locate it) so it answers in the think/answer format; no pairing example is used.
+    Without it, the random tiny model itself."""
     from geor1.tasks.common import load_task_examples
     from geor1.train.contrastive import ContrastiveConfig, pretrain_vision, retrieval_accuracy
 
+    if not config.pretrain:
+        import shutil
+
+        shutil.rmtree(paths.model("base"), ignore_errors=True)
+        shutil.copytree(paths.model("init"), paths.model("base"))
+        return {"pretrained": False}
     train_places = {str(e["meta"]["place"]) for e in load_task_examples(paths.instruct_train)}
     vision = pretrain_vision(
         paths.model("init"),
@@ -429,7 +440,7 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
         batch=config.instruct_batch,
         callbacks=callbacks,
     )
-    return {"vision": vision, "instruct": instruct}
+    return {"pretrained": True, "vision": vision, "instruct": instruct}
 
 
 def write_replay(config: DemoConfig, paths: DemoPaths, n_cot: int) -> int:

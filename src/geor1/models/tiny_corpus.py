@@ -35,14 +35,6 @@ IGBP_CLASSES = (
 
 CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
 
-# The single-view description words (geor1.tasks.describe.SHORT_CLASS values) and the verdicts of the
-# compact pairing traces: frequent in the corpus, so each becomes one or two tokens.
-DESCRIPTION_WORDS = (
-    "water", "conifer forest", "rainforest", "larch forest", "broadleaf forest", "mixed forest", "shrubland",
-    "open shrubland", "woody savanna", "savanna", "grassland", "wetland", "cropland", "urban", "crop mosaic",
-    "snow", "barren",
-)  # fmt: skip
-
 VIEW_WORDS = ("street", "satellite", "aerial", "terrain", "landcover", "context", "drone", "panorama")
 
 TEMPLATES = (
@@ -108,8 +100,3 @@ def corpus(seed: int = 0, n_places: int = 3000) -> Iterator[str]:
             "lon": f"{rng.uniform(-180, 180):.4f}",
         }
         yield rng.choice(TEMPLATES).format(**fields) + " " + THINK_ANSWER_SUFFIX
-        described = [f"{rng.choice(DESCRIPTION_WORDS)}, {rng.choice(CONTINENTS)}" for _ in range(2)]
-        yield (
-            f"<think>query: {described[0]}. {fields['letter']}: {described[1]}, "
-            f"{rng.choice(('yes', 'no'))}.</think><answer>{described[0]}</answer>"
-        )
