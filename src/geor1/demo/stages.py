@@ -113,8 +113,12 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     from geor1.tasks.pairing import PairingConfig, build_pairing
     from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
 
+    from geor1.sources.earth import is_complete_build
+
+    earth_config = EarthConfig(places=config.places, seed=config.seed)
+    # The demo owns its Earth folder: a build made with other settings is replaced, not refused.
     manifest = build_earth_from_config(
-        paths.earth, EarthConfig(places=config.places, seed=config.seed), progress=False
+        paths.earth, earth_config, force=not is_complete_build(paths.earth, earth_config), progress=False
     )
     views = load_view_set(manifest)
     assignment = assign_splits(
