@@ -28,9 +28,19 @@ from typing import Any
 import yaml
 
 UNTIL = {
-    "sft": {"data", "model", "cot", "sft", "eval_sft"},
-    "sft_grpo": {"data", "model", "cot", "sft", "sft_grpo", "eval_sft", "eval_sft_grpo"},
-    "grpo": {"data", "model", "grpo", "eval_base", "eval_grpo"},
+    "sft": {"data", "model", "pretrain", "cot", "sft", "eval_base", "eval_sft"},
+    "sft_grpo": {
+        "data",
+        "model",
+        "pretrain",
+        "cot",
+        "sft",
+        "sft_grpo",
+        "eval_base",
+        "eval_sft",
+        "eval_sft_grpo",
+    },
+    "grpo": {"data", "model", "pretrain", "grpo", "eval_base", "eval_grpo"},
     "all": None,
 }
 

@@ -260,3 +260,60 @@ def test_compact_teacher_writes_coarse_to_fine_geolocation_traces(quick_run):
     assert DemoConfig(scaffold_tasks=["pairing", "geolocation"]).scaffold_tasks[1] == "geolocation"
     with pytest.raises(ConfigError, match="scaffold_tasks"):
         DemoConfig(scaffold_tasks=["geolocation"])
+
+
+def _places_in(path) -> set[str]:
+    """Return every place a task, CoT or view file mentions: example places, candidate places, and the
+    place folder of every image it shows (``…/images/<place>/<view>.png``)."""
+    from pathlib import PurePosixPath
+
+    places: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        meta = row.get("meta") or {}
+        places.update(p for p in [row.get("place"), meta.get("place")] if isinstance(p, str))
+        places.update(meta.get("candidate_places") or [])
+        images = row.get("images") or ([row["image"]] if isinstance(row.get("image"), str) else [])
+        places.update(PurePosixPath(image).parent.name for image in images)
+    return places
+
+
+def test_held_out_places_appear_in_no_file_any_training_stage_read(quick_run):
+    out, _ = quick_run
+    paths = DemoPaths(out)
+    training = [paths.pairing_train, paths.scaffold_train, paths.cot, paths.instruct_train]
+    held_out = [paths.pairing_test, paths.geolocation_test, paths.chain_views]
+    seen = set().union(*(_places_in(p) for p in training if p.exists()))
+    tested = set().union(*(_places_in(p) for p in held_out))
+    assert seen and tested
+    assert not seen & tested, sorted(seen & tested)[:5]
+    # the GRPO runs read the pairing training file, and nothing else: their resolved configs name it
+    for name in ("sft_grpo", "grpo"):
+        files = (out / "models" / name / "config_resolved.yaml").read_text(encoding="utf-8")
+        assert str(paths.pairing_train) in files and str(paths.pairing_test) not in files
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_each_training_stage_saved_weights_that_differ_from_its_start(quick_run):
+    import torch
+
+    out, _ = quick_run
+    paths = DemoPaths(out)
+    for start, trained in (("base", "sft"), ("sft", "sft_grpo"), ("base", "grpo")):
+        before, after = _weights(paths.model(start)), _weights(paths.model(trained))
+        assert before.keys() == after.keys()
+        changed = [k for k in before if not torch.equal(before[k], after[k])]
+        records = [json.loads(x) for x in (paths.model(trained) / "metrics.jsonl").read_text().splitlines()]
+        had_gradient = any((r.get("grad_norm") or 0) > 0 for r in records)
+        # A run whose every step had a zero gradient (all rewards of every group tie) must leave the
+        # weights as they were; any other run must save what it trained.
+        assert bool(changed) == had_gradient, (trained, len(changed), had_gradient)
+    assert any(
+        (json.loads(x).get("grad_norm") or 0) > 0
+        for x in (paths.model("sft_grpo") / "metrics.jsonl").read_text().splitlines()
+    ), "the quick SFT+GRPO run never had a gradient, so this test checks nothing for it"

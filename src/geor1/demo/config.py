@@ -41,8 +41,20 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "min_pixels",
         "max_pixels",
     ),
-    "cot": ("seed", "cot_style"),
-    "sft": ("seed", "threads", "sft_steps", "sft_lr", "sft_batch"),
+    "pretrain": (
+        "pretrain",
+        "seed",
+        "threads",
+        "contrastive_steps",
+        "contrastive_batch",
+        "contrastive_lr",
+        "contrastive_text_weight",
+        "instruct_steps",
+        "instruct_lr",
+        "instruct_batch",
+    ),
+    "cot": ("seed", "cot_style", "cot_words"),
+    "sft": ("seed", "threads", "sft_steps", "sft_lr", "sft_batch", "sft_replay"),
     "grpo": (
         "seed",
         "threads",
@@ -61,7 +73,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # The four models compared, in table order: (name, label).
 MODELS: tuple[tuple[str, str], ...] = (
-    ("base", "base (no training)"),
+    ("base", "base (no pairing training)"),
     ("sft", "SFT (scaffolding)"),
     ("sft_grpo", "SFT + GRPO (Geo-R1)"),
     ("grpo", "GRPO without SFT"),
@@ -112,17 +124,31 @@ class DemoConfig:
     min_pixels: int = 28 * 28
     max_pixels: int = 28 * 28
 
+    # pretraining (opt-in): the base model gets a contrastively pretrained vision tower (views of the
+    # training places against each other and against their place's words), then single-view instruction
+    # SFT (describe a view, locate it); no pairing example. Off: the base is the random tiny model.
+    pretrain: bool = False
+    contrastive_steps: int = 300
+    contrastive_batch: int = 64
+    contrastive_lr: float = 3e-3
+    contrastive_text_weight: float = 1.0  # image-text term: views against the words of their place
+    instruct_steps: int = 300
+    instruct_lr: float = 2e-3
+    instruct_batch: int = 16
+
     # scaffolding: CoT for these tasks of the training places (GRPO always trains on pairing only).
     # Adding geolocation teaches the tiny model to answer with coordinates, but at these SFT settings it
     # cost pairing accuracy (seed 0: SFT 46.3 % -> 35.4 %, SFT+GRPO 48.7 % -> 38.1 %) for a GeoScore of
     # 175 (GRPO left it unchanged), so it is opt-in.
     scaffold_tasks: list[str] = field(default_factory=lambda: ["pairing"])
+    cot_words: str = "cover"  # per-image words of compact traces: cover, or cover_continent
     cot_style: str = (
         "compact"  # compact: the template teacher's claims, one short line per image; full: its prose
     )
     sft_steps: int = 500
     sft_lr: float = 2e-3
     sft_batch: int = 16
+    sft_replay: float = 0.0  # share of single-view instruction examples mixed into the SFT data
 
     # elevating
     grpo_steps: int = 100
@@ -151,17 +177,25 @@ class DemoConfig:
         positive = (
             "places", "k", "train_rounds", "sft_steps", "sft_batch", "grpo_prompts", "num_generations",
             "max_completion_length", "eval_max_new_tokens", "eval_batch", "threads", "geoloc_limit",
-            "chain_places", "n_boot",
+            "chain_places", "n_boot", "contrastive_steps", "instruct_steps", "instruct_batch",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.contrastive_batch < 2:
+            raise ConfigError("contrastive_batch", f"must be at least 2, got {self.contrastive_batch}")
+        if not 0.0 <= self.sft_replay < 1.0:
+            raise ConfigError("sft_replay", f"must be in [0, 1), got {self.sft_replay}")
         if self.grpo_steps < 0:
             raise ConfigError("grpo_steps", f"must be at least 0, got {self.grpo_steps}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError("test_fraction", f"must be in (0, 1), got {self.test_fraction}")
         if self.num_generations < 2:
             raise ConfigError("num_generations", "GRPO needs at least 2 completions per prompt")
+        if self.cot_words not in ("cover", "cover_continent"):
+            raise ConfigError("cot_words", f"must be cover or cover_continent, got {self.cot_words!r}")
+        if self.sft_replay > 0 and not self.pretrain:
+            raise ConfigError("sft_replay", "mixes in the pretraining instructions: needs pretrain=true")
         if self.cot_style not in ("compact", "full"):
             raise ConfigError("cot_style", f"must be compact or full, got {self.cot_style!r}")
         if len(self.reward_weights) != len(self.reward_funcs):
@@ -187,6 +221,10 @@ class DemoConfig:
             test_pairing_limit=16,
             geoloc_limit=8,
             chain_places=2,
+            contrastive_steps=20,
+            contrastive_batch=16,
+            instruct_steps=20,
+            instruct_batch=8,
             sft_steps=20,
             sft_batch=8,
             grpo_steps=6,

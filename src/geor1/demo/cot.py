@@ -11,6 +11,10 @@ the teacher could justify):
 ``<think>query: grasslands, flat. A: croplands, no. B: grasslands, yes. C: barren, no. D: water, no.
 </think><answer>B</answer>``
 
+With ``words="cover_continent"`` each image is described by ``geor1.tasks.describe.view_words`` (main
+land cover and continent: the words the demo's opt-in single-view pretraining teaches):
+``<think>query: grassland, Africa. A: cropland, Asia, no. B: grassland, Africa, yes. …``
+
 Geolocation examples get the same treatment, coarse to fine from the place's metadata:
 ``<think>query: grassland. tropical, south, east, Africa.</think><answer>(-12.3456, 30.1234)</answer>``
 """
@@ -23,35 +27,7 @@ from typing import Any
 from geor1.cot.places import PlaceLookup
 from geor1.cot.teachers.base import TeacherJob, TeacherResult
 from geor1.cot.teachers.template import Abstain, Explanation, TemplateTeacher
-
-# Short names for MODIS IGBP classes (the tokenizer sees each as one to three tokens).
-SHORT_CLASS = {
-    "Water Bodies": "water",
-    "Evergreen Needleleaf Forests": "conifer forest",
-    "Evergreen Broadleaf Forests": "rainforest",
-    "Deciduous Needleleaf Forests": "larch forest",
-    "Deciduous Broadleaf Forests": "broadleaf forest",
-    "Mixed Forests": "mixed forest",
-    "Closed Shrublands": "shrubland",
-    "Open Shrublands": "open shrubland",
-    "Woody Savannas": "woody savanna",
-    "Savannas": "savanna",
-    "Grasslands": "grassland",
-    "Permanent Wetlands": "wetland",
-    "Croplands": "cropland",
-    "Urban and Built-up Lands": "urban",
-    "Cropland/Natural Vegetation Mosaics": "crop mosaic",
-    "Permanent Snow and Ice": "snow",
-    "Barren": "barren",
-}
-
-
-def cover_word(meta: Mapping[str, Any]) -> str:
-    """Return the short name of a place's dominant land cover ("unknown" without metadata)."""
-    name = meta.get("landcover_dominant")
-    if not isinstance(name, str) or not name:
-        return "unknown"
-    return SHORT_CLASS.get(name, name.lower())
+from geor1.tasks.describe import cover_word, view_words
 
 
 def verdicts(explanation: Explanation) -> dict[str, bool]:
@@ -59,16 +35,26 @@ def verdicts(explanation: Explanation) -> dict[str, bool]:
     return {c.subject: c.value == "match" for c in explanation.claims if c.key == "verdict"}
 
 
-def compact_think(example: Mapping[str, Any], explanation: Explanation, teacher: TemplateTeacher) -> str:
+COT_WORDS = ("cover", "cover_continent")
+
+
+def describe(meta: Mapping[str, Any], words: str = "cover") -> str:
+    """Return how a compact trace names one image: its cover word, or cover and continent."""
+    return view_words(meta) if words == "cover_continent" else cover_word(meta)
+
+
+def compact_think(
+    example: Mapping[str, Any], explanation: Explanation, teacher: TemplateTeacher, words: str = "cover"
+) -> str:
     """Return the compact thinking text for a pairing example the teacher explained."""
     meta = example.get("meta") or {}
     query = teacher.place_meta(meta, meta.get("place")) or {}
-    clauses = [f"query: {cover_word(query)}"]
+    clauses = [f"query: {describe(query, words)}"]
     judged = verdicts(explanation)
     for i, place in enumerate(meta.get("candidate_places") or []):
         letter = chr(ord("A") + i)
         cand = teacher.place_meta(meta, place) or {}
-        clauses.append(f"{letter}: {cover_word(cand)}, {'yes' if judged.get(letter) else 'no'}")
+        clauses.append(f"{letter}: {describe(cand, words)}, {'yes' if judged.get(letter) else 'no'}")
     return ". ".join(clauses) + "."
 
 
@@ -87,8 +73,11 @@ class CompactTemplateTeacher:
 
     name = "template-compact"
 
-    def __init__(self, places: PlaceLookup | None = None):
+    def __init__(self, places: PlaceLookup | None = None, words: str = "cover"):
+        if words not in COT_WORDS:
+            raise ValueError(f"words: expected one of {', '.join(COT_WORDS)}, got {words!r}")
         self.inner = TemplateTeacher(places)
+        self.words = words
 
     def describe(self) -> dict[str, Any]:
         """Return the teacher's description for the run log."""
@@ -108,7 +97,7 @@ class CompactTemplateTeacher:
             task = job.example.get("task")
             if task in ("pairing", "geolocation"):
                 think = (
-                    compact_think(job.example, explanation, self.inner)
+                    compact_think(job.example, explanation, self.inner, self.words)
                     if task == "pairing"
                     else compact_geolocation_think(job.example, self.inner)
                 )

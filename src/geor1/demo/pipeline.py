@@ -56,6 +56,12 @@ def _cot(c: DemoConfig, p: DemoPaths, cb: list[Any]) -> dict[str, Any]:
     return make_cot(c, p)
 
 
+def _pretrain(c: DemoConfig, p: DemoPaths, cb: list[Any]) -> dict[str, Any]:
+    from geor1.demo.stages import pretrain_base
+
+    return pretrain_base(c, p, callbacks=cb)
+
+
 def _sft(c: DemoConfig, p: DemoPaths, cb: list[Any]) -> dict[str, Any]:
     from geor1.demo.stages import train_sft
 
@@ -90,20 +96,27 @@ def _report(c: DemoConfig, p: DemoPaths, cb: list[Any]) -> dict[str, Any]:
     return {"report": str(md), "html": str(html)}
 
 
-TRAINING = {"base": "model", "sft": "sft", "sft_grpo": "sft_grpo", "grpo": "grpo"}
+TRAINING = {"base": "pretrain", "sft": "sft", "sft_grpo": "sft_grpo", "grpo": "grpo"}
 
 
 def demo_stages() -> list[Stage]:
     """Return the stages in the order they run."""
     stages = [
         Stage("data", "data", (), _data, "offline Earth views and tasks (split by place)"),
-        Stage("model", "model", (), _model, "tiny Qwen2.5-VL"),
+        Stage("model", "model", (), _model, "tiny Qwen2.5-VL (random weights)"),
+        Stage(
+            "pretrain",
+            "pretrain",
+            ("model", "data"),
+            _pretrain,
+            "base model: contrastive vision pretraining + single-view instructions",
+        ),
         Stage("cot", "cot", ("data",), _cot, "scaffolding data: template-teacher CoT"),
-        Stage("sft", "sft", ("model", "cot"), _sft, "scaffolding: SFT on the CoT"),
+        Stage("sft", "sft", ("pretrain", "cot"), _sft, "scaffolding: SFT on the CoT"),
         Stage(
             "sft_grpo", "grpo", ("sft", "data"), _grpo_from("sft", "sft_grpo"), "elevating: GRPO after SFT"
         ),
-        Stage("grpo", "grpo", ("model", "data"), _grpo_from("base", "grpo"), "GRPO without SFT"),
+        Stage("grpo", "grpo", ("pretrain", "data"), _grpo_from("base", "grpo"), "GRPO without SFT"),
     ]
     for name, _label in MODELS:
         stages.append(

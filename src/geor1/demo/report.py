@@ -233,7 +233,8 @@ def findings(
     final_acc, zero_std = no_sft.get("final_accuracy"), no_sft.get("final_zero_std_share")
     if isinstance(final_acc, (int, float)) and isinstance(zero_std, (int, float)):
         text = (
-            f"**GRPO without SFT** started from the random-init model: over the last fifth of its steps the "
+            f"**GRPO without SFT** started from the "
+            f"{'pretrained base' if config.pretrain else 'random-init model'}: over the last fifth of its steps the "
             f"mean accuracy reward was {final_acc:.3f} and {zero_std:.0%} of the prompt groups had rewards that "
             "all tie, which give GRPO no gradient."
         )
@@ -431,6 +432,24 @@ def _markers(paths: DemoPaths) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _pretrain_line(config: DemoConfig, summary: dict[str, Any]) -> str:
+    """Return the report's line on the base model's pretraining stage."""
+    if not config.pretrain or not summary.get("pretrained"):
+        return (
+            "- **Base model**: the random-init tiny model itself (`--set pretrain=true` pretrains it first)."
+        )
+    vision, instruct = summary.get("vision") or {}, summary.get("instruct") or {}
+    cosine = vision.get("pairing_by_cosine")
+    return (
+        f"- **Base model (pretraining, training places only, no pairing example)**: vision tower trained "
+        f"contrastively for {vision.get('steps')} steps on {vision.get('places')} places "
+        f"(view against view, and view against the words of its place: {vision.get('descriptions')} "
+        f"descriptions); the tower alone picks the held-out pairing answer by cosine "
+        + (f"{cosine:.1%} of the time" if isinstance(cosine, (int, float)) else "(not measured)")
+        + f"; then {instruct.get('steps')} steps of single-view instructions (describe a view, locate it)."
+    )
+
+
 def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
     """Return the report as Markdown (image links relative to the report's folder); writes the PNGs."""
     from geor1.eval.compare import comparison_rows
@@ -444,6 +463,7 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
     data = markers.get("data", {}).get("summary", {})
     model = markers.get("model", {}).get("summary", {})
     cot = markers.get("cot", {}).get("summary", {})
+    pretrain = markers.get("pretrain", {}).get("summary", {})
 
     lines = [
         "# geor1 demo: the Geo-R1 loop on CPU",
@@ -532,6 +552,7 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
         f"{config.layers} layers, vision {config.vision_dim}×{config.vision_depth}), "
         f"{model.get('visual_tokens_per_image')} visual token(s) per 112-px view "
         f"(min/max_pixels {config.min_pixels}/{config.max_pixels}); random init, seed {config.seed}.",
+        _pretrain_line(config, pretrain),
         f"- **Scaffolding**: `{cot.get('teacher')}` teacher on the training places' "
         f"{' and '.join(config.scaffold_tasks)} examples, {cot.get('kept')} of {cot.get('examples')} "
         f"kept (rejections: {cot.get('rejections') or 'none'}); SFT {config.sft_steps} steps, "

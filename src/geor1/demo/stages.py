@@ -41,6 +41,16 @@ class DemoPaths:
         return self.data / "scaffold_train.jsonl"
 
     @property
+    def instruct_train(self) -> Path:
+        """Return the single-view instruction examples of the training places (pretraining data)."""
+        return self.data / "instruct_train.jsonl"
+
+    @property
+    def sft_replay(self) -> Path:
+        """Return the instruction examples mixed into the SFT data (a seeded share of instruct_train)."""
+        return self.data / "sft_replay.jsonl"
+
+    @property
     def pairing_test(self) -> Path:
         """Return the pairing examples of the held-out places."""
         return self.data / "pairing_test.jsonl"
@@ -61,7 +71,8 @@ class DemoPaths:
         return self.root / "cot" / "cot.jsonl"
 
     def model(self, name: str) -> Path:
-        """Return the folder of one of the compared models (base, sft, sft_grpo, grpo)."""
+        """Return the folder of a model: init (random weights), vision (contrastively pretrained tower),
+        or one of the compared models (base, sft, sft_grpo, grpo)."""
         return self.root / "models" / name
 
     @property
@@ -97,12 +108,17 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     from geor1.records import View, write_views
     from geor1.sources.earth import EarthConfig, build_earth_from_config
     from geor1.tasks.common import load_view_set, write_task_set
+    from geor1.tasks.describe import InstructionConfig, build_instructions
     from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
     from geor1.tasks.pairing import PairingConfig, build_pairing
     from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
 
+    from geor1.sources.earth import is_complete_build
+
+    earth_config = EarthConfig(places=config.places, seed=config.seed)
+    # The demo owns its Earth folder: a build made with other settings is replaced, not refused.
     manifest = build_earth_from_config(
-        paths.earth, EarthConfig(places=config.places, seed=config.seed), progress=False
+        paths.earth, earth_config, force=not is_complete_build(paths.earth, earth_config), progress=False
     )
     views = load_view_set(manifest)
     assignment = assign_splits(
@@ -149,6 +165,14 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         places=test_places,
         split="test",
     )
+    instructions = build_instructions(
+        views,
+        InstructionConfig(views=[config.query_view, config.candidate_view], seed=config.seed),
+        paths.data,
+        places=train_places,
+        split="train",
+    )
+    write_task_set(paths.instruct_train, instructions)
     write_task_set(paths.pairing_train, train)
     write_task_set(paths.scaffold_train, scaffold)
     write_task_set(paths.pairing_test, test)
@@ -189,6 +213,7 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         "places": len(assignment),
         "train_places": len(train_places or ()),
         "test_places": len(test_places or ()),
+        "instruct_train": len(instructions),
         "pairing_train": len(train),
         "scaffold_train": len(scaffold),
         "pairing_test": len(test),
@@ -229,7 +254,7 @@ def nearest_colour_accuracy(examples: list[dict[str, Any]], root: Path) -> float
 
 
 def make_model(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
-    """Save a freshly initialised tiny Qwen2.5-VL (weights fixed by the seed) as the base model."""
+    """Save a freshly initialised tiny Qwen2.5-VL (weights fixed by the seed) as models/init."""
     from geor1.models import TinySpec, load_model, load_processor, save_tiny_model, visual_tokens_per_image
 
     spec = TinySpec(
@@ -252,7 +277,7 @@ def make_model(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         from geor1.errors import ConfigError
 
         raise ConfigError("model", str(exc)) from None
-    folder = save_tiny_model(spec, paths.model("base"))
+    folder = save_tiny_model(spec, paths.model("init"))
     model, processor = load_model(folder, dtype="float32"), load_processor(folder)
     return {
         "folder": str(folder),
@@ -273,7 +298,11 @@ def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     from geor1.demo.cot import CompactTemplateTeacher
 
     places = PlaceLookup.from_jsonl(paths.earth / "places.jsonl")
-    teacher = CompactTemplateTeacher(places) if config.cot_style == "compact" else TemplateTeacher(places)
+    teacher = (
+        CompactTemplateTeacher(places, config.cot_words)
+        if config.cot_style == "compact"
+        else TemplateTeacher(places)
+    )
     # Compact traces are short by design; every training place appears in several rounds with other
     # negatives, so near-duplicate removal (which would drop those rounds) is off.
     filter_ = CotFilter(
@@ -334,24 +363,33 @@ def _clear_run(out: Path) -> None:
         metrics.unlink()
 
 
-def train_sft(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """Scaffolding: SFT of the base model on the CoT exemplars; the model is saved in models/sft."""
+def _run_sft(
+    config: DemoConfig,
+    init: Path,
+    train_files: list[Path],
+    out: Path,
+    *,
+    steps: int,
+    lr: float,
+    batch: int,
+    callbacks: list[Any] | None = None,
+) -> dict[str, Any]:
+    """Supervised fine-tuning of ``init`` on ``train_files`` through geor1's SFT trainer; saved in ``out``."""
     from geor1.train.config import build_configs
     from geor1.train.run import prepare_run_folder, run_callbacks
     from geor1.train.sft import build_sft_trainer
 
-    out = paths.model("sft")
     _clear_run(out)
     mapping = {
-        "model_name_or_path": str(paths.model("base")),
-        "train_file": [str(paths.cot)],
+        "model_name_or_path": str(init),
+        "train_file": [str(f) for f in train_files],
         "max_length": None,
         "completion_only_loss": True,
-        "learning_rate": config.sft_lr,
+        "learning_rate": lr,
         "lr_scheduler_type": "cosine",
-        "warmup_steps": max(1, config.sft_steps // 20),
-        "per_device_train_batch_size": config.sft_batch,
-        "max_steps": config.sft_steps,
+        "warmup_steps": max(1, steps // 20),
+        "per_device_train_batch_size": batch,
+        "max_steps": steps,
         **_common_trainer_keys(config, out),
     }
     script, model_args, args = build_configs("sft", mapping)
@@ -363,6 +401,84 @@ def train_sft(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None 
     result = trainer.train()
     trainer.save_model(str(output_dir))
     return {"steps": trainer.state.global_step, "train_loss": round(float(result.training_loss), 4)}
+
+
+def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """The base model (models/base): with ``pretrain``, the random tiny model's vision tower pretrained
+    contrastively on views of the training places (models/vision), then single-view instruction SFT
+    (describe a view, locate it) so it answers in the think/answer format; no pairing example is used.
+    Without it, the random tiny model itself."""
+    from geor1.tasks.common import load_task_examples
+    from geor1.train.contrastive import ContrastiveConfig, pretrain_vision, retrieval_accuracy
+
+    if not config.pretrain:
+        import shutil
+
+        shutil.rmtree(paths.model("base"), ignore_errors=True)
+        shutil.copytree(paths.model("init"), paths.model("base"))
+        return {"pretrained": False}
+    train_places = {str(e["meta"]["place"]) for e in load_task_examples(paths.instruct_train)}
+    vision = pretrain_vision(
+        paths.model("init"),
+        paths.earth / "views.jsonl",
+        paths.model("vision"),
+        ContrastiveConfig(
+            kinds=[config.query_view, config.candidate_view],
+            steps=config.contrastive_steps,
+            batch=min(config.contrastive_batch, len(train_places)),
+            lr=config.contrastive_lr,
+            text_weight=config.contrastive_text_weight,
+            seed=config.seed,
+        ),
+        places=train_places,
+    )
+    # How far the tower alone separates held-out places (cosine of the query to each candidate).
+    vision["pairing_by_cosine"] = round(retrieval_accuracy(paths.model("vision"), paths.pairing_test), 4)
+    instruct = _run_sft(
+        config,
+        paths.model("vision"),
+        [paths.instruct_train],
+        paths.model("base"),
+        steps=config.instruct_steps,
+        lr=config.instruct_lr,
+        batch=config.instruct_batch,
+        callbacks=callbacks,
+    )
+    return {"pretrained": True, "vision": vision, "instruct": instruct}
+
+
+def write_replay(config: DemoConfig, paths: DemoPaths, n_cot: int) -> int:
+    """Write the instruction examples mixed into SFT (``sft_replay`` of the mixture, drawn with the seed)
+    and return how many; 0 removes the file."""
+    from geor1.tasks.common import load_task_examples, write_task_set
+
+    n = round(n_cot * config.sft_replay / (1.0 - config.sft_replay))
+    if n <= 0:
+        paths.sft_replay.unlink(missing_ok=True)
+        return 0
+    pool = load_task_examples(paths.instruct_train)
+    chosen = random.Random(config.seed).sample(pool, min(n, len(pool)))
+    write_task_set(paths.sft_replay, chosen)
+    return len(chosen)
+
+
+def train_sft(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Scaffolding: SFT of the base model on the CoT exemplars (with a share of the pretraining
+    instructions mixed in, so the model keeps describing and locating single views); saved in models/sft."""
+    n_cot = sum(1 for _ in paths.cot.open(encoding="utf-8"))
+    replay = write_replay(config, paths, n_cot)
+    files = [paths.cot] + ([paths.sft_replay] if replay else [])
+    summary = _run_sft(
+        config,
+        paths.model("base"),
+        files,
+        paths.model("sft"),
+        steps=config.sft_steps,
+        lr=config.sft_lr,
+        batch=config.sft_batch,
+        callbacks=callbacks,
+    )
+    return {**summary, "cot_examples": n_cot, "replay_examples": replay}
 
 
 def train_grpo(
