@@ -123,3 +123,40 @@ def test_view_words_name_cover_and_continent() -> None:
     meta = {"landcover_dominant": "Evergreen Broadleaf Forests", "continent": "South America"}
     assert view_words(meta) == "rainforest, South America"
     assert view_words({}) == "unknown, unknown"
+
+
+def test_cli_builds_instructions_and_pretrains_a_tower_on_the_training_places_only(
+    earth: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from geor1.cli import build_app
+    from geor1.tasks.common import load_task_examples
+
+    runner = CliRunner()
+    tasks = tmp_path / "tasks"
+    result = runner.invoke(
+        build_app(),
+        ["data", "instruct", "--views", str(earth), "--out", str(tasks / "instruct.jsonl"), "--split", "train",
+         "--test-fraction", "0.25", "--kinds", "describe"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    examples = load_task_examples(tasks / "instruct.jsonl")
+    train_places = {e["meta"]["place"] for e in examples}
+    assert examples and {e["task"] for e in examples} == {"describe"}
+    assert 0 < len(train_places) < 12
+    out = tmp_path / "vision"
+    result = runner.invoke(
+        build_app(),
+        ["model", "pretrain", "--model", str(tiny_model_dir), "--views", str(earth), "--out", str(out),
+         "--places-from", str(tasks / "instruct.jsonl"), "--steps", "3", "--batch", "4"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"on {len(train_places)} places" in result.output
+    assert (out / "model.safetensors").is_file() and (out / "contrastive.json").is_file()
+    bad = runner.invoke(
+        build_app(),
+        ["model", "pretrain", "--model", str(tiny_model_dir), "--views", str(earth), "--out", str(out),
+         "--kinds", "satellite"],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "error:" in bad.output and "kinds" in bad.output

@@ -238,3 +238,40 @@ def questions(
         for line in report.lines():
             out.print(line, highlight=False)
         _write(examples, out_path, hf_dataset, split_config, train_tasks)
+
+
+@data_app.command("instruct")
+def instruct(
+    views: Path = VIEWS_OPT,
+    out_path: Path = OUT_OPT,
+    view: str = typer.Option(
+        "satellite,context", "--view", help="View kind(s) to describe and locate, comma-separated."
+    ),
+    kinds: str = typer.Option(
+        "describe,geolocation", "--kinds", help="Instruction kinds, comma-separated: describe, geolocation."
+    ),
+    split: str = SPLIT_OPT,
+    split_by: str = SPLIT_BY_OPT,
+    test_fraction: float = TEST_FRACTION_OPT,
+    region_deg: float = REGION_DEG_OPT,
+    split_seed: int = SPLIT_SEED_OPT,
+    seed: int = SEED_OPT,
+    limit: int | None = LIMIT_OPT,
+    hf_dataset: Path | None = HF_OPT,
+    train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
+) -> None:
+    """Single-view instruction data with completions (SFT): describe a view, say where it was taken."""
+    from geor1.tasks.common import load_view_set
+    from geor1.tasks.describe import InstructionConfig, build_instructions
+
+    with user_errors():
+        config = InstructionConfig(
+            views=[v.strip() for v in view.split(",") if v.strip()],
+            kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+            seed=seed,
+            limit=limit,
+        )
+        view_set = load_view_set(views)
+        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+        examples = build_instructions(view_set, config, out_path.parent, places=places, split=split)
+        _write(examples, out_path, hf_dataset, split_config, train_tasks)

@@ -50,6 +50,57 @@ def tiny(
     typer.echo(f"tiny {arch} model saved to {folder}")
 
 
+@model_app.command("pretrain")
+def pretrain(
+    model: Path = typer.Option(..., "--model", help="Model folder whose vision tower is pretrained."),
+    views: Path = typer.Option(..., "--views", help="View manifest (views.jsonl) of the places."),
+    out: Path = typer.Option(..., "--out", help="Folder for the pretrained model and processor."),
+    places_from: list[Path] = typer.Option(
+        [],
+        "--places-from",
+        help="Task files whose example places (meta.place) are the only places used "
+        "(e.g. your training tasks); default: every place of the manifest.",
+    ),
+    kinds: str = typer.Option("satellite,context", "--kinds", help="View kinds paired, comma-separated."),
+    steps: int = typer.Option(300, "--steps", help="Optimizer steps."),
+    batch: int = typer.Option(64, "--batch", help="Places per step (each other's negatives)."),
+    lr: float = typer.Option(3e-3, "--lr", help="Peak learning rate (one-cycle schedule)."),
+    temperature: float = typer.Option(0.07, "--temperature", help="InfoNCE temperature."),
+    text_weight: float = typer.Option(
+        1.0, "--text-weight", help="Weight of the view-against-its-place's-words term (0: views only)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of batches and view kinds."),
+) -> None:
+    """Pretrain a VLM's vision tower contrastively on views of places (CLIP-style; the LM is untouched)."""
+    from geor1.tasks.common import load_task_examples
+    from geor1.train.contrastive import ContrastiveConfig, pretrain_vision
+
+    places = None
+    if places_from:
+        places = {str((e.get("meta") or {}).get("place")) for f in places_from for e in load_task_examples(f)}
+    config = ContrastiveConfig(
+        kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        temperature=temperature,
+        text_weight=text_weight,
+        seed=seed,
+    )
+
+    def progress(step: int, total: int, last: dict) -> None:
+        if step == total or step % max(1, total // 10) == 0:
+            typer.echo(
+                f"step {step}/{total}: loss {last['loss']}, batch match {last['batch_match']}", err=True
+            )
+
+    summary = pretrain_vision(model, views, out, config, places=places, progress=progress)
+    typer.echo(
+        f"vision tower pretrained on {summary['places']} places ({summary['steps']} steps, "
+        f"final loss {summary['final_loss']}); saved to {out}"
+    )
+
+
 @model_app.command("merge-lora")
 def merge_lora(
     base: Path = typer.Option(..., "--base", help="Base model folder."),
