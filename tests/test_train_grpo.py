@@ -104,7 +104,9 @@ def test_grpo_logged_reward_is_the_weighted_sum_of_the_rewards(tmp_path, tiny_mo
     assert len(records) == 2
     for record in records:
         means = [record[f"rewards/{name}/mean"] for name in names]
-        assert record["reward"] == pytest.approx(sum(w * m for w, m in zip(weights, means)), abs=1e-5)
+        assert record["reward"] == pytest.approx(
+            sum(w * m for w, m in zip(weights, means, strict=True)), abs=1e-5
+        )
         assert record["reward"] != pytest.approx(sum(means), abs=1e-3)  # the weights make a difference here
 
 
@@ -145,7 +147,7 @@ def test_grpo_raises_the_probability_of_rewarded_completions(
     def even_token(completion_ids, id, trainer_state, **kwargs):
         rewards = [1.0 if ids and ids[0] % 2 == 0 else 0.0 for ids in completion_ids]
         if trainer_state.global_step == 0:  # the completions the first update learns from
-            first_batch.extend((i, ids[0], r) for i, ids, r in zip(id, completion_ids, rewards))
+            first_batch.extend((i, ids[0], r) for i, ids, r in zip(id, completion_ids, rewards, strict=True))
         return rewards
 
     out = tmp_path / "run"
@@ -184,8 +186,8 @@ def test_grpo_raises_the_probability_of_rewarded_completions(
         trained = load_model(out, dtype="float32")
     after = completion_logprobs(trained, processor, examples, samples)
     gain = [a - b for a, b in zip(after, before, strict=True)]
-    up = fmean(g for g, r in zip(gain, rewarded) if r)
-    down = fmean(g for g, r in zip(gain, rewarded) if not r)
+    up = fmean(g for g, r in zip(gain, rewarded, strict=True) if r)
+    down = fmean(g for g, r in zip(gain, rewarded, strict=True) if not r)
     print(f"log-prob change after one step: rewarded {up:+.3f}, unrewarded {down:+.3f}")
     assert up > 0.05 and down < -0.05, (up, down)
 
