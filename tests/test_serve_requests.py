@@ -157,3 +157,15 @@ def test_rejects_other_formats_and_mismatched_media_types(fmt, media_type):
     with pytest.raises(RequestRejected) as err:
         decode_data_url(data_url(size=(8, 8), fmt=fmt, media_type=media_type), max_pixels=10_000, param="p")
     assert err.value.status == 400 and err.value.param == "p"
+
+
+def test_chat_request_with_an_oversized_image_decodes_no_image(decoder_calls):
+    """Through the whole request parser: a small image before the oversized one is decoded, the oversized
+    one (the parser's 413) is not."""
+    small = {"type": "image_url", "image_url": {"url": data_url(size=(8, 8))}}
+    big = {"type": "image_url", "image_url": {"url": data_url(size=(6000, 10))}}
+    with pytest.raises(RequestRejected) as err:
+        parse({"messages": [{"role": "user", "content": [small, big]}]})
+    assert err.value.status == 413 and err.value.param == "messages[0].content[1]"
+    decoders = [call for call in decoder_calls if call.startswith("decoder")]
+    assert decoders == ["decoder zip"]  # the 8x8 PNG's one decoder, none for the oversized image
