@@ -139,3 +139,18 @@ def assert_saved_model_is_the_trained_one(out: Path, initial_dir: Path, trainer)
 def check_saved_model():
     """``check(out, initial_dir, trainer)``: the model saved in ``out`` is the trainer's trained model."""
     return assert_saved_model_is_the_trained_one
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say loudly, at the end of the run, when the browser tests were skipped for want of a browser."""
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if "chromium" in str(getattr(r, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!",
+            f"{len(skipped)} browser test(s) SKIPPED: Debian chromium + chromium-driver are not installed "
+            "(make browser installs them; CI=true fails these tests instead)",
+            red=True,
+            bold=True,
+        )
