@@ -7,7 +7,7 @@ Each group mutates only its own modules and runs only the fast test files that e
 is judged by the tests written for its module (a survivor here may still be caught by a slower end-to-end
 test). mutmut reads its settings from ``pyproject.toml`` in the folder it runs in, so every group gets its
 own folder ``.mutation/<group>/`` holding a generated ``pyproject.toml`` (the project's pytest settings plus
-that group's ``[tool.mutmut]``) and links to ``src`` and ``tests``; mutmut's ``mutants/`` folder and its
+that group's ``[tool.mutmut]``) and links to ``src``, ``tests`` and ``benchmarks``; mutmut's ``mutants/`` folder and its
 results stay there, so a rerun only tests mutants whose code or tests changed.
 
 Each group's survivors are listed in ``.mutation/<group>/survivors.txt`` (``mutmut show NAME`` in that
@@ -71,6 +71,7 @@ def pyproject_for(modules: list[str], test_args: list[str]) -> str:
         f"only_mutate = {json.dumps(modules)}",
         f"pytest_add_cli_args_test_selection = {json.dumps(test_args)}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]',
+        'also_copy = ["benchmarks"]',  # test_rewards loads the reference rewards of benchmarks/rewards.py
         "",
     ]
     return "\n".join(lines)
@@ -81,7 +82,7 @@ def prepare(group: str) -> Path:
     modules, test_args = GROUPS[group]
     folder = WORK / group
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("src", "tests"):
+    for name in ("src", "tests", "benchmarks"):
         link = folder / name
         if not link.is_symlink():
             if link.exists():
