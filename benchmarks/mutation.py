@@ -46,7 +46,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/geor1/eval/cache.py", "src/geor1/eval/types.py", "src/geor1/eval/metrics.py"],
         ["tests/test_eval_cache.py", "tests/test_eval_metrics.py", "-k", "not retrained_hf_model"],
     ),
-    "serve": (["src/geor1/serve/requests.py"], ["tests/test_serve_requests.py"]),
+    "serve": (
+        ["src/geor1/serve/requests.py"],
+        ["tests/test_serve_requests.py", "tests/test_serve_request_contract.py"],
+    ),
     # the tiny-model GRPO tests take seconds each: the config and reward-weight tests judge every mutant,
     # the training runs only the mutants those leave alive
     "grpo": (
