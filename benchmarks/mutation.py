@@ -59,7 +59,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "eval": (
         ["src/geor1/eval/cache.py", "src/geor1/eval/types.py", "src/geor1/eval/metrics.py"],
-        ["tests/test_eval_cache.py", "tests/test_eval_metrics.py", "-k", "not retrained_hf_model"],
+        [
+            "tests/test_eval_cache.py",
+            "tests/test_eval_metrics.py",
+            "tests/test_eval_metrics_edges.py",
+            "-k",
+            "not retrained_hf_model",
+        ],
     ),
     "serve": (
         ["src/geor1/serve/requests.py"],
