@@ -177,3 +177,15 @@ def test_sampling_defaults_and_limits():
     assert isinstance(edges.temperature, float) and isinstance(edges.top_p, float)  # ints become floats
     newer = parse({"messages": USER, "max_completion_tokens": 9, "max_tokens": 100, "top_p": None})
     assert (newer.max_tokens, newer.top_p) == (9, 1.0)  # the newer OpenAI name wins
+
+
+def test_palette_png_with_transparency_is_accepted():
+    """Pillow warns while converting such an image: only its decompression-bomb warning is a refusal, any
+    other warning must not turn a valid upload into an error."""
+    image = Image.new("P", (8, 8))
+    image.putpalette([i % 256 for i in range(768)])
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", transparency=bytes([0, 255, 128]))
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    decoded = decode_data_url(url, max_pixels=64, param="p")
+    assert decoded.mode == "RGB" and decoded.size == (8, 8)
