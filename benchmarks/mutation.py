@@ -47,7 +47,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             f"src/geor1/rewards/{name}.py"
             for name in ("accuracy", "base", "format", "geodesic", "length", "registry", "repetition")
         ],
-        ["tests/test_rewards.py"],
+        ["tests/test_rewards.py", "tests/test_rewards_spec.py"],
     ),
     "tasks": (
         ["src/geor1/tasks/pairing.py", "src/geor1/tasks/split.py"],
