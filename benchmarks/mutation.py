@@ -11,8 +11,10 @@ that group's ``[tool.mutmut]``) and links to ``src``, ``tests``, ``benchmarks`` 
 ``mutants/`` folder and its results stay there, so a rerun only tests mutants whose code or tests changed
 (delete the group's folder to start over).
 
-Each group's survivors are listed in ``.mutation/<group>/survivors.txt`` (``mutmut show NAME`` in that
-folder prints a mutant's diff) and the counts per module in ``.mutation/summary.json``.
+``--survivors`` tests again only the mutants a group's last run left alive (after tests were added for
+them), keeping every other verdict. Each group's survivors are listed in ``.mutation/<group>/survivors.txt``
+(``mutmut show NAME`` in that folder prints a mutant's diff), all verdicts in ``statuses.json`` there, and
+the counts per module in ``.mutation/summary.json``.
 """
 
 from __future__ import annotations
@@ -165,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per group")
     parser.add_argument("--max-children", type=int, default=1)
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="test again only the mutants the group's last run left alive (after new tests were written)",
+    )
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
@@ -176,8 +183,17 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_before = usage.ru_utime + usage.ru_stime
+        saved = folder / "statuses.json"
+        before = json.loads(saved.read_text()) if saved.exists() else {}
+        names = []
+        if args.survivors:
+            names = [n for n, status in before.items() if status in ("survived", "no tests")]
+            if not names:
+                print(f"{group}: no survivors of an earlier run to test again")
+                continue
         try:
-            run = mutmut(folder, "run", "--max-children", str(args.max_children), timeout=args.timeout)
+            command = ["run", "--max-children", str(args.max_children), *names]
+            run = mutmut(folder, *command, timeout=args.timeout)
             finished = run.returncode == 0
             (folder / "run.log").write_text(run.stdout + run.stderr)
         except subprocess.TimeoutExpired:
@@ -185,13 +201,17 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.monotonic() - start
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = children.ru_utime + children.ru_stime - cpu_before
-        statuses = results(folder)
+        # a survivors-only run judges just those mutants: every other one keeps its earlier verdict
+        now = results(folder)
+        statuses = {**before, **{n: now[n] for n in names if n in now}} if names else now
+        saved.write_text(json.dumps(statuses, indent=1, sort_keys=True) + "\n")
         per_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for name, status in statuses.items():
             per_module[module_of(name)][status] += 1
         survivors = sorted(n for n, s in statuses.items() if s == "survived")
         (folder / "survivors.txt").write_text("".join(f"{n}\n" for n in survivors))
         summary[group] = {
+            "run": "survivors" if names else "all",
             "finished": finished,
             "seconds": round(seconds),
             "cpu_seconds": round(cpu),
