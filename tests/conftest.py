@@ -110,3 +110,47 @@ def pairing_jsonl(tmp_path_factory) -> Path:
 def cot_jsonl(tmp_path_factory) -> Path:
     """Eight pairing CoT examples (SFT format: task example + assistant completion)."""
     return write_pairing_examples(tmp_path_factory.mktemp("cot"), n=8, seed=2, with_completion=True)
+
+
+def parameters(model) -> dict:
+    """Return a model's parameters by name, detached float32 copies on the CPU."""
+    return {name: p.detach().float().cpu().clone() for name, p in model.named_parameters()}
+
+
+def assert_saved_model_is_the_trained_one(out: Path, initial_dir: Path, trainer) -> None:
+    """The full model saved in ``out`` equals the trainer's final weights and differs from the initial
+    ones in most tensors (a model saved before training, or not at all, fails)."""
+    import torch
+
+    from geor1.models import load_model
+
+    saved = parameters(load_model(out, dtype="float32"))
+    initial = parameters(load_model(initial_dir, dtype="float32"))
+    final = parameters(trainer.model)
+    assert saved.keys() == final.keys() == initial.keys()
+    assert all(torch.equal(saved[n], final[n]) for n in saved), (
+        "saved weights are not the trainer's final ones"
+    )
+    changed = [n for n in saved if not torch.equal(saved[n], initial[n])]
+    assert len(changed) > len(saved) // 2, f"only {len(changed)} of {len(saved)} tensors changed in training"
+
+
+@pytest.fixture
+def check_saved_model():
+    """``check(out, initial_dir, trainer)``: the model saved in ``out`` is the trainer's trained model."""
+    return assert_saved_model_is_the_trained_one
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say loudly, at the end of the run, when the browser tests were skipped for want of a browser."""
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if "chromium" in str(getattr(r, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!",
+            f"{len(skipped)} browser test(s) SKIPPED: Debian chromium + chromium-driver are not installed "
+            "(make browser installs them; CI=true fails these tests instead)",
+            red=True,
+            bold=True,
+        )

@@ -3,6 +3,7 @@ retrained local model is generated again, an unchanged one is reused, also from 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from geor1.eval.backends import Backend
 from geor1.eval.cache import GenerationCache
 from geor1.eval.examples import examples_from_task_file
 from geor1.eval.fingerprint import example_fingerprint, local_model_id
-from geor1.eval.runner import EvalConfig, generate_with_cache, run_eval
+from geor1.eval.runner import EvalConfig, cache_keys, generate_with_cache, run_eval
 from geor1.eval.types import EvalExample, SamplingConfig
 from geor1.io import read_jsonl, write_jsonl
 from geor1.records import user_prompt
@@ -172,3 +173,67 @@ def test_retrained_hf_model_is_generated_again(tiny_model_dir: Path, tmp_path: P
     else:
         weights[0].write_bytes(weights[0].read_bytes())
     assert run() == ["p0", "p1"]
+
+
+def changed(value: object) -> object:
+    """Return a different value of the same kind (a temperature or top_p stays in (0, 1])."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value / 2
+    raise TypeError(f"no rule to change {value!r}")
+
+
+SAMPLED = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=32, seed=1)
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(SamplingConfig)])
+def test_every_sampling_setting_is_in_the_cache_key(tmp_path: Path, name: str) -> None:
+    """Every field of SamplingConfig (a new one too) changes the key of a sampled run: answers drawn
+    with other settings are never reused."""
+    examples = examples_from_task_file(write_tasks(tmp_path, n=2), "pairing")
+    other = dataclasses.replace(SAMPLED, **{name: changed(getattr(SAMPLED, name))})
+    assert not other.greedy
+    keys, other_keys = (
+        cache_keys("m", "pairing", examples, SAMPLED),
+        cache_keys("m", "pairing", examples, other),
+    )
+    assert [k.sampling for k in keys] != [k.sampling for k in other_keys]
+    assert not set(keys) & set(other_keys)
+    assert cache_keys("m", "pairing", examples, dataclasses.replace(other)) == other_keys  # stable
+
+
+def test_greedy_keys_follow_what_greedy_decoding_uses() -> None:
+    """Greedy decoding ignores the seed and top_p, so they do not split the cache; the temperature (0 vs
+    sampling) and the token budget do."""
+    greedy = SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=32, seed=1)
+    same = {
+        dataclasses.replace(greedy, seed=2).settings_hash(),
+        dataclasses.replace(greedy, top_p=0.5).settings_hash(),
+    }
+    assert same == {greedy.settings_hash()}
+    assert dataclasses.replace(greedy, max_new_tokens=33).settings_hash() != greedy.settings_hash()
+    assert dataclasses.replace(greedy, temperature=0.7).settings_hash() != greedy.settings_hash()
+
+
+def test_a_sampled_run_with_another_seed_is_generated_again(tmp_path: Path) -> None:
+    """``geo-r1 eval --seed 2`` after ``--seed 1`` (sampling) generates new answers; the same seed again
+    reuses them."""
+    backend = CountingBackend()
+    data = [f"pairing={write_tasks(tmp_path / 'data')}"]
+
+    def run(seed: int, temperature: float = 0.7, top_p: float = 0.9) -> None:
+        config = EvalConfig(model="m", tasks=["pairing"], data=data, run="r", runs_dir=tmp_path / "runs",
+                            plots=False, n_boot=50, seed=seed, temperature=temperature, top_p=top_p)  # fmt: skip
+        run_eval(config, backend=backend)
+
+    run(1)
+    run(2)
+    assert backend.generated == ["p0", "p1", "p2"] * 2
+    run(1)
+    assert len(backend.generated) == 6
+    run(1, top_p=0.8)
+    run(1, temperature=0.9)
+    assert len(backend.generated) == 12

@@ -79,10 +79,36 @@ def test_rejects_non_data_or_broken_images(url, status):
     assert err.value.status == status
 
 
-def test_rejects_too_many_pixels_before_decoding():
+@pytest.fixture
+def decoder_calls(monkeypatch):
+    """Record every pixel decode Pillow starts (``ImageFile.load`` and any decoder it creates)."""
+    from PIL import ImageFile
+
+    calls: list[str] = []
+    load, getdecoder = ImageFile.ImageFile.load, Image._getdecoder
+
+    def spy_load(self, *args, **kwargs):
+        calls.append(f"load {self.format}")
+        return load(self, *args, **kwargs)
+
+    def spy_getdecoder(mode, decoder_name, *args, **kwargs):
+        calls.append(f"decoder {decoder_name}")
+        return getdecoder(mode, decoder_name, *args, **kwargs)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy_load)
+    monkeypatch.setattr(Image, "_getdecoder", spy_getdecoder)
+    return calls
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF"])
+def test_rejects_too_many_pixels_before_decoding(fmt, decoder_calls):
+    url = data_url(size=(300, 200), fmt=fmt)
     with pytest.raises(RequestRejected) as err:
-        decode_data_url(data_url(size=(200, 200)), max_pixels=100 * 100, param="p")
-    assert err.value.status == 413
+        decode_data_url(url, max_pixels=100 * 100, param="p")
+    assert err.value.status == 413 and err.value.code == "too_large" and "300x200" in err.value.message
+    assert decoder_calls == []  # refused on the header: no pixel was decoded
+    image = decode_data_url(url, max_pixels=300 * 200, param="p")  # the spy sees a decode when there is one
+    assert image.size == (300, 200) and decoder_calls
 
 
 def test_truncated_image_rejected():
@@ -170,3 +196,15 @@ def test_deeply_nested_json_body_is_a_400_not_a_crash():
     with pytest.raises(RequestRejected) as err:
         _parse_body(nested, ServeSettings())
     assert err.value.status == 400 and "nested too deeply" in err.value.message
+
+
+def test_chat_request_with_an_oversized_image_decodes_no_image(decoder_calls):
+    """Through the whole request parser: a small image before the oversized one is decoded, the oversized
+    one (the parser's 413) is not."""
+    small = {"type": "image_url", "image_url": {"url": data_url(size=(8, 8))}}
+    big = {"type": "image_url", "image_url": {"url": data_url(size=(6000, 10))}}
+    with pytest.raises(RequestRejected) as err:
+        parse({"messages": [{"role": "user", "content": [small, big]}]})
+    assert err.value.status == 413 and err.value.param == "messages[0].content[1]"
+    decoders = [call for call in decoder_calls if call.startswith("decoder")]
+    assert decoders == ["decoder zip"]  # the 8x8 PNG's one decoder, none for the oversized image

@@ -23,6 +23,23 @@ CPU_RUN = {
 }
 
 
+def weights(folder):
+    """Return the tensors of a saved model folder by name."""
+    from safetensors.torch import load_file
+
+    tensors = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        tensors.update(load_file(path))
+    return tensors
+
+
+def changed_tensors(before, after) -> int:
+    """Return how many tensors differ between two saved models."""
+    import torch
+
+    return sum(not torch.equal(before[name], after[name]) for name in before)
+
+
 def invoke(args):
     result = CliRunner().invoke(build_app(), [str(a) for a in args])
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -125,3 +142,11 @@ def test_earth_pairing_sft_then_grpo_through_the_cli(tmp_path):
     from geor1.models import load_model
 
     assert load_model(grpo_out / "checkpoint-2").config.model_type == "qwen2_5_vl"
+    # each stage saved what it trained: SFT moved the tiny model; GRPO moved the SFT model exactly when a
+    # step had a gradient (two steps of a barely trained model often give every completion the same reward)
+    tiny, sft, grpo = (weights(folder) for folder in (model, sft_out, grpo_out))
+    assert tiny.keys() == sft.keys() == grpo.keys()
+    assert changed_tensors(tiny, sft) > len(tiny) // 2
+    learned = any(m["grad_norm"] > 0 for m in steps)
+    assert (changed_tensors(sft, grpo) > len(sft) // 2) if learned else (changed_tensors(sft, grpo) == 0)
+    assert changed_tensors(grpo, weights(grpo_out / "checkpoint-2")) == 0  # the final model is step 2's

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from geor1.train.callbacks import CurriculumCallback, CurriculumRepeatSampler, CurriculumState
 from geor1.train.config import build_configs
-from geor1.train.grpo import run_grpo
+from geor1.train.grpo import build_grpo_trainer, run_grpo
 
 
 def grpo_mapping(model_dir, data, out, **extra):
@@ -62,34 +64,132 @@ def test_grpo_logs_every_reward_and_checkpoint_loads(tmp_path, tiny_model_dir, p
     assert (out / "model.safetensors").exists()
 
 
-def test_grpo_lora_learns_from_a_varying_reward(tmp_path, tiny_model_dir, pairing_jsonl):
-    """A reward with within-group variance gives a non-zero gradient: the LoRA weights move."""
+def test_grpo_saves_the_trained_weights(tmp_path, tiny_model_dir, pairing_jsonl, check_saved_model):
+    """The model in output_dir is the one training produced, not the one it started from."""
+    out = tmp_path / "run"
+    mapping = grpo_mapping(tiny_model_dir, pairing_jsonl, out, max_steps=2, save_strategy="no")
+    trainer = run_grpo(*build_configs("grpo", mapping), mapping)
+    assert trainer.state.global_step == 2
+    check_saved_model(out, tiny_model_dir, trainer)
 
-    def letter_count(completions, **kwargs):
-        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        return [float(sum(ch in "ABCD" for ch in t)) / max(len(t), 1) for t in texts]
 
-    out = tmp_path / "lora"
+@pytest.mark.parametrize(
+    "weights,applied",
+    [([2.0, 0.5], [2.0, 0.5]), ({"format": 0.25}, [1.0, 0.25]), (None, [1.0, 1.0])],
+    ids=["list", "by-name", "default"],
+)
+def test_grpo_trainer_applies_the_configured_reward_weights(
+    tmp_path, tiny_model_dir, pairing_jsonl, weights, applied
+):
+    extra = {"reward_funcs": ["accuracy", "format"], "reward_options": {}}
+    if weights is not None:
+        extra["reward_weights"] = weights
+    mapping = grpo_mapping(tiny_model_dir, pairing_jsonl, tmp_path / "run", **extra)
+    trainer = build_grpo_trainer(*build_configs("grpo", mapping))
+    assert trainer.reward_weights.tolist() == applied  # what TRL multiplies each reward by
+    assert [f.__name__ for f in trainer.reward_funcs] == ["accuracy", "format"]
+
+
+def test_grpo_logged_reward_is_the_weighted_sum_of_the_rewards(tmp_path, tiny_model_dir, pairing_jsonl):
+    """TRL's ``reward`` is the mean of the weighted sum per completion, so it equals the weighted sum of the
+    per-reward means: the configured weights, not 1 each, are what training used."""
+    out = tmp_path / "run"
+    weights = [2.0, 0.5, 1.5, 0.25]
+    mapping = grpo_mapping(
+        tiny_model_dir, pairing_jsonl, out, max_steps=2, save_strategy="no", reward_weights=weights
+    )
+    run_grpo(*build_configs("grpo", mapping), mapping)
+    names = ("accuracy", "format", "length", "repetition")
+    records = [r for r in read_metrics(out) if "reward" in r]
+    assert len(records) == 2
+    for record in records:
+        means = [record[f"rewards/{name}/mean"] for name in names]
+        assert record["reward"] == pytest.approx(
+            sum(w * m for w, m in zip(weights, means, strict=True)), abs=1e-5
+        )
+        assert record["reward"] != pytest.approx(sum(means), abs=1e-3)  # the weights make a difference here
+
+
+def completion_logprobs(model, processor, examples, samples) -> list[float]:
+    """Return log p(token | prompt) of each one-token completion in ``samples`` (``(example id, token id)``
+    pairs), prompts built the way GRPO builds them: chat template with the generation prompt and the
+    example's images."""
+    import torch
+
+    by_id = {e["id"]: e for e in examples}
+    logprobs = []
+    model.eval()
+    with torch.no_grad():
+        for example_id, token in samples:
+            example = by_id[example_id]
+            text = processor.apply_chat_template(
+                example["prompt"], tokenize=False, add_generation_prompt=True
+            )
+            inputs = processor(text=[text], images=example["images"], return_tensors="pt")
+            logits = model(**inputs).logits[0, -1].float()
+            logprobs.append(float(logits.log_softmax(-1)[token]))
+    return logprobs
+
+
+@pytest.mark.parametrize("use_peft", [False, True], ids=["full", "lora"])
+def test_grpo_raises_the_probability_of_rewarded_completions(
+    tmp_path, tiny_model_dir, pairing_jsonl, use_peft
+):
+    """One-token completions, reward 1 for an even token id: after one seeded GRPO step the policy saved in
+    output_dir gives the completions it was rewarded for more probability, the unrewarded ones less."""
+    from statistics import fmean
+
+    from geor1.models import load_model, load_processor
+    from geor1.train.data import load_examples
+
+    first_batch: list[tuple[str, int, float]] = []
+
+    def even_token(completion_ids, id, trainer_state, **kwargs):
+        rewards = [1.0 if ids and ids[0] % 2 == 0 else 0.0 for ids in completion_ids]
+        if trainer_state.global_step == 0:  # the completions the first update learns from
+            first_batch.extend((i, ids[0], r) for i, ids, r in zip(id, completion_ids, rewards, strict=True))
+        return rewards
+
+    out = tmp_path / "run"
+    extra = {"learning_rate": 1e-3}
+    if use_peft:
+        extra = dict(use_peft=True, lora_r=8, lora_alpha=16, lora_target_modules=["q_proj", "v_proj"],
+                     learning_rate=1e-2)  # fmt: skip
     mapping = grpo_mapping(
         tiny_model_dir,
         pairing_jsonl,
         out,
-        max_steps=2,
+        max_completion_length=1,
+        per_device_train_batch_size=16,
+        num_generations=4,
+        max_steps=1,
         save_strategy="no",
-        use_peft=True,
-        lora_r=8,
-        lora_alpha=16,
-        lora_target_modules=["q_proj", "v_proj"],
-        learning_rate=1e-2,
+        **extra,
     )
     script, model_args, args = build_configs("grpo", mapping)
-    trainer = run_grpo(script, model_args, args, mapping, reward_funcs=[letter_count])
-    records = [r for r in read_metrics(out) if "reward" in r]
-    assert all("rewards/letter_count/mean" in r for r in records)
-    assert any(r["frac_reward_zero_std"] < 1.0 for r in records)
-    lora_b = [p for n, p in trainer.model.named_parameters() if "lora_B" in n]
-    assert lora_b and any(float(p.detach().abs().sum()) > 0 for p in lora_b)  # lora_B starts at zero
-    assert (out / "adapter_model.safetensors").exists()
+    run_grpo(script, model_args, args, mapping, reward_funcs=[even_token])
+    (record,) = [r for r in read_metrics(out) if "reward" in r]
+    assert record["rewards/even_token/mean"] == pytest.approx(fmean(r for *_, r in first_batch))
+    samples = [(i, token) for i, token, _ in first_batch]
+    rewarded = [r == 1.0 for *_, r in first_batch]
+    assert len(samples) == 16 and 0 < sum(rewarded) < 16  # within-group variance: a non-zero gradient
+
+    processor = load_processor(tiny_model_dir)
+    examples = load_examples([str(pairing_jsonl)], "grpo")
+    before = completion_logprobs(load_model(tiny_model_dir, dtype="float32"), processor, examples, samples)
+    if use_peft:
+        from peft import PeftModel
+
+        assert not (out / "model.safetensors").exists()
+        trained = PeftModel.from_pretrained(load_model(tiny_model_dir, dtype="float32"), str(out))
+    else:
+        trained = load_model(out, dtype="float32")
+    after = completion_logprobs(trained, processor, examples, samples)
+    gain = [a - b for a, b in zip(after, before, strict=True)]
+    up = fmean(g for g, r in zip(gain, rewarded, strict=True) if r)
+    down = fmean(g for g, r in zip(gain, rewarded, strict=True) if not r)
+    print(f"log-prob change after one step: rewarded {up:+.3f}, unrewarded {down:+.3f}")
+    assert up > 0.05 and down < -0.05, (up, down)
 
 
 # ------------------------------------------------------------------------------------------- curriculum

@@ -84,6 +84,15 @@ def test_sft_trains_and_saves(tmp_path, tiny_model_dir, cot_jsonl, use_peft):
         assert load_processor(out).tokenizer.padding_side == "left"
 
 
+def test_sft_saves_the_trained_weights(tmp_path, tiny_model_dir, cot_jsonl, check_saved_model):
+    """The model in output_dir is the one training produced, not the one it started from."""
+    out = tmp_path / "run"
+    mapping = sft_mapping(tiny_model_dir, cot_jsonl, out, max_steps=2)
+    trainer = run_sft(*build_configs("sft", mapping), mapping)
+    assert trainer.state.global_step == 2
+    check_saved_model(out, tiny_model_dir, trainer)
+
+
 def test_sft_data_errors_name_file_line_field(tmp_path, cot_jsonl):
     lines = cot_jsonl.read_text().splitlines()
     bad = json.loads(lines[1])
