@@ -173,12 +173,11 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 # LoRA targets of the VLM-R1 trainer Geo-R1 trains with: every nn.Linear outside the vision tower
-# ("visual") except the embeddings, i.e. the decoder's attention and MLP projections and lm_head. As a
+# ("visual") except the embeddings, i.e. the decoder's attention and MLP projections, and lm_head. As a
 # peft regex (a string is matched against full module names), so the vision tower's gate/up/down_proj,
-# which share the decoder's names, stay frozen.
-PAPER_LORA_TARGET_MODULES = (
-    r"^(?!.*\bvisual\b).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$|^(.*\.)?lm_head$"
-)
+# which share the decoder's names, stay frozen. lm_head is left out: TRL 1.16 computes log-probabilities
+# from lm_head.weight directly (its fused LM head) and refuses an adapter there.
+PAPER_LORA_TARGET_MODULES = r"^(?!.*\bvisual\b).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 
 
 @dataclass
@@ -331,9 +330,10 @@ def build_real_processor(spec: RealSpec, tokenizer):
     return cls(image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_5_VL_CHAT_TEMPLATE)
 
 
-def build_real_model(spec: RealSpec):
-    """Return ``(model, processor)``: a randomly initialised published-size Qwen2.5-VL in ``spec.dtype``,
-    deterministic for ``spec.seed``."""
+def build_real_model(spec: RealSpec, device: str = "cpu"):
+    """Return ``(model, processor)``: a randomly initialised published-size Qwen2.5-VL in ``spec.dtype``
+    on ``device`` (drawing the weights on a GPU is much faster), deterministic for ``spec.seed`` on a
+    given device."""
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
     from transformers.initialization import no_init_weights
@@ -345,7 +345,8 @@ def build_real_model(spec: RealSpec):
     # init switched off, then initialised once by transformers' own scheme, which overwrites every weight
     # anyway: drawing random numbers is most of the build time. fork_rng keeps the caller's RNG untouched;
     # the weights are a function of the seed.
-    with torch.random.fork_rng(devices=[]):
+    cuda = torch.device(device).type == "cuda"
+    with torch.random.fork_rng(devices=[torch.device(device)] if cuda else []), torch.device(device):
         torch.manual_seed(spec.seed)
         with no_init_weights():
             model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=getattr(torch, spec.dtype))
@@ -357,9 +358,9 @@ def build_real_model(spec: RealSpec):
     return model, build_real_processor(spec, tokenizer)
 
 
-def save_real_model(spec: RealSpec, out: str | Path) -> Path:
+def save_real_model(spec: RealSpec, out: str | Path, device: str = "cpu") -> Path:
     """Build a published-size Qwen2.5-VL and save model, processor and ``real_spec.json`` under ``out``;
-    return the folder.
+    return the folder. ``device`` is where the weights are drawn (see ``build_real_model``).
 
     ``out`` must not exist or be empty (ValueError otherwise). Everything is written to a temporary
     sibling folder first and renamed at the end, so a build that fails (out of memory, say) leaves no
@@ -377,7 +378,7 @@ def save_real_model(spec: RealSpec, out: str | Path) -> Path:
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model, processor = build_real_model(spec)
+        model, processor = build_real_model(spec, device)
         model.save_pretrained(tmp, safe_serialization=True)
         del model
         processor.save_pretrained(tmp)
