@@ -1,4 +1,5 @@
-"""``geo-r1 model …``: build tiny VLMs for CPU runs, merge LoRA adapters."""
+"""``geo-r1 model …``: build tiny VLMs for CPU runs or published-size Qwen2.5-VL (random weights), merge
+LoRA adapters."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import typer
 
-model_app = typer.Typer(help="Build tiny models and merge LoRA adapters.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="Build tiny or published-size models and merge LoRA adapters.", no_args_is_help=True
+)
 
 
 @model_app.command("tiny")
@@ -98,6 +101,52 @@ def pretrain(
     typer.echo(
         f"vision tower pretrained on {summary['places']} places ({summary['steps']} steps, "
         f"final loss {summary['final_loss']}); saved to {out}"
+
+
+@model_app.command("init")
+def init(
+    out: Path = typer.Option(..., "--out", help="Empty (or new) folder to save the model and processor in."),
+    arch: str = typer.Option("qwen2_5_vl", "--arch", help="Architecture: qwen2_5_vl."),
+    size: str = typer.Option(..., "--size", help="Published size: 3b or 7b."),
+    layers: int | None = typer.Option(
+        None, "--layers", help="Text decoder layers (default: the published count); widths and vision stay."
+    ),
+    dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 (as published), float32 or float16."),
+    min_pixels: int = typer.Option(3136, "--min-pixels", help="Smallest image area after resizing."),
+    max_pixels: int = typer.Option(12845056, "--max-pixels", help="Largest image area after resizing."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the tokenizer corpus sample and the weights."),
+) -> None:
+    """Build a randomly initialised Qwen2.5-VL-3B/7B (published text and vision configs, Qwen's special
+    tokens and chat template); --layers shortens the text stack for CPU runs."""
+    from geor1.commands import print_error
+    from geor1.models.real import RealSpec, memory_available, memory_needed, save_real_model
+
+    spec = RealSpec(
+        arch=arch,
+        size=size.lower(),
+        layers=layers,
+        dtype=dtype,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        seed=seed,
+    )
+    try:
+        spec.check()
+        needed, available = memory_needed(spec), memory_available()
+        # Checked up front: running out of memory halfway kills the process without a message.
+        if available is not None and needed > available:
+            raise ValueError(
+                f"--size {spec.size} with {spec.text_layers} text layers needs {needed / 2**30:.1f} GiB for its "
+                f"{spec.dtype} weights, {available / 2**30:.1f} GiB is available; pass --layers N to shorten "
+                "the text stack"
+            )
+        folder = save_real_model(spec, out)
+    except ValueError as exc:
+        print_error(exc)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{arch} {spec.size} ({spec.text_layers} text layers, {needed / 2**30:.2f} GiB of {spec.dtype} weights) "
+        f"saved to {folder}"
     )
 
 
