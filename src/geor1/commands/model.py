@@ -101,6 +101,7 @@ def pretrain(
     typer.echo(
         f"vision tower pretrained on {summary['places']} places ({summary['steps']} steps, "
         f"final loss {summary['final_loss']}); saved to {out}"
+    )
 
 
 @model_app.command("init")

@@ -106,14 +106,12 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     """Build the offline Earth and the task files: pairing train (``train_rounds`` draws of negatives per
     training place) and test, geolocation test and the place-chain manifest, all split by place."""
     from geor1.records import View, write_views
-    from geor1.sources.earth import EarthConfig, build_earth_from_config
+    from geor1.sources.earth import EarthConfig, build_earth_from_config, is_complete_build
     from geor1.tasks.common import load_view_set, write_task_set
     from geor1.tasks.describe import InstructionConfig, build_instructions
     from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
     from geor1.tasks.pairing import PairingConfig, build_pairing
     from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
-
-    from geor1.sources.earth import is_complete_build
 
     earth_config = EarthConfig(places=config.places, seed=config.seed)
     # The demo owns its Earth folder: a build made with other settings is replaced, not refused.
