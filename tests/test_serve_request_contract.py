@@ -160,7 +160,7 @@ def test_messages_handed_to_the_model():
 
 
 def test_sampling_defaults_and_limits():
-    plain = parse({"messages": USER, "model": 7, "n": None, "stream": False})
+    plain = parse({"messages": USER, "n": None, "stream": False})
     assert (plain.max_tokens, plain.temperature, plain.top_p, plain.seed, plain.model) == (
         256,
         0.0,
@@ -168,6 +168,7 @@ def test_sampling_defaults_and_limits():
         None,
         None,
     )
+    assert parse({"messages": USER, "model": "tiny"}).model == "tiny"  # a non-string model is a 400
     assert parse({"messages": USER}, default_max_tokens=32).max_tokens == 32
     assert parse({"messages": USER, "max_tokens": None, "n": 1}).max_tokens == 256
     edges = parse({"messages": USER, "max_tokens": 512, "temperature": 2, "top_p": 0, "seed": 0})
