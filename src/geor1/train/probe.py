@@ -2,13 +2,16 @@
 
 The stages are what a paper run does once per step, on one multi-image pairing prompt:
 
-- ``sft-full``: SFT forward + backward of every weight (``configs/sft_paper.yaml``), stepped with plain
-  SGD so no optimizer state is allocated (the step measured is the forward + backward);
+- ``sft-full``: SFT forward + backward of every weight (``configs/sft_paper.yaml``); on a CPU it steps
+  with plain SGD so no optimizer state is allocated (the memory measured is the forward + backward's),
+  on CUDA with the paper's optimizer;
 - ``sft-lora``: the same with LoRA adapters on the paper's target modules (``PAPER_LORA_TARGET_MODULES``:
-  the decoder's projections and lm_head, the vision tower frozen);
+  the decoder's attention and MLP projections, the vision tower frozen);
 - ``grpo``: one GRPO step (``configs/grpo_paper.yaml``: β = 0.04, the reference being the LoRA model with
   its adapters off) with ``num_generations`` short sampled completions: generation, rewards, reference
-  and policy log-probabilities, backward, optimizer step.
+  and policy log-probabilities, backward, optimizer step;
+- ``grpo-full``: the same with full fine-tuning (the paper's setting; the reference is a copy of the
+  model), for a GPU.
 
 Each stage builds its trainer with ``build_sft_trainer`` / ``build_grpo_trainer`` from the paper config
 (model path, data file, pixel budget from that config unless overridden, one step, no saving), so the
@@ -38,9 +41,6 @@ from typing import Any
 STAGES: tuple[str, ...] = ("sft-full", "sft-lora", "grpo", "grpo-full")
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 LETTERS = "ABCDEFGH"
-QUESTION = (
-    "Which candidate was taken at the same location as the query? Answer with the letter of the candidate."
-)
 
 
 @dataclass
@@ -114,6 +114,7 @@ def write_pairing_example(
     completion; return the JSONL path. The same file serves SFT (completion) and GRPO (solution)."""
     from geor1.io import write_jsonl
     from geor1.records import user_prompt
+    from geor1.tasks.pairing import QUESTION
 
     if n_images < 2:
         raise ValueError(
@@ -353,7 +354,8 @@ def stage_mapping(
 def run_stage(
     stage: str, model: str | Path, data: str | Path, out: str | Path, **options: Any
 ) -> StageResult:
-    """Run one measured training step of ``stage`` (see the module docstring) and return its figures."""
+    """Run the training steps of ``stage`` (see the module docstring; ``steps`` in ``options``, default 1)
+    and return the figures of the last one (peak memory and the image audit cover them all)."""
     import torch
 
     from geor1.train.config import build_configs
