@@ -55,6 +55,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/geor1/tasks/pairing.py", "src/geor1/tasks/split.py"],
         [
             "tests/test_tasks_split.py",
+            "tests/test_tasks_pairing_config.py",
             "tests/test_tasks_pairing.py",
             "tests/test_tasks_pairing_vigor.py",
             "tests/test_tasks_common.py",

@@ -90,6 +90,23 @@ def test_grpo_trainer_applies_the_configured_reward_weights(
     assert [f.__name__ for f in trainer.reward_funcs] == ["accuracy", "format"]
 
 
+def test_grpo_length_reward_counts_tokens_of_the_policy(tmp_path, tiny_model_dir, pairing_jsonl):
+    """The length reward measures completions with the policy's tokenizer (as the paper's code does), and a
+    config without train_file is refused by name."""
+    from geor1.errors import ConfigError
+
+    mapping = grpo_mapping(tiny_model_dir, pairing_jsonl, tmp_path / "run")
+    trainer = build_grpo_trainer(*build_configs("grpo", mapping))
+    length = trainer.reward_funcs[2]
+    assert length.__name__ == "length" and length.tokenizer is trainer.processing_class.tokenizer
+    text = "<think>a b</think><answer>A</answer>"
+    assert length.lengths([text], {}) == [len(trainer.processing_class.tokenizer.encode(text))]
+    mapping["train_file"] = []
+    with pytest.raises(ConfigError) as err:
+        build_grpo_trainer(*build_configs("grpo", mapping))
+    assert str(err.value) == "config key 'train_file': required: one or more task JSONL files"
+
+
 def test_grpo_logged_reward_is_the_weighted_sum_of_the_rewards(tmp_path, tiny_model_dir, pairing_jsonl):
     """TRL's ``reward`` is the mean of the weighted sum per completion, so it equals the weighted sum of the
     per-reward means: the configured weights, not 1 each, are what training used."""
