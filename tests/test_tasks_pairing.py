@@ -139,14 +139,17 @@ def test_split_never_leaks_a_place(views, tmp_path):
     assignment = assign_splits(views.views, SplitConfig(by="place", test_fraction=0.3, seed=1))
     seen = {}
     for split in ("train", "test"):
-        examples, _ = build_pairing(
+        places = places_in_split(assignment, split)
+        examples, report = build_pairing(
             views,
             PairingConfig(band="easy"),
             tmp_path,
-            places=places_in_split(assignment, split),
+            places=places,
             split=split,
         )
         check_examples(examples, views)
+        outside = sum(v.view == "satellite" and v.place not in places for v in views.views)
+        assert report.outside_split == outside > 0  # the count the build summary prints
         seen[split] = {p for e in examples for p in [e["meta"]["place"], *e["meta"]["candidate_places"]]}
         assert all(e["meta"]["split"] == split for e in examples)
         assert all(assignment[p] == split for p in seen[split])
