@@ -19,7 +19,6 @@ example. Progress and loss go to ``<out>/metrics.jsonl``; the model and processo
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -45,7 +44,6 @@ class ContrastiveConfig:
     temperature: float = 0.07
     text_weight: float = 1.0
     seed: int = 0
-    threads: int | None = None
 
     def check(self) -> None:
         """Raise ConfigError naming the field of an impossible setting."""
@@ -165,8 +163,6 @@ def pretrain_vision(
             f"{len(pairs)} places have every view kind of {config.kinds} in {views_file}; "
             f"need at least batch={config.batch}",
         )
-    if config.threads:
-        torch.set_num_threads(config.threads)
     model = load_model(model_dir, dtype="float32")
     processor = load_processor(model_dir)
     vision = model.model.visual
@@ -261,8 +257,3 @@ def retrieval_accuracy(model_dir: str | Path, examples_file: str | Path) -> floa
             best = int((emb[1:] @ emb[0]).argmax())
             right += chr(ord("A") + best) == str(example.get("solution", "")).strip()
     return right / len(examples) if examples else 0.0
-
-
-def describe_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Return the records of a contrastive run's ``metrics.jsonl``."""
-    return [json.loads(line) for line in Path(path).open(encoding="utf-8")]
