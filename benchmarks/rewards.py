@@ -1,9 +1,9 @@
-"""Benchmark: geor1's four Geo-R1 rewards vs the same four written the reference (VLM-R1) way.
+"""Benchmark: geor1's four Geo-R1 rewards and its vlmr1_* rewards vs the same four written the reference (VLM-R1) way.
 
 Run: ``python benchmarks/rewards.py [--n 100000] [--batch 64] [--repeat 3] [--seed 0]``
 
-Figures are CPU seconds of this process (the machine may be shared), best of ``--repeat`` passes; "paper != ref"
-counts completions whose value differs at all (exact float comparison) between ``paper_compatible=True`` and the
+Figures are CPU seconds of this process (the machine may be shared), best of ``--repeat`` passes; "vlmr1 != ref"
+counts completions whose value differs at all (exact float comparison) between the ``vlmr1_*`` rewards and the
 reference.
 
 The "reference" below is our own re-implementation of the accuracy (MCQ letter match), format, cosine length
@@ -14,7 +14,8 @@ Geo-R1's released training builds on), written to behave like theirs, line for l
   absent), then their ``extract_choice`` heuristic (upper-case, collapse whitespace, letters followed by
   punctuation or the end, keyword/position scoring when several); the solution goes through the same path.
   geor1's default accuracy rule differs on purpose (LAST answer block, standalone letter tokens, two different
-  letters = wrong); ``paper_compatible=True`` reproduces the reference and is what the mismatch check uses.
+  letters = wrong, the rule evaluation shares through ``geor1.judge``); ``vlmr1_accuracy`` reproduces the
+  reference and is what the mismatch check uses.
 - format: ``re.fullmatch(r"<think>.*?</think>\\s*<answer>.*?</answer>", content, re.DOTALL)``.
 - length: their cosine with ``cosine_max_len=1024`` and the correctness forced to 1.0 (so every completion
   gets the "correct" curve), length = ``len(tokenizer.encode(content))``. The benchmark gives both sides the
@@ -325,7 +326,7 @@ def _run_system(funcs: dict[str, Callable], completions: list, solutions: list[s
 def main() -> None:
     from tqdm import tqdm
 
-    from geor1.rewards import build_reward_funcs
+    from geor1.rewards import VLMR1_REWARDS, build_reward_funcs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="number of completions")
@@ -347,9 +348,7 @@ def main() -> None:
         },
         # Ours measures whitespace words natively (unit="words"): the same measure as the stand-in tokenizer the
         # reference gets, so the length values must agree too.
-        "ours paper": dict(
-            zip(names, build_reward_funcs(names, paper_compatible=True, unit="words"), strict=True)
-        ),
+        "ours paper": dict(zip(names, build_reward_funcs(VLMR1_REWARDS, unit="words"), strict=True)),
         "ours default": dict(zip(names, build_reward_funcs(names, unit="words"), strict=True)),
     }
     best: dict[str, dict[str, float]] = {system: dict.fromkeys(names, math.inf) for system in systems}
@@ -368,8 +367,8 @@ def main() -> None:
         f"best of {args.repeat} passes, CPU seconds"
     )
     print(
-        f"{'reward':<12}{'reference s':>12}{'ours paper s':>14}{'speedup':>9}{'ours default s':>16}{'speedup':>9}"
-        f"{'paper != ref':>14}"
+        f"{'reward':<12}{'reference s':>12}{'ours vlmr1 s':>14}{'speedup':>9}{'ours default s':>16}{'speedup':>9}"
+        f"{'vlmr1 != ref':>14}"
     )
     for name in [*names, "total"]:
         if name == "total":
@@ -388,7 +387,7 @@ def main() -> None:
         if a != b
     )
     print(
-        f"accuracy: default and paper rules differ on {differ} completions (intended: last answer block, "
+        f"accuracy: default and vlmr1 rules differ on {differ} completions (intended: last answer block, "
         "standalone letters, two different letters = wrong)"
     )
     wrong_curve = sum(
@@ -397,7 +396,7 @@ def main() -> None:
         if a == 0.0 and v is not None and v <= 0.0
     )
     print(
-        f"default length: {wrong_curve} wrong answers on the wrong-answer curve (paper mode: 0 by construction)"
+        f"default length: {wrong_curve} wrong answers on the wrong-answer curve (vlmr1_length: 0 by construction)"
     )
 
 

@@ -19,11 +19,16 @@ from geor1.geo import haversine_km
 from geor1.parsing import MAX_LATLON_CHARS, extract_answer, extract_choice, parse_latlon, solution_letter
 from geor1.rewards import (
     REWARD_FUNCS,
+    VLMR1_REWARDS,
     AccuracyMCQ,
     CosineLength,
     GeodesicReward,
     RepetitionPenalty,
     ThinkAnswerFormat,
+    VLMR1Accuracy,
+    VLMR1Format,
+    VLMR1Length,
+    VLMR1Repetition,
     build_reward_funcs,
     completion_text,
     completion_texts,
@@ -32,7 +37,7 @@ from geor1.rewards import (
     reward_weights_for,
     vlmr1,
 )
-from geor1.rewards.words import _python_ngram_counts, ngram_counts, word_counts
+from geor1.rewards.repetition import word_repetition
 
 _BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "rewards.py"
 _spec = importlib.util.spec_from_file_location("bench_rewards", _BENCH)
@@ -230,8 +235,8 @@ def test_accuracy_scale_and_range():
     )  # range widened to the key
 
 
-def test_accuracy_paper_compatible_quirks():
-    paper = AccuracyMCQ(paper_compatible=True)
+def test_vlmr1_accuracy_quirks():
+    paper = VLMR1Accuracy()
     # The reference reads the FIRST answer block, and the whole text when there is none.
     assert one(paper, "<answer>C</answer><answer>B</answer>") == 0.0
     assert one(AccuracyMCQ(), "<answer>C</answer><answer>B</answer>") == 1.0
@@ -274,7 +279,7 @@ def test_accuracy_needs_solution_column():
 )
 def test_format(text, strict, paper):
     assert ThinkAnswerFormat()([text, conv(text)]) == [strict, strict]
-    assert ThinkAnswerFormat(paper_compatible=True)([text]) == [paper]
+    assert VLMR1Format()([text]) == [paper]
 
 
 # ------------------------------------------------------------------------------------------------ length
@@ -300,8 +305,8 @@ def test_length_curves():
     assert one(length, right(10), solution="not a key") is None
 
 
-def test_length_paper_compatible_quirks():
-    paper = CosineLength(max_len=100, unit="words", paper_compatible=True)
+def test_vlmr1_length_quirks():
+    paper = VLMR1Length(max_len=100, unit="words")
     wrong = "<answer>C</answer> " + words(99)  # 100 words, wrong answer
     assert one(paper, wrong) == pytest.approx(0.5)  # a wrong answer gets the "correct" curve
     assert one(paper, words(200)) == pytest.approx(1.0)  # periodic: back up to 1.0 at 2 * max_len
@@ -335,10 +340,10 @@ def test_length_units():
 
 
 def test_length_reference_measure_matches():
-    """paper mode with the reference's tokenizer.encode length gives the reference's values."""
+    """vlmr1_length with the reference's tokenizer.encode length gives the reference's values."""
     tok = ref.WhitespaceTokenizer()
     texts = ["", "a", words(500), words(1024), words(1500), words(2048) + " <answer>B</answer>"]
-    ours = CosineLength(paper_compatible=True, tokenizer=tok)(texts)
+    ours = VLMR1Length(tokenizer=tok)(texts)
     theirs = ref.make_ref_cosine_rewards(tok)([conv(t) for t in texts], solution=["B"] * len(texts))
     assert ours == theirs
 
@@ -415,8 +420,8 @@ _LOOPED = " ".join(["the coast bends north again"] * 40)
         (f"{_LOOPED} ```json\n{'[' * 5000}{']' * 5000}\n```", None),  # ... and here (RecursionError)
     ],
 )
-def test_repetition_paper_mode_scores_json_boxes(text, expected):
-    paper, words = RepetitionPenalty(paper_compatible=True), RepetitionPenalty()
+def test_vlmr1_repetition_scores_json_boxes(text, expected):
+    paper, words = VLMR1Repetition(), RepetitionPenalty()
     plain = words([text])[0]
     assert plain <= 0.0
     value = paper([text, conv(text)])
@@ -459,9 +464,9 @@ _JSON_PIECES = [
 
 @settings(max_examples=400, deadline=None)
 @given(pieces=st.lists(st.sampled_from(_JSON_PIECES), max_size=40))
-def test_repetition_paper_mode_matches_reference_on_json(pieces):
+def test_vlmr1_repetition_matches_reference_on_json(pieces):
     text = "".join(pieces)
-    value = RepetitionPenalty(paper_compatible=True)([conv(text)])[0]
+    value = VLMR1Repetition()([conv(text)])[0]
     assert -1.0 <= value <= 0.0
     try:
         expected = ref.ref_repetition_rewards([conv(text)], ["B"])[0]
@@ -470,12 +475,12 @@ def test_repetition_paper_mode_matches_reference_on_json(pieces):
     assert value == expected
 
 
-def test_word_statistics_match_python():
-    texts = ["", " ", "A a", "x\x00 y", "a\x1cb\x1fc", "Ünïcode words ü Ü", "  lead and trail  ", "n" * 3000]
-    texts += [" ".join([f"w{i % 7}" for i in range(k)]) for k in range(30)]
-    for n in (1, 2, 6):
-        assert ngram_counts(texts, n) == [_python_ngram_counts(t, n) for t in texts]
-    assert word_counts(texts) == [len(t.split()) for t in texts]
+def _reference_words(text: str, n: int) -> float:
+    """The reference's word n-gram penalty, spelled out (max_penalty -1)."""
+    if len(text.split()) < n:
+        return 0.0
+    grams = list(zip(*[text.lower().split()[i:] for i in range(n)], strict=False))
+    return (1 - len(set(grams)) / len(grams)) * -1.0 if grams else 0.0
 
 
 def _random_ascii_texts(rng: random.Random, count: int) -> list[str]:
@@ -502,18 +507,23 @@ def _random_ascii_texts(rng: random.Random, count: int) -> list[str]:
     return texts
 
 
-def test_word_statistics_match_python_on_random_batches():
+def test_word_repetition_matches_the_reference_on_random_texts():
     rng = random.Random(7)
-    for count in (1, 5, 64, 200):  # 200 > one numpy pass: several passes
-        texts = _random_ascii_texts(rng, count)
-        for n in (1, 2, 3, 6, 7):
-            assert ngram_counts(texts, n) == [_python_ngram_counts(t, n) for t in texts], (count, n)
-        assert word_counts(texts) == [len(t.split()) for t in texts]
-    huge = ["w" * 600_000, "x y " * 150_000, "short text here"]  # > 1M characters: split into passes
-    assert ngram_counts(huge, 2) == [_python_ngram_counts(t, 2) for t in huge]
+    texts = _random_ascii_texts(rng, 300) + [
+        "",
+        " ",
+        "A a",
+        "x\x00 y",
+        "a\x1cb\x1fc",
+        "Ünïcode ü Ü",
+        "n" * 3000,
+    ]
+    for n in (1, 2, 3, 6, 7):
+        assert [word_repetition(t, n, -1.0) for t in texts] == [_reference_words(t, n) for t in texts], n
+        assert RepetitionPenalty(ngram_size=n)(texts) == [_reference_words(t, n) for t in texts]
 
 
-def test_batch_caches_follow_the_values_not_the_objects():
+def test_rewards_depend_on_the_values_not_the_objects():
     # Equal texts as different objects, the same objects with other solutions, and a text list reused after a
     # different batch: every call must give what a fresh call gives.
     acc, length, rep = build_reward_funcs(["accuracy", "length", "repetition"], unit="words")
@@ -583,12 +593,10 @@ def test_geodesic_thresholds():
 
 
 def test_registry_names_and_options():
-    funcs = build_reward_funcs(
-        ["accuracy", "format", "length", "repetition", "geodesic"], paper_compatible=True
-    )
-    assert [f.__name__ for f in funcs] == ["accuracy", "format", "length", "repetition", "geodesic"]
-    assert funcs[0].paper_compatible and funcs[2].paper_compatible
-    assert set(REWARD_FUNCS) == {"accuracy", "format", "length", "repetition", "geodesic"}
+    funcs = build_reward_funcs([*_ALL, *VLMR1_REWARDS], n_options=4)
+    assert [f.__name__ for f in funcs] == [*_ALL, *VLMR1_REWARDS]
+    assert funcs[0].n_options == 4 and funcs[2].n_options == 4
+    assert set(REWARD_FUNCS) == {*_ALL, *VLMR1_REWARDS}
     (length,) = build_reward_funcs(["length"], length={"max_len": 2048}, n_options=4)
     assert (length.max_len, length.n_options) == (2048, 4)
     restored = pickle.loads(pickle.dumps(funcs))  # TRL's async rollout worker pickles reward functions
@@ -610,6 +618,9 @@ def test_registry_names_and_options():
         (["format"], {"length": {"max_len": 10}}, "reward_options.length"),
         (["accuracy"], {"accuracy": 3}, "reward_options.accuracy"),
         (["accuracy"], {"wrong_value": "low"}, "reward_options.accuracy.wrong_value"),
+        (["accuracy"], {"paper_compatible": True}, "reward_options.paper_compatible"),
+        (["length"], {"length": {"paper_compatible": True}}, "reward_options.length.paper_compatible"),
+        (["vlmr1_format"], {"vlmr1_format": {"n_options": 4}}, "reward_options.vlmr1_format.n_options"),
     ],
 )
 def test_registry_errors_name_the_key(names, options, key):
@@ -705,6 +716,10 @@ _BOUNDS = {
     "length": (-0.5, 1),
     "repetition": (-1, 0),
     "geodesic": (0, 1),
+    "vlmr1_accuracy": (0, 1),
+    "vlmr1_format": (0, 1),
+    "vlmr1_length": (0.5, 1),
+    "vlmr1_repetition": (-1, 0),
 }
 
 
@@ -712,22 +727,19 @@ _BOUNDS = {
 @given(completions=completions_strategy, data=st.data())
 def test_rewards_are_total_and_bounded(completions, data):
     sols = data.draw(st.lists(solutions, min_size=len(completions), max_size=len(completions)))
-    for paper in (False, True):
-        for func in build_reward_funcs(_ALL, paper_compatible=paper):
-            values = func(completions, solution=sols)
-            assert len(values) == len(completions)
-            low, high = _BOUNDS[func.__name__]
-            for value in values:
-                assert value is None or (isinstance(value, float) and low - 1e-9 <= value <= high + 1e-9)
+    for func in build_reward_funcs([*_ALL, *VLMR1_REWARDS]):
+        values = func(completions, solution=sols)
+        assert len(values) == len(completions)
+        low, high = _BOUNDS[func.__name__]
+        for value in values:
+            assert value is None or (isinstance(value, float) and low - 1e-9 <= value <= high + 1e-9)
 
 
 @settings(max_examples=300, deadline=None)
 @given(text=texts, solution=solutions)
 def test_paper_mode_matches_reference(text, solution):
     completion = [conv(text)]
-    acc, fmt, length, rep = build_reward_funcs(
-        ["accuracy", "format", "length", "repetition"], paper_compatible=True, unit="words"
-    )
+    acc, fmt, length, rep = build_reward_funcs(VLMR1_REWARDS, unit="words")
     if solution_letter(solution) is not None:  # the reference MCQ path applies to letter solutions
         assert acc(completion, solution=[solution]) == ref.ref_accuracy_reward(completion, [solution])
     assert fmt(completion) == ref.ref_format_reward(completion)
@@ -754,9 +766,7 @@ def test_paper_mode_matches_reference_on_benchmark_completions():
     # The benchmark's generator (every completion shape it times), scored in batches like GRPOTrainer.
     texts, solutions = ref.make_completions(1500, seed=3)
     completions = [conv(t) for t in texts]
-    ours = build_reward_funcs(
-        ["accuracy", "format", "length", "repetition"], paper_compatible=True, unit="words"
-    )
+    ours = build_reward_funcs(VLMR1_REWARDS, unit="words")
     theirs = [
         ref.ref_accuracy_reward,
         ref.ref_format_reward,
@@ -798,7 +808,7 @@ _ADVERSARIAL = {
     "unicode": "é Ü 是 " * (_MB // 6),
     "one_word": "w" * _MB,
     "repeat": "<think>" + "the same six word phrase here " * (_MB // 30) + "</think><answer>B</answer>",
-    # the repetition reward's JSON path (paper mode): fences and box arrays without an end, deep nesting, boxes
+    # the vlmr1_repetition reward's JSON path: fences and box arrays without an end, deep nesting, boxes
     "json_fences": "```json" * (_MB // 7),
     "fence_no_close": "```json" + "x " * (_MB // 2),
     "bbox_no_close": '[{"bbox_2d" "label"' * (_MB // 18),
@@ -812,7 +822,7 @@ _ADVERSARIAL = {
 @pytest.mark.parametrize("name", sorted(_ADVERSARIAL))
 def test_adversarial_megabyte_inputs(name):
     text = _ADVERSARIAL[name]
-    funcs = build_reward_funcs(_ALL) + build_reward_funcs(_ALL, paper_compatible=True)
+    funcs = build_reward_funcs([*_ALL, *VLMR1_REWARDS])
     for solution in ("B", "(48.85, 2.35)"):
         for func in funcs:
             start = time.perf_counter()

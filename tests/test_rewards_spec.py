@@ -84,7 +84,10 @@ def test_content_text_reads_only_text_parts():
 
 
 def test_reward_repr_names_its_settings():
-    assert repr(ThinkAnswerFormat(paper_compatible=True)) == "ThinkAnswerFormat(paper_compatible=True)"
+    assert repr(GeodesicReward(mode="thresholds", scale_km=10.0)).startswith(
+        "GeodesicReward(mode='thresholds', scale_km=10.0, "
+    )
+    assert repr(ThinkAnswerFormat()) == "ThinkAnswerFormat()"
 
 
 def test_cosine_schedule_ends():

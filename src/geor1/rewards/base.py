@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,10 +34,6 @@ def completion_text(completion: object) -> str:
     """
     if isinstance(completion, str):
         return completion
-    if type(completion) is list and len(completion) == 1 and type(completion[0]) is dict:  # the usual shape
-        content = completion[0].get("content")
-        if type(content) is str and completion[0].get("role", "assistant") == "assistant":
-            return content
     if isinstance(completion, dict):
         return content_text(completion.get("content"))
     if isinstance(completion, (list, tuple)):
@@ -52,22 +46,8 @@ def completion_text(completion: object) -> str:
 
 
 def completion_texts(completions: Sequence[object]) -> list[str]:
-    """Return :func:`completion_text` of every completion (the usual one-message shape read inline, no call each)."""
-    texts: list[str] = []
-    append = texts.append
-    for completion in completions:
-        if type(completion) is str:
-            append(completion)
-            continue
-        if type(completion) is list and len(completion) == 1:
-            message = completion[0]
-            if type(message) is dict:
-                content = message.get("content")
-                if type(content) is str and message.get("role", "assistant") == "assistant":
-                    append(content)
-                    continue
-        append(completion_text(completion))
-    return texts
+    """Return :func:`completion_text` of every completion."""
+    return [completion_text(completion) for completion in completions]
 
 
 def column(kwargs: dict[str, Any], name: str, n: int, reward: str) -> Sequence[Any]:
@@ -94,36 +74,6 @@ def check_number(key: str, value: object, *, positive: bool = False, finite: boo
     if positive and not number > 0:
         raise ConfigError(key, f"must be > 0, got {value!r}")
     return number
-
-
-class RecentBatches(threading.local):
-    """Results computed for the last few batches of texts, found again by the IDENTITY of the texts (per thread).
-
-    Within a GRPO step every reward receives the same completion strings, so what one reward computed (the
-    accuracy verdicts, the word scan) can serve the next one. Matching is by object identity plus an exact
-    ``key``: the entry holds the texts, so they stay alive and no other object can take their ids, and a
-    string never changes, so the same objects mean the same values; no long string is ever hashed.
-    """
-
-    def __init__(self, size: int = 2):
-        self.size = size
-        self.entries: list[tuple[tuple[str, ...], object, object]] = []
-
-    def get(self, texts: Sequence[str], key: object) -> object | None:
-        """Return the value stored for exactly these text objects and an equal ``key``, or ``None``."""
-        for entry_texts, entry_key, value in self.entries:
-            if (
-                len(entry_texts) == len(texts)
-                and entry_key == key
-                and all(map(operator.is_, entry_texts, texts))
-            ):
-                return value
-        return None
-
-    def put(self, texts: Sequence[str], key: object, value: object) -> None:
-        """Remember ``value`` for these texts and ``key`` (the oldest entry beyond ``size`` is dropped)."""
-        self.entries.insert(0, (tuple(texts), key, value))
-        del self.entries[self.size :]
 
 
 class Reward:

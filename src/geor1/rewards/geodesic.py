@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from geor1.errors import ConfigError
-from geor1.geo import haversine_km
-from geor1.parsing import extract_answer, parse_latlon
+from geor1.geography import GEOSCORE_SCALE_KM
+from geor1.judge import judge
 from geor1.rewards.base import Reward, check_number, column, completion_text
 
-GEOSCORE_SCALE_KM = 1492.7  # GeoGuessr's score: 5000 * exp(-d / 1492.7 km)
 # Step mode: (distance bound in km, reward) from the tightest bound; beyond the last bound the reward is 0.
 # The bounds are the usual geolocation accuracy levels: city 25 km, region 200 km, country 750 km, continent 2500 km.
 DEFAULT_THRESHOLDS = ((25.0, 1.0), (200.0, 0.75), (750.0, 0.5), (2500.0, 0.25))
@@ -35,8 +34,9 @@ def _check_thresholds(thresholds: object) -> tuple[tuple[float, float], ...]:
 class GeodesicReward(Reward):
     """Distance-shaped reward for geolocation answers ``"(lat, lon)"``.
 
-    The answer is the last ``<answer>…</answer>`` block, read by :func:`geor1.parsing.parse_latlon`; ``d`` is
-    the haversine distance (km) to the solution. ``mode="exp"`` (default) returns the GeoScore shape
+    The answer is read by :func:`geor1.judge.judge` (the last ``<answer>…</answer>`` block; the whole text
+    too when ``fallback_to_text``, i.e. ``require_tags=False``); ``d`` is the haversine distance (km) to the
+    solution. ``mode="exp"`` (default) returns the GeoScore shape
     ``exp(-d / scale_km)`` in (0, 1] (1.0 at the spot, 0.51 at 1000 km, 0.035 at 5000 km); ``mode="thresholds"``
     returns the value of the tightest bound that ``d`` is within (default 1.0 ≤ 25 km, 0.75 ≤ 200 km,
     0.5 ≤ 750 km, 0.25 ≤ 2500 km, else 0.0). An unparseable or missing answer gives 0.0; ``None`` when the
@@ -70,19 +70,13 @@ class GeodesicReward(Reward):
         return 0.0
 
     def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
+        """Return one value per completion (``None`` where the solution is not a coordinate pair)."""
         solutions = column(kwargs, "solution", len(completions), self.name)
         out: list[float | None] = []
         for completion, solution in zip(completions, solutions, strict=True):
-            target = parse_latlon(solution)
-            if target is None:
+            verdict = judge(completion_text(completion), solution, require_tags=not self.fallback_to_text)
+            if verdict.kind != "point":
                 out.append(None)
-                continue
-            answer = parse_latlon(
-                extract_answer(completion_text(completion), fallback_to_text=self.fallback_to_text)
-            )
-            if answer is None:
-                out.append(0.0)
-                continue
-            distance = haversine_km(answer[0], answer[1], target[0], target[1])
-            out.append(self.score_km(float(distance)))
+            else:
+                out.append(0.0 if verdict.km is None else self.score_km(verdict.km))
         return out

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from geor1.errors import ConfigError
-from geor1.rewards.accuracy import answer_correct, check_n_options, mcq_verdicts
+from geor1.judge import judge
+from geor1.rewards.accuracy import check_n_options
 from geor1.rewards.base import Reward, check_number, column, completion_texts
-from geor1.rewards.words import word_counts
 
 LENGTH_UNITS = ("auto", "words", "tokens", "completion_ids")
 
@@ -31,6 +31,43 @@ def token_lengths(tokenizer: Any, texts: Sequence[str]) -> list[int]:
     return [len(tokenizer.encode(text)) for text in texts]
 
 
+def measure_lengths(
+    texts: Sequence[str], unit: str, tokenizer: Any, kwargs: dict[str, Any], reward: str
+) -> list[int]:
+    """Return the length of each text in ``unit`` (see :class:`CosineLength`); ``kwargs`` are the reward call's
+    columns (``completion_ids``, ``processing_class``) and ``reward`` names the reward in errors."""
+    tokenizer = tokenizer if tokenizer is not None else kwargs.get("processing_class")
+    if unit == "auto":
+        unit = "tokens" if tokenizer is not None else "words"
+    if unit == "completion_ids":
+        return [len(ids) for ids in column(kwargs, "completion_ids", len(texts), reward)]
+    if unit == "words":
+        return [len(text.split()) for text in texts]
+    if tokenizer is None:
+        raise ConfigError("tokenizer", "unit='tokens' needs tokenizer=... or a processing_class in the call")
+    return token_lengths(tokenizer, texts)
+
+
+def check_unit(unit: object, tokenizer: Any) -> str:
+    """Return ``unit`` if it is a length unit (and ``tokenizer`` fits it), or raise ConfigError."""
+    if unit not in LENGTH_UNITS:
+        raise ConfigError("unit", f"must be one of {', '.join(LENGTH_UNITS)}; got {unit!r}")
+    if (
+        unit == "tokens"
+        and tokenizer is not None
+        and not hasattr(getattr(tokenizer, "tokenizer", tokenizer), "encode")
+    ):
+        raise ConfigError("tokenizer", f"has no encode() method: {type(tokenizer).__name__}")
+    return unit  # type: ignore[return-value]
+
+
+def check_max_len(max_len: object) -> int:
+    """Return ``max_len`` if it is a positive integer, or raise ConfigError('max_len')."""
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        raise ConfigError("max_len", f"must be a positive integer, got {max_len!r}")
+    return max_len
+
+
 class CosineLength(Reward):
     """Cosine length reward, with separate curves for correct and wrong answers (Geo-R1 / VLM-R1 style).
 
@@ -41,9 +78,8 @@ class CosineLength(Reward):
     where ``(start, end)`` is ``(correct_start, correct_end) = (1.0, 0.5)`` for a correct answer and
     ``(wrong_start, wrong_end) = (0.0, -0.5)`` for a wrong one: short correct answers earn most, long wrong
     answers lose most. Values lie between the curve ends (default range [−0.5, 1.0]); ``None`` when the
-    example's ``solution`` is neither a letter nor a ``(lat, lon)`` pair. Correctness follows the accuracy
-    rule (:func:`geor1.rewards.accuracy.answer_correct`: the letter of the last answer block; coordinates within
-    ``correct_within_km``).
+    example's ``solution`` is neither a letter nor a ``(lat, lon)`` pair. Correctness is :func:`geor1.judge.judge`
+    with ``require_tags=True``, as for the accuracy reward (coordinates: within ``correct_within_km``).
 
     The schedule is TRL's ``get_cosine_scaled_reward`` formula (clamped at ``max_len``); correctness comes from
     the MCQ/geodesic rule instead of math verification, and the wrong-answer curve runs 0.0 → −0.5 (the end
@@ -52,11 +88,8 @@ class CosineLength(Reward):
     set ``wrong_start``/``wrong_end`` for that. (The reference's own wrong branch, which never runs, would
     evaluate to −0.5 → 0.0 because it swaps the two names.)
 
-    ``paper_compatible=True`` reproduces the reference (VLM-R1 ``cosine_reward`` as used by Geo-R1) exactly:
-    correctness is forced to "correct" for every completion (so wrong answers also get 1.0 → 0.5), the length is
-    not clamped (the cosine is periodic: the value climbs back to 1.0 at ``2 * max_len``), and the
-    ``solution`` column is not read. The reference measures ``len(tokenizer.encode(text))`` with the policy's
-    tokenizer and ``max_len=1024``: pass ``tokenizer=`` to get the same measure.
+    The reference's own reward (VLM-R1 ``cosine_reward``, correctness forced to "correct", periodic past
+    ``max_len``) is the separate reward ``vlmr1_length``.
 
     Args:
         max_len: the length at which the curve reaches its end value (reference: 1024).
@@ -81,65 +114,39 @@ class CosineLength(Reward):
         tokenizer: Any = None,
         n_options: int = 8,
         correct_within_km: float = 25.0,
-        paper_compatible: bool = False,
     ):
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-            raise ConfigError("max_len", f"must be a positive integer, got {max_len!r}")
-        self.max_len = max_len
+        self.max_len = check_max_len(max_len)
         self.correct_start = check_number("correct_start", correct_start)
         self.correct_end = check_number("correct_end", correct_end)
         self.wrong_start = check_number("wrong_start", wrong_start)
         self.wrong_end = check_number("wrong_end", wrong_end)
-        if unit not in LENGTH_UNITS:
-            raise ConfigError("unit", f"must be one of {', '.join(LENGTH_UNITS)}; got {unit!r}")
-        if (
-            unit == "tokens"
-            and tokenizer is not None
-            and not hasattr(getattr(tokenizer, "tokenizer", tokenizer), "encode")
-        ):
-            raise ConfigError("tokenizer", f"has no encode() method: {type(tokenizer).__name__}")
-        self.unit = unit
+        self.unit = check_unit(unit, tokenizer)
         self.tokenizer = tokenizer
         self.n_options = check_n_options(n_options)
         self.correct_within_km = check_number("correct_within_km", correct_within_km, positive=True)
-        self.paper_compatible = bool(paper_compatible)
 
     def lengths(self, texts: Sequence[str], kwargs: dict[str, Any]) -> list[int]:
         """Return the length of each text in this reward's unit (``kwargs`` are the reward call's columns)."""
-        tokenizer = self.tokenizer if self.tokenizer is not None else kwargs.get("processing_class")
-        unit = self.unit
-        if unit == "auto":
-            unit = "tokens" if tokenizer is not None else "words"
-        if unit == "completion_ids":
-            return [len(ids) for ids in column(kwargs, "completion_ids", len(texts), self.name)]
-        if unit == "words":
-            return word_counts(texts)  # numpy over the whole batch: no need to deduplicate
-        if tokenizer is None:
-            raise ConfigError(
-                "tokenizer", "unit='tokens' needs tokenizer=... or a processing_class in the call"
-            )
-        unique = list(dict.fromkeys(texts))  # a tokenizer call is dear: each distinct text once
-        by_text = dict(zip(unique, token_lengths(tokenizer, unique), strict=True))
-        return [by_text[text] for text in texts]
+        return measure_lengths(texts, self.unit, self.tokenizer, kwargs, self.name)
 
     def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
+        """Return one value per completion (``None`` where the solution is neither a letter nor a point)."""
         texts = completion_texts(completions)
         lengths = self.lengths(texts, kwargs)
-        cos, pi, max_len = math.cos, math.pi, self.max_len
-        if self.paper_compatible:
-            # vlmr1.cosine_length, inlined (same expression, so the same floats): this runs per completion.
-            return [1.0 - 0.5 * (1 - cos(n * pi / max_len)) / 2 for n in lengths]
         solutions = column(kwargs, "solution", len(texts), self.name)
-        verdicts = mcq_verdicts(texts, solutions, self.n_options)
-        curves = {True: (self.correct_start, self.correct_end), False: (self.wrong_start, self.wrong_end)}
         out: list[float | None] = []
-        for text, solution, n, correct in zip(texts, solutions, lengths, verdicts, strict=True):
-            if correct is None:  # not a letter: a coordinate solution, or none at all
-                correct = answer_correct(text, solution, correct_within_km=self.correct_within_km)
-                if correct is None:
-                    out.append(None)
-                    continue
-            start, end = curves[correct]  # cosine_schedule, inlined: this loop runs per completion
-            progress = min(max(n, 0.0), max_len) / max_len
-            out.append(end + (start - end) * 0.5 * (1.0 + cos(pi * progress)))
+        for text, solution, n in zip(texts, solutions, lengths, strict=True):
+            verdict = judge(
+                text,
+                solution,
+                require_tags=True,
+                n_options=self.n_options,
+                within_km=self.correct_within_km,
+            )
+            if verdict.kind not in ("letter", "point"):
+                out.append(None)
+            elif verdict.correct:
+                out.append(cosine_schedule(n, self.max_len, self.correct_start, self.correct_end))
+            else:
+                out.append(cosine_schedule(n, self.max_len, self.wrong_start, self.wrong_end))
         return out

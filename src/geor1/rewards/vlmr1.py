@@ -1,6 +1,8 @@
-"""The reference behaviours of VLM-R1's ``grpo_jsonl.py`` (which Geo-R1's released code builds on), reproduced.
+"""The reference rewards of VLM-R1's ``grpo_jsonl.py`` (which Geo-R1's released code builds on), reproduced.
 
-Used only by the rewards' ``paper_compatible=True`` mode. Each function returns what the reference returns on
+The rewards ``vlmr1_accuracy``, ``vlmr1_format``, ``vlmr1_length`` and ``vlmr1_repetition`` return what the
+reference's ``accuracy_reward`` (``mcq`` path), ``format_reward``, ``cosine_rewards`` and
+``repetition_rewards`` return, quirks included. Each helper function returns what the reference returns on
 every input, but in linear time: the reference's ``re.search(r"<answer>(.*?)</answer>", ..., re.DOTALL)`` and
 ``re.fullmatch(r"<think>.*?</think>\\s*<answer>.*?</answer>", ..., re.DOTALL)`` are quadratic on inputs with many
 opening tags and no closing one, and its ``extract_choice`` calls ``text.find`` once per letter occurrence. The
@@ -10,10 +12,16 @@ exceptions are the inputs on which the reference raises or needs a package geor1
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
+from collections.abc import Sequence
+from typing import Any
+
+from geor1.parsing import solution_letter
+from geor1.rewards.base import Reward, column, completion_texts
+from geor1.rewards.length import check_max_len, check_unit, measure_lengths
+from geor1.rewards.repetition import check_ngram_size, check_penalty, word_repetition
 
 _OPEN, _CLOSE = "<answer>", "</answer>"
 _THINK_OPEN, _ANSWER_CLOSE = "<think>", "</answer>"
@@ -143,26 +151,12 @@ def extract_choice(text: str) -> str | None:
     return max(scores.items(), key=lambda item: item[1])[0]
 
 
-def _correct_choice(solution: str) -> str:
+def correct_choice(solution: str) -> str:
+    """The reference's ``correct_choice`` for a solution string (its letter, or the stripped solution itself)."""
     inner = first_answer(solution, dotall=False)
     ground_truth = inner.strip() if inner is not None else solution.strip()
     solution_choice = extract_choice(ground_truth)
     return solution_choice.upper() if solution_choice else solution.strip()
-
-
-_cached_correct_choice = functools.lru_cache(maxsize=1024)(_correct_choice)
-
-
-def correct_choice(solution: str) -> str:
-    """The reference's ``correct_choice`` for a solution string (its letter, or the stripped solution itself)."""
-    return _cached_correct_choice(solution) if len(solution) <= 256 else _correct_choice(solution)
-
-
-# Student answers repeat ("B", "(B)", "Answer: B" …): short ones are parsed once. Cleared when full (bounded).
-_MEMO_MAX_CHARS = 64
-_MEMO_SIZE = 8192
-_student_choices: dict[str, str | None] = {}
-_MISSING = object()
 
 
 def student_choice(content: str) -> str | None:
@@ -171,14 +165,7 @@ def student_choice(content: str) -> str | None:
     start = content.find(_OPEN)
     end = content.find(_CLOSE, start + len(_OPEN)) if start >= 0 else -1
     answer = content[start + len(_OPEN) : end].strip() if end >= 0 else content.strip()
-    if len(answer) > _MEMO_MAX_CHARS:
-        return extract_choice(answer)
-    choice = _student_choices.get(answer, _MISSING)
-    if choice is _MISSING:
-        if len(_student_choices) >= _MEMO_SIZE:
-            _student_choices.clear()
-        choice = _student_choices[answer] = extract_choice(answer)
-    return choice
+    return extract_choice(answer)
 
 
 def mcq_correct(content: str, solution: str) -> bool:
@@ -300,3 +287,90 @@ def json_repetition(text: str, max_penalty: float = -1.0) -> float | None:
     if not items:
         return 0.0
     return (1 - len(set(items)) / len(items)) * max_penalty
+
+
+# ---------------------------------------------------------------------------------------------- the rewards
+
+
+class VLMR1Accuracy(Reward):
+    """The reference's multiple-choice accuracy: 1.0 when :func:`mcq_correct`, else 0.0.
+
+    It reads the FIRST ``<answer>`` block (the whole text when there is none) with the reference's keyword
+    heuristics; ``None`` for a solution that is not a letter (the reference's ``mcq`` path only applies to
+    those). geor1's own rule, shared with evaluation, is ``accuracy``.
+    """
+
+    name = "vlmr1_accuracy"
+
+    def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
+        """Return one value per completion."""
+        solutions = column(kwargs, "solution", len(completions), self.name)
+        out: list[float | None] = []
+        for text, solution in zip(completion_texts(completions), solutions, strict=True):
+            if solution_letter(solution) is None:
+                out.append(None)
+            else:
+                out.append(1.0 if mcq_correct(text, solution) else 0.0)
+        return out
+
+
+class VLMR1Format(Reward):
+    """The reference's format reward: 1.0 when :func:`format_ok` (its ``re.fullmatch``), else 0.0.
+
+    Unlike ``format`` it allows no whitespace before ``<think>`` or after ``</answer>`` and lets extra tags
+    inside the blocks pass (``"<think>a</think><answer>b</answer><answer>c</answer>"`` scores 1.0).
+    """
+
+    name = "vlmr1_format"
+
+    def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
+        """Return 1.0 or 0.0 per completion."""
+        return [1.0 if format_ok(text) else 0.0 for text in completion_texts(completions)]
+
+
+class VLMR1Length(Reward):
+    """The reference's cosine length reward (:func:`cosine_length`): the "correct" curve 1.0 → 0.5 for every
+    completion (the reference forces correctness), periodic past ``max_len``; the ``solution`` is not read.
+
+    The reference measures ``len(tokenizer.encode(text))`` with the policy's tokenizer and ``max_len=1024``;
+    ``unit`` and ``tokenizer`` are as for the ``length`` reward.
+    """
+
+    name = "vlmr1_length"
+
+    def __init__(self, *, max_len: int = 1024, unit: str = "auto", tokenizer: Any = None):
+        self.max_len = check_max_len(max_len)
+        self.unit = check_unit(unit, tokenizer)
+        self.tokenizer = tokenizer
+
+    def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
+        """Return one value per completion."""
+        lengths = measure_lengths(completion_texts(completions), self.unit, self.tokenizer, kwargs, self.name)
+        return [cosine_length(n, self.max_len) for n in lengths]
+
+
+class VLMR1Repetition(Reward):
+    """The reference's repetition reward: word ``ngram_size``-grams, except that a completion holding a JSON
+    list of boxes is scored on its repeated ``"{bbox_2d}_{label}"`` items (:func:`json_repetition`).
+
+    The JSON block is a ```` ```json ```` fence, else any ```` ``` ```` fence, else a bare
+    ``[{… "bbox_2d" … "label" …}]`` span; an empty ```` ```json ```` fence stops the search and any other
+    block that is not a JSON list is scored as plain text. Where the reference raises or repairs malformed JSON
+    with ``json_repair`` (not a geor1 dependency), the completion is scored as plain text.
+    """
+
+    name = "vlmr1_repetition"
+
+    def __init__(self, *, ngram_size: int = 6, max_penalty: float = -1.0):
+        self.ngram_size = check_ngram_size(ngram_size)
+        self.max_penalty = check_penalty(max_penalty)
+
+    def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
+        """Return one penalty per completion."""
+        out: list[float | None] = []
+        for text in completion_texts(completions):
+            boxes = json_repetition(text, self.max_penalty)
+            out.append(
+                boxes if boxes is not None else word_repetition(text, self.ngram_size, self.max_penalty)
+            )
+        return out

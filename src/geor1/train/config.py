@@ -138,13 +138,15 @@ class GRPOScriptArguments(DataArguments):
     reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],
         metadata={
-            "help": "Reward names from geor1.rewards (accuracy, format, length, repetition, geodesic)."
+            "help": "Reward names from geor1.rewards (accuracy, format, length, repetition, geodesic, and the "
+            "reference's vlmr1_accuracy, vlmr1_format, vlmr1_length, vlmr1_repetition) or import paths "
+            "package.module:function."
         },
     )
     reward_options: dict[str, Any] = field(
         default_factory=dict,
         metadata={
-            "help": "Options for geor1.rewards.build_reward_funcs: shared (paper_compatible: true) or per "
+            "help": "Options for geor1.rewards.build_reward_funcs: shared (n_options: 4) or per "
             "reward (length: {max_len: 1024})."
         },
     )
@@ -473,6 +475,10 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
             raise
         except (ValueError, TypeError) as exc:
             raise ConfigError(_key_in_message(str(exc), list(mapping) or list(index)), str(exc)) from None
+    if kind == "grpo":
+        from geor1.rewards.registry import check_reward_names
+
+        check_reward_names(built[0].reward_funcs)  # a bad name or import path fails before the model loads
     if named_weights is not None:
         from geor1.rewards import reward_weights_for
 

@@ -46,10 +46,11 @@ def resolve_rewards(
             raise ConfigError("reward_weights", f"needs {len(reward_funcs)} values, one per reward function")
         return list(reward_funcs)
     from geor1.rewards import build_reward_funcs, reward_weights_for
+    from geor1.rewards.registry import TOKEN_LENGTH_REWARDS
 
     names = list(script.reward_funcs)
     options = dict(script.reward_options)
-    if tokenizer is not None and "length" in names and "tokenizer" not in options:
+    if tokenizer is not None and "tokenizer" not in options and set(names) & set(TOKEN_LENGTH_REWARDS):
         options["tokenizer"] = tokenizer
     funcs = build_reward_funcs(names, **options)  # ConfigError naming reward_funcs[i] / reward_options.<key>
     args.reward_weights = reward_weights_for(names, args.reward_weights)
