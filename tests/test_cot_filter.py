@@ -10,9 +10,9 @@ from geor1.cot.filter import (
     DEFAULT_LEAK_PATTERNS,
     CotFilter,
     FilterConfig,
-    answer_matches,
     split_completion,
 )
+from geor1.judge import judge
 
 WORDS = (
     "query candidate forest river coast ridge valley field road lake shore dune plateau delta bay "
@@ -72,7 +72,10 @@ def test_split_completion_allows_whitespace_between_blocks() -> None:
     ],
 )
 def test_answer_matching(answer, solution, ok) -> None:
-    assert answer_matches(answer, solution) is ok
+    # The filter's answer check is the rewards' judge, strict, within FilterConfig's 1 km.
+    text = f"<think>{reasoning(30)}</think><answer>{answer}</answer>"
+    assert judge(text, solution, require_tags=True, within_km=FilterConfig().geo_tolerance_km).correct is ok
+    assert (CotFilter().check(text, solution).reason != "wrong_answer") is ok
 
 
 def test_each_rejection_reason() -> None:

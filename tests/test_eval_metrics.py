@@ -9,18 +9,30 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geor1.eval.answers import answer_text, parse_choice, parse_class, parse_coordinates, parse_yes_no
+from geor1.eval.answers import answer_text, parse_class, parse_yes_no
 from geor1.eval.bootstrap import bootstrap_ci, point_estimate
 from geor1.eval.imageo import answer_from_text, parse_imageo_json
 from geor1.eval.metrics import (
     geolocation_errors_km,
     geolocation_metrics,
     geoscore,
-    mcq_metrics,
     pairing_metrics,
+    verdict_metrics,
 )
 from geor1.eval.placenames import city_key, country_code, country_key, fold, subdivision_key
 from geor1.eval.placetruth import CLIMATES, CONTINENTS, LEFT_DRIVING_COUNTRIES, climate_class
+from geor1.judge import judge, read_choice, read_point
+
+
+def parse_choice(text: str, n_options: int) -> str | None:
+    """The letter evaluation reads (leniently: the whole text when there is no answer block)."""
+    return read_choice(text, n_options, require_tags=False)
+
+
+def parse_coordinates(text: str) -> tuple[float, float] | None:
+    """The point evaluation reads (leniently)."""
+    return read_point(text, require_tags=False)
+
 
 HOSTILE = st.one_of(
     st.text(max_size=300),
@@ -114,13 +126,24 @@ def test_geolocation_metrics_definitions() -> None:
     assert geoscore(0.0) == 5000.0 and geoscore(1492.7) == pytest.approx(5000 / math.e)
 
 
+def verdicts(answers: list[str], solutions: list[str], *, require_tags: bool = False) -> list:
+    return [
+        judge(a, s, require_tags=require_tags, n_options=4) for a, s in zip(answers, solutions, strict=True)
+    ]
+
+
 def test_pairing_and_mcq_metrics() -> None:
-    m = pairing_metrics(["A", None, "C", "B"], ["A", "B", "C", "D"], ["easy", "easy", "hard", "hard"],
-                        ["s→t", "t→s", "s→t", "t→s"])  # fmt: skip
+    answers, solutions = ["A", "none", "<answer>C</answer>", "B"], ["A", "B", "C", "D"]
+    lenient, strict = verdicts(answers, solutions), verdicts(answers, solutions, require_tags=True)
+    m = pairing_metrics(lenient, strict, ["easy", "easy", "hard", "hard"], ["s→t", "t→s", "s→t", "t→s"])
     assert m["accuracy"] == 0.5 and m["n_parsed"] == 3
+    assert m["accuracy_strict"] == 0.25 and m["n_parsed_strict"] == 1  # only the tagged answer counts
     assert m["by_band"] == {"easy": {"n": 2, "accuracy": 0.5}, "hard": {"n": 2, "accuracy": 0.5}}
     assert m["by_direction"]["s→t"]["accuracy"] == 1.0 and m["by_direction"]["t→s"]["accuracy"] == 0.0
-    assert mcq_metrics(["a", None], ["A", "B"]) == {"n": 2, "n_parsed": 1, "accuracy": 0.5}
+    mcq = verdict_metrics(
+        verdicts(["a", "?"], ["A", "B"]), verdicts(["a", "?"], ["A", "B"], require_tags=True)
+    )
+    assert mcq == {"n": 2, "n_parsed": 1, "accuracy": 0.5, "n_parsed_strict": 0, "accuracy_strict": 0.0}
 
 
 def test_bootstrap_ci_is_deterministic_and_covers_the_mean() -> None:
@@ -169,8 +192,6 @@ def test_ground_truth_rules() -> None:
 
 
 def test_parse_choice_reads_the_answer_not_the_reasoning():
-    from geor1.eval.answers import parse_choice
-
     text = "<think>Candidate A is desert, B is forest like the query.</think><answer>B</answer>"
     assert parse_choice(text, 4) == "B"
     assert parse_choice("I pick C.", 4) == "C"  # no tags: the whole text is the answer

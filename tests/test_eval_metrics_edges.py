@@ -14,10 +14,15 @@ from geor1.eval.metrics import (
     geolocation_metrics,
     geoscore,
     grouped_accuracy,
-    mcq_metrics,
     pairing_metrics,
+    verdict_metrics,
 )
 from geor1.eval.types import SamplingConfig
+from geor1.judge import judge
+
+
+def verdicts(answers: list[str], solutions: list[str], *, require_tags: bool = False) -> list:
+    return [judge(a, s, require_tags=require_tags) for a, s in zip(answers, solutions, strict=True)]
 
 
 def test_empty_and_unparseable_runs_report_none_not_numbers():
@@ -48,10 +53,13 @@ def test_mismatched_lengths_are_refused():
         geolocation_errors_km([(0.0, 0.0)], [0.0, 1.0], [0.0, 1.0])
     with pytest.raises(ValueError, match="^correct and groups must have the same length$"):
         grouped_accuracy([True, False], ["easy"])
+    two, one = verdicts(["A", "B"], ["A", "B"]), verdicts(["A"], ["A"])
     with pytest.raises(ValueError):
-        pairing_metrics(["A", "B"], ["A"], ["easy"], ["s"])  # no pair silently dropped
+        pairing_metrics(two, two, ["easy"], ["s"])  # no pair silently dropped
     with pytest.raises(ValueError):
-        mcq_metrics(["A"], ["A", "B"])
+        pairing_metrics(two, one, ["easy", "hard"], ["s", "t"])
+    with pytest.raises(ValueError):
+        verdict_metrics(one, two)
 
 
 def test_group_labels_and_counts():
@@ -59,9 +67,18 @@ def test_group_labels_and_counts():
         "hard": {"n": 1, "accuracy": 0.0},
         "unknown": {"n": 2, "accuracy": 1.0},
     }
-    pairing = pairing_metrics(["A", None, "C"], ["A", "B", "D"], ["easy", "easy", "hard"], ["s", "t", "s"])
+    answers = verdicts(["A", "none", "C"], ["A", "B", "D"])
+    pairing = pairing_metrics(answers, answers, ["easy", "easy", "hard"], ["s", "t", "s"])
     assert (pairing["n"], pairing["n_parsed"], pairing["accuracy"]) == (3, 2, pytest.approx(1 / 3))
-    assert mcq_metrics(["a", None, "B"], [" A", "C", "B"]) == {"n": 3, "n_parsed": 2, "accuracy": 2 / 3}
+    # Solutions are read by the judge: case and spaces around the letter do not matter.
+    mcq = verdicts(["a", "none", "B"], [" A", "C", "B"])
+    assert verdict_metrics(mcq, mcq) == {
+        "n": 3,
+        "n_parsed": 2,
+        "accuracy": 2 / 3,
+        "n_parsed_strict": 2,
+        "accuracy_strict": 2 / 3,
+    }
 
 
 @pytest.mark.parametrize("value,expected", [(None, None), (math.nan, None), (math.inf, None), (3, 3.0)])

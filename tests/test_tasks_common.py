@@ -110,9 +110,12 @@ def test_balanced_positions_counts_and_randomness():
     a = balanced_positions(40, 4, np.random.default_rng(1))
     b = balanced_positions(40, 4, np.random.default_rng(2))
     assert (a != b).any()
-    assert option_letters(4) == ["A", "B", "C", "D"]
-    with pytest.raises(ValueError):
-        option_letters(0)
+    # One option-letter helper for builders and parsers: a string, and out-of-range counts refused.
+    assert option_letters(4) == "ABCD" and list(option_letters(4)) == ["A", "B", "C", "D"]
+    for bad in (0, 27, True, 2.0):
+        with pytest.raises(ValueError):
+            option_letters(bad)
+    assert option_letters(np.int64(3)) == "ABC"
 
 
 def test_view_manifest_errors_name_file_and_line(tmp_path):

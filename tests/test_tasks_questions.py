@@ -5,10 +5,11 @@ from collections import Counter
 
 import pytest
 
+from geor1.geography import lat_band
 from geor1.records import check_task_example, prompt_text
 from geor1.tasks.common import load_view_set
 from geor1.tasks.geolocation import GeolocationConfig, build_geolocation, format_coordinates
-from geor1.tasks.questions import QUESTION_TYPES, QuestionsConfig, build_questions, lat_band_of
+from geor1.tasks.questions import QUESTION_TYPES, QuestionsConfig, build_questions
 from test_tasks_common import make_manifest
 
 
@@ -65,7 +66,7 @@ def test_questions_are_verifiable_and_balanced(views, tmp_path):
             "coastal": "Coastal" if v.meta["coastal"] else "Inland",
             "desert": "Yes" if v.meta["desert"] else "No",
             "mountainous": "Yes" if v.meta["mountainous"] else "No",
-            "lat_band": lat_band_of(v.lat),
+            "lat_band": lat_band(v.lat),
         }[m["question_type"]]
         assert m["answer"] == truth
         if m["question_type"] in ("hemisphere", "near_equator", "coastal", "desert", "mountainous"):

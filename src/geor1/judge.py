@@ -68,6 +68,16 @@ def answer_text(completion: object, *, require_tags: bool) -> str | None:
     return extract_answer(completion, fallback_to_text=not require_tags)
 
 
+def read_choice(completion: object, n_options: int, *, require_tags: bool) -> str | None:
+    """Return the option letter (among the first ``n_options``) a completion's answer names, or None."""
+    return extract_choice(answer_text(completion, require_tags=require_tags), n_options)
+
+
+def read_point(completion: object, *, require_tags: bool) -> tuple[float, float] | None:
+    """Return the ``(lat, lon)`` a completion's answer states, or None."""
+    return parse_latlon(answer_text(completion, require_tags=require_tags))
+
+
 def solution_point(solution: object) -> tuple[float, float] | None:
     """Return the coordinates of a coordinate solution (a ``"(lat, lon)"`` string or a pair), else None."""
     if isinstance(solution, str):

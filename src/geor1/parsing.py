@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
-MAX_OPTIONS = 26
+# The letters that name answer options, everywhere in geor1 (prompts, solutions, parsing).
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_OPTIONS = len(OPTION_LETTERS)
 
 # The letter patterns start with a character class rather than a lookbehind: the regex engine then skips fast
 # over text that cannot match, which keeps megabyte-long answers cheap.
@@ -58,9 +61,14 @@ def extract_answer(text: object, *, fallback_to_text: bool = False) -> str | Non
 
 
 def option_letters(n_options: int) -> str:
-    """Return the option letters ``"AB…"`` for ``n_options`` choices (clamped to 1..26)."""
-    n = min(max(int(n_options), 1), MAX_OPTIONS)
-    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:n]
+    """Return the option letters ``"AB…"`` of ``n_options`` choices; ValueError outside 1..26."""
+    try:
+        n = operator.index(n_options)  # any integer type (numpy's too), never a float
+    except TypeError:
+        n = 0
+    if isinstance(n_options, bool) or not 1 <= n <= MAX_OPTIONS:
+        raise ValueError(f"number of options must be in [1, {MAX_OPTIONS}], got {n_options!r}")
+    return OPTION_LETTERS[:n]
 
 
 def _is_word_use(text: str, end: int) -> bool:
@@ -88,7 +96,8 @@ def extract_choice(text: object, n_options: int = 8) -> str | None:
     """
     if not isinstance(text, str) or not text:
         return None
-    letters = option_letters(n_options)
+    # A count outside 1..26 reads as the nearest valid one: a parser never raises.
+    letters = OPTION_LETTERS[: min(max(int(n_options), 1), MAX_OPTIONS)]
     sole = _SOLE_LETTER.fullmatch(text)
     if sole:
         letter = sole.group(1).upper()

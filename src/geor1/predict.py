@@ -56,7 +56,7 @@ class Prediction:
     @property
     def untagged(self) -> bool:
         """Return True when the completion has neither a ``<think>`` part nor a complete ``<answer>`` block
-        (its answer is then the whole text, as ``geor1.eval.answers.answer_text`` reads it)."""
+        (its answer is then the whole text, as ``geor1.judge.answer_text`` reads it without tags)."""
         from geor1.parsing import extract_answer
 
         return self.reasoning is None and extract_answer(self.completion) is None
@@ -67,18 +67,18 @@ def interpret(completion: str, task: str, n_images: int) -> Prediction:
     geolocate or any answer that reads as coordinates)."""
     import re
 
-    from geor1.eval.answers import answer_text, parse_choice, parse_coordinates
+    from geor1.judge import answer_text, read_choice, read_point
 
     think = re.search(r"<think>(.*?)</think>", completion, flags=re.DOTALL)
     pred = Prediction(
         completion=completion,
         reasoning=think.group(1).strip() if think else None,
-        answer=answer_text(completion),
+        answer=answer_text(completion, require_tags=False) or "",
     )
     if task == "pair":
-        pred.choice = parse_choice(completion, n_images - 1)
+        pred.choice = read_choice(completion, n_images - 1, require_tags=False)
     else:
-        pred.coordinates = parse_coordinates(completion)
+        pred.coordinates = read_point(completion, require_tags=False)
         if pred.coordinates is not None:
             from geor1.eval.placetruth import reverse_geocode
 

@@ -15,9 +15,7 @@ from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 
-from geor1.geo import haversine_km
-from geor1.parsing import extract_choice, parse_latlon, solution_letter
-from geor1.rewards.format import think_answer_format
+from geor1.judge import judge, split_completion
 
 # Rejection reasons, in the order the checks run.
 REASONS = (
@@ -94,31 +92,6 @@ class Verdict:
         }
 
 
-def split_completion(text: str) -> tuple[str, str] | None:
-    """Return (thinking, answer) if ``text`` is exactly ``<think>…</think><answer>…</answer>`` (the format
-    reward's strict reading, :func:`geor1.rewards.format.think_answer_format`), else None."""
-    if not text or not think_answer_format(text):
-        return None
-    think_start = text.index("<think>") + len("<think>")
-    think_end = text.index("</think>")
-    answer_start = text.index("<answer>") + len("<answer>")
-    return text[think_start:think_end].strip(), text[answer_start : text.index("</answer>")].strip()
-
-
-def answer_matches(answer: str, solution: str, geo_tolerance_km: float = 1.0) -> bool:
-    """Return True if ``answer`` (the text inside ``<answer>``) states ``solution``, read as the rewards read
-    it (:mod:`geor1.parsing`): the same single letter for a choice, a point within ``geo_tolerance_km`` for a
-    "(lat, lon)" solution, else the same text up to case and spacing."""
-    letter = solution_letter(solution)
-    if letter is not None:
-        return extract_choice(answer, max(8, ord(letter) - ord("A") + 1)) == letter
-    target = parse_latlon(solution)
-    if target is not None:
-        point = parse_latlon(answer)
-        return point is not None and float(haversine_km(*point, *target)) <= geo_tolerance_km
-    return " ".join(answer.lower().split()) == " ".join(solution.lower().split())
-
-
 def shingles(text: str, size: int) -> set[bytes]:
     """Return the set of ``size``-word shingles of ``text`` (lower-cased words), as bytes."""
     return word_shingles(_WORD.findall(text.lower()), size)
@@ -178,7 +151,8 @@ class CotFilter:
         think, answer = parts
         words = _WORD.findall(think.lower())
         n_words = len(words)
-        if not answer_matches(answer, solution, self.config.geo_tolerance_km):
+        # The rewards' judge, strict (the format check above already required the tags).
+        if not judge(text, solution, require_tags=True, within_km=self.config.geo_tolerance_km).correct:
             return Verdict(False, "wrong_answer", answer, n_words, detail=f"expected {solution!r}"), None
         if n_words < self.config.min_think_words:
             return Verdict(False, "too_short", answer, n_words), None

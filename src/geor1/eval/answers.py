@@ -1,9 +1,8 @@
-"""Turning a completion into a scorable answer, on top of the shared parsers in ``geor1.parsing``.
+"""Free-text answers for evaluation: yes/no answers and one of a fixed set of class names.
 
-Letters and coordinates are parsed by ``geor1.parsing`` (the same parsers the rewards use, so training
-and evaluation agree), both from the answer part only. This module adds only what evaluation needs beyond them: the free-text answer
-of a completion (the ``<answer>`` content, else the whole text), yes/no answers and picking one of a
-fixed set of class names out of a free-text answer.
+Option letters and coordinates are judged by :func:`geor1.judge.judge` (the rewards' judge); this module
+adds only what GeoChain's free-text questions need, reading the answer leniently (the ``<answer>``
+content, else the whole text) as :func:`answer_text` does.
 """
 
 from __future__ import annotations
@@ -11,41 +10,16 @@ from __future__ import annotations
 import re
 
 from geor1.eval.placenames import fold
+from geor1.judge import answer_text as _answer_text
 
 _YES = {"yes", "y", "true", "correct", "affirmative"}
 _NO = {"no", "n", "false", "incorrect", "negative"}
 
 
 def answer_text(completion: object) -> str:
-    """Return the answer part of a completion: the content of its ``<answer>`` tags when present, else
-    the whole completion stripped ("" for non-strings)."""
-    if not isinstance(completion, str):
-        return ""
-    from geor1.parsing import extract_answer
-
-    inner = extract_answer(completion)
-    return (inner if inner is not None else completion).strip()
-
-
-def parse_choice(completion: object, n_options: int) -> str | None:
-    """Return the option letter a completion chose (``geor1.parsing.extract_choice`` on its answer part,
-    so letters named in the reasoning do not count), or None."""
-    if not isinstance(completion, str):
-        return None
-    from geor1.parsing import extract_choice
-
-    return extract_choice(answer_text(completion), n_options)
-
-
-def parse_coordinates(completion: object) -> tuple[float, float] | None:
-    """Return the (lat, lon) a completion answered (``geor1.parsing.parse_latlon`` on its answer part:
-    the ``<answer>`` content when there is one, else the whole text), or None. Coordinates named only
-    in the reasoning of a completion with an answer block do not count."""
-    if not isinstance(completion, str):
-        return None
-    from geor1.parsing import parse_latlon
-
-    return parse_latlon(answer_text(completion))
+    """Return the answer part of a completion read leniently: the content of its last ``<answer>`` block
+    when present, else the whole completion stripped ("" for non-strings)."""
+    return _answer_text(completion, require_tags=False) or ""
 
 
 def parse_yes_no(completion: object) -> bool | None:

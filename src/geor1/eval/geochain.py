@@ -391,17 +391,18 @@ def judge(
 
     ``country`` (ISO alpha-2) and ``lat``/``lon`` locate the place for names that need it (states, cities).
     """
-    from geor1.eval.answers import answer_text, parse_class, parse_coordinates, parse_yes_no
+    from geor1.eval.answers import answer_text, parse_class, parse_yes_no
     from geor1.eval.placenames import country_key, fold, language_codes, same_city, same_subdivision
+    from geor1.judge import read_point
 
     text = answer_text(answer) if answer is not None else ""
     if question.kind == "coords":
         point = truth_point(truth, lat, lon)
         if point is None:
-            return Verdict(parse_coordinates(text), None)
+            return Verdict(read_point(text, require_tags=False), None)
         from geor1.geo import haversine_km
 
-        got = parse_coordinates(text)
+        got = read_point(text, require_tags=False)
         km = float(haversine_km(got[0], got[1], point[0], point[1])) if got else math.nan
         return Verdict(got, bool(got) and km <= COORD_CORRECT_KM, km)
     if not known(truth):

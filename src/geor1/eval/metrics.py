@@ -1,8 +1,13 @@
-"""Task metrics computed from per-example outcomes (parsing happens before, in the task modules).
+"""Task metrics computed from per-example outcomes (judging happens before, in the task modules, with
+:func:`geor1.judge.judge`).
 
 Conventions (the same for every model so runs compare): an unparseable answer is WRONG — it counts in
 every accuracy's denominator, scores 0 GeoScore and misses every km threshold; only the km summary
 statistics (median/mean error) are over parsed answers, next to the share that was unparseable.
+
+Answers are read two ways and both are reported: ``accuracy`` is LENIENT (a completion without an
+``<answer>`` block is read as a whole, for models that ignore the tag instruction) and
+``accuracy_strict`` is what the GRPO rewards see (no block = wrong).
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geor1.geo import haversine_km
+from geor1.geography import GEOSCORE_MAX, GEOSCORE_SCALE_KM
+from geor1.judge import Verdict
 
 KM_THRESHOLDS = (1, 25, 200, 750, 2500)
-GEOSCORE_MAX = 5000.0
-GEOSCORE_SCALE_KM = 1492.7  # GeoGuessr-style score: 5000 * exp(-km / 1492.7)
 
 
 def geoscore(km: float | NDArray[np.float64]) -> float | NDArray[np.float64]:
@@ -78,30 +83,31 @@ def grouped_accuracy(correct: Sequence[bool], groups: Sequence[Any]) -> dict[str
     return {g: {"n": len(v), "accuracy": accuracy(v)} for g, v in sorted(out.items())}
 
 
-def pairing_metrics(
-    chosen: Sequence[str | None],
-    solutions: Sequence[str],
-    bands: Sequence[Any],
-    directions: Sequence[Any],
-) -> dict[str, Any]:
-    """Return pairing accuracy overall, per difficulty band and per direction; ``chosen`` holds the
-    parsed letters (None = unparseable, counted wrong)."""
-    correct = [c is not None and c == s for c, s in zip(chosen, solutions, strict=True)]
+def verdict_metrics(lenient: Sequence[Verdict], strict: Sequence[Verdict]) -> dict[str, Any]:
+    """Return ``n``, and for each reading the number of parsed answers and the accuracy: ``n_parsed`` and
+    ``accuracy`` (lenient), ``n_parsed_strict`` and ``accuracy_strict`` (tags required, as the rewards)."""
+    if len(lenient) != len(strict):
+        raise ValueError("lenient and strict verdicts must have the same length")
     return {
-        "n": len(correct),
-        "n_parsed": sum(c is not None for c in chosen),
-        "accuracy": accuracy(correct),
-        "by_band": grouped_accuracy(correct, bands),
-        "by_direction": grouped_accuracy(correct, directions),
+        "n": len(lenient),
+        "n_parsed": sum(v.parsed for v in lenient),
+        "accuracy": accuracy([bool(v.correct) for v in lenient]),
+        "n_parsed_strict": sum(v.parsed for v in strict),
+        "accuracy_strict": accuracy([bool(v.correct) for v in strict]),
     }
 
 
-def mcq_metrics(chosen: Sequence[str | None], solutions: Sequence[str]) -> dict[str, Any]:
-    """Return multiple-choice letter accuracy (None = unparseable, counted wrong)."""
-    correct = [
-        c is not None and c.upper() == str(s).strip().upper() for c, s in zip(chosen, solutions, strict=True)
-    ]
-    return {"n": len(correct), "n_parsed": sum(c is not None for c in chosen), "accuracy": accuracy(correct)}
+def pairing_metrics(
+    lenient: Sequence[Verdict], strict: Sequence[Verdict], bands: Sequence[Any], directions: Sequence[Any]
+) -> dict[str, Any]:
+    """Return pairing accuracy (lenient and strict, see :func:`verdict_metrics`) overall, and the lenient
+    accuracy per difficulty band and per direction (an unparseable answer counts wrong)."""
+    correct = [bool(v.correct) for v in lenient]
+    return {
+        **verdict_metrics(lenient, strict),
+        "by_band": grouped_accuracy(correct, bands),
+        "by_direction": grouped_accuracy(correct, directions),
+    }
 
 
 def finite_or_none(value: float | None) -> float | None:

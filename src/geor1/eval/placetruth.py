@@ -29,6 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from geor1.geography import CONTINENTS as CONTINENTS  # re-exported beside CLIMATES
+from geor1.geography import NEAR_EQUATOR_LAT, POLAR_CIRCLE_LAT, TROPIC_LAT
+
 # Countries and territories that drive on the left (ISO 3166-1 alpha-2), after the list of left-hand
 # traffic jurisdictions in Wikipedia, "Left- and right-hand traffic" (section "Countries and territories
 # with left-hand traffic"), 2025. GeoChain ships a 14-country subset of this list.
@@ -38,10 +41,9 @@ LEFT_DRIVING_COUNTRIES = frozenset(
     TZ UG VC VG VI WS ZA ZM ZW""".split()
 )
 
-CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
 CLIMATES = ("Tropical", "Dry", "Temperate", "Continental", "Polar")
-TROPIC_LAT, POLAR_CIRCLE_LAT, CONTINENTAL_LAT = 23.44, 66.56, 45.0
-NEAR_EQUATOR_LAT, NEAR_POLE_LAT = 10.0, 66.5
+CONTINENTAL_LAT = 45.0  # the climate rule's Temperate/Continental split (not a latitude band)
+NEAR_POLE_LAT = 66.5  # GeoChain's rule, which rounds the polar circle
 COAST_WINDOW_DEG = 0.25
 TERRAIN_WINDOW_DEG = 0.5
 DRY_COVERS = ("Barren", "Open Shrublands")

@@ -8,9 +8,11 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from geor1.geography import CONTINENTS
+from geor1.parsing import option_letters
 from geor1.records import THINK_ANSWER_SUFFIX
 
-LETTERS = "ABCDEFGH"
+LETTERS = option_letters(8)
 
 # IGBP land-cover classes of MODIS MCD12C1 (the offline Earth's land-cover vocabulary).
 IGBP_CLASSES = (
@@ -32,8 +34,6 @@ IGBP_CLASSES = (
     "Snow and Ice",
     "Barren or Sparsely Vegetated",
 )
-
-CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
 
 VIEW_WORDS = ("street", "satellite", "aerial", "terrain", "landcover", "context", "drone", "panorama")
 

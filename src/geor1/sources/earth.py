@@ -76,6 +76,7 @@ from scipy import ndimage
 
 from geor1.errors import ConfigError, GeoR1Error
 from geor1.geo import km_to_chord, unit_vectors
+from geor1.geography import lat_band
 from geor1.io import read_jsonl, write_json, write_jsonl
 from geor1.records import View, read_views, write_views
 from geor1.sources import earth_data as data
@@ -300,20 +301,6 @@ def raster_window(
 
 
 # -------------------------------------------------------------------------------------------- metadata
-
-
-def lat_band(lat: float) -> str:
-    """Return the latitude band of a latitude: tropical, subtropical, temperate, subpolar or polar."""
-    a = abs(lat)
-    if a < 23.44:
-        return "tropical"
-    if a < 35.0:
-        return "subtropical"
-    if a < 55.0:
-        return "temperate"
-    if a < 66.56:
-        return "subpolar"
-    return "polar"
 
 
 def landcover_shares_at(lat: float, lon: float, footprint_deg: float) -> NDArray[np.float64]:

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from geor1.errors import GeoR1Error
+from geor1.geography import CONTINENTS as CONTINENTS  # re-exported: data.CONTINENTS
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,6 @@ def geonames() -> Gazetteer:
         country_code=tuple(cols["cc"]),
     )
 
-
-CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
 
 # ISO 3166-1 alpha-2 code -> continent (7-continent model), taken from the "Continent_7" column of
 # country_converter's country table (the library itself fails to load under pandas 3, so the table is

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -16,9 +15,9 @@ import numpy as np
 
 from geor1.errors import RecordError
 from geor1.io import atomic_save_dir, iter_jsonl, write_jsonl
+from geor1.parsing import option_letters as option_letters  # re-exported for the task builders
 from geor1.records import View, check_task_example, image_under_root, view_from_dict
 
-LETTERS = string.ascii_uppercase
 # View meta key listing other views of the same spot (VIGOR's semi-positive tiles): never negatives.
 SAME_SPOT_KEY = "semi_positives"
 
@@ -41,13 +40,6 @@ PLACE_KEYS = (
     "desert",
     "mountainous",
 )
-
-
-def option_letters(k: int) -> list[str]:
-    """Return the first ``k`` option letters (A, B, C, …)."""
-    if not 1 <= k <= len(LETTERS):
-        raise ValueError(f"number of options must be in [1, {len(LETTERS)}], got {k}")
-    return list(LETTERS[:k])
 
 
 def balanced_positions(n: int, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from geor1.geo import SphereIndex
+from geor1.geography import CONTINENTS, LAT_BANDS, NEAR_EQUATOR_LAT, lat_band
 from geor1.records import View, user_prompt
 from geor1.tasks.common import ViewSet, balanced_positions, option_letters, place_info
 
@@ -38,10 +39,6 @@ QUESTION_TYPES = (
     "mountainous",
     "lat_band",
 )
-CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
-LAT_BANDS = ("tropical", "subtropical", "temperate", "subpolar", "polar")
-LAT_BAND_UPPER = (23.44, 35.0, 55.0, 66.56)  # |lat| below each bound -> that band, else polar
-NEAR_EQUATOR_DEG = 10.0
 YES_NO = ("Yes", "No")
 ANSWER_INSTRUCTION = "Answer with the letter of the correct option."
 
@@ -103,14 +100,6 @@ class _Context:
     landcover_classes: list[str]
 
 
-def lat_band_of(lat: float) -> str:
-    """Return the latitude band of a latitude (see ``LAT_BAND_UPPER``)."""
-    for name, upper in zip(LAT_BANDS, LAT_BAND_UPPER, strict=False):
-        if abs(lat) < upper:
-            return name
-    return "polar"
-
-
 def _pick(pool: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
     return [pool[i] for i in rng.permutation(len(pool))[:n]] if pool else []
 
@@ -148,9 +137,9 @@ def _hemisphere(view: View, ctx: _Context) -> _Item | str:
 def _near_equator(view: View, ctx: _Context) -> _Item | str:
     value = view.meta.get("near_equator")
     if not isinstance(value, bool):
-        value = abs(view.lat) < NEAR_EQUATOR_DEG
+        value = abs(view.lat) < NEAR_EQUATOR_LAT
     return _yes_no(
-        f"Was this image taken within {NEAR_EQUATOR_DEG:g} degrees of latitude of the Equator?", value
+        f"Was this image taken within {NEAR_EQUATOR_LAT:g} degrees of latitude of the Equator?", value
     )
 
 
@@ -206,7 +195,7 @@ def _mountainous(view: View, ctx: _Context) -> _Item | str:
 
 
 def _lat_band(view: View, ctx: _Context) -> _Item | str:
-    value = view.meta.get("lat_band") or lat_band_of(view.lat)
+    value = view.meta.get("lat_band") or lat_band(view.lat)
     if value not in LAT_BANDS:
         return "meta.lat_band unknown"
     question = (

@@ -38,9 +38,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geor1.parsing import option_letters
+
 STAGES: tuple[str, ...] = ("sft-full", "sft-lora", "grpo", "grpo-full")
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
-LETTERS = "ABCDEFGH"
+LETTERS = option_letters(8)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any
 
 from geor1.cot.places import PlaceLookup, has_earth_meta
 from geor1.cot.teachers.base import TeacherJob, TeacherResult
+from geor1.parsing import OPTION_LETTERS, option_letters
 
 # Cues a view kind lets one read. Relief renderings show relief and water; land-cover maps show cover;
 # photographs (satellite, context, aerial, …) show cover and, through texture and shadow, relief.
@@ -408,7 +409,7 @@ def _knowledge_sentence(claims: list[Claim], rng: random.Random) -> str:
 
 def _answer_letter(example: Mapping[str, Any], n_candidates: int) -> str:
     solution = str(example.get("solution", "")).strip()
-    if len(solution) != 1 or not ("A" <= solution <= chr(ord("A") + n_candidates - 1)):
+    if len(solution) != 1 or solution not in OPTION_LETTERS[:n_candidates]:
         raise Abstain(f"bad solution: {solution!r} is not a candidate letter")
     return solution
 
@@ -467,7 +468,9 @@ class TemplateTeacher:
         places = meta.get("candidate_places")
         if not isinstance(places, list) or len(places) < 2:
             raise Abstain("missing metadata: meta.candidate_places")
-        letters = [chr(ord("A") + i) for i in range(len(places))]
+        if len(places) > len(OPTION_LETTERS):
+            raise Abstain(f"{len(places)} candidates: more than there are option letters")
+        letters = option_letters(len(places))
         answer = _answer_letter(example, len(places))
         query_place = meta.get("place")
         if query_place is not None and places[letters.index(answer)] != query_place:

@@ -16,8 +16,10 @@ Sources:
   present, else ``ROOT/<city>/<sub_folder>/images/<key>.jpg``, ``ROOT/images/<key>.jpg`` or
   ``ROOT/<key>.jpg`` (ROOT = the file's folder); rows without an image are skipped and counted.
 
-Scoring: ``geor1.eval.geochain.judge`` per answer; ``accuracy`` covers the non-coordinate questions,
-coordinates get the distance metrics.
+Scoring: ``geor1.eval.geochain.judge`` per answer (GeoChain's rules for its free-text answers);
+``accuracy`` covers the non-coordinate questions and reads answers leniently (the whole text when there
+is no ``<answer>`` block), ``accuracy_strict`` counts an answer without the block as wrong, as the
+rewards do; coordinates get the distance metrics.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from geor1.errors import GeoR1Error
 from geor1.eval.geochain import KEYS, judge, question_by_key, questions, read_rows, row_truth, summarize
 from geor1.eval.tasks import EvalTask, register_task
 from geor1.eval.types import EvalExample, TaskResult
+from geor1.judge import answer_text
 from geor1.records import user_prompt
 
 GEOCHAIN_SUFFIXES = (".csv", ".parquet")
@@ -176,6 +179,11 @@ def score_examples(task: str, examples: Sequence[EvalExample], completions: Sequ
             "solution": e.solution,
             "truth_source": m.get("truth_source", "derived"),
             "correct": verdict.correct,
+            "correct_strict": (
+                None
+                if verdict.correct is None
+                else verdict.correct and answer_text(c, require_tags=True) is not None
+            ),
         }
         if q.key == "coordinates":
             got = verdict.parsed
@@ -198,12 +206,18 @@ def score_examples(task: str, examples: Sequence[EvalExample], completions: Sequ
         "by_difficulty": summary["by_difficulty"],
         "truth_sources": summary["truth_sources"],
     }
-    words = [
-        float(r["correct"])
-        for r in records
-        if r["correct"] is not None and r["question_key"] != "coordinates"
+    words = [r for r in records if r["correct"] is not None and r["question_key"] != "coordinates"]
+    strict = [float(r["correct_strict"]) for r in words]
+    metrics["accuracy_strict"] = sum(strict) / len(strict) if strict else None
+    headline = [
+        {
+            "metric": "accuracy",
+            "values": [float(r["correct"]) for r in words],
+            "statistic": "mean",
+            "higher_is_better": True,
+        },
+        {"metric": "accuracy_strict", "values": strict, "statistic": "mean", "higher_is_better": True},
     ]
-    headline = [{"metric": "accuracy", "values": words, "statistic": "mean", "higher_is_better": True}]
     for key in ("continent", "country", "state", "city"):
         values = [
             float(r["correct"]) for r in records if r["question_key"] == key and r["correct"] is not None

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from geor1.eval.answers import parse_choice
 from geor1.eval.examples import examples_from_task_file
 from geor1.eval.metrics import pairing_metrics
 from geor1.eval.tasks import EvalTask, limit_examples, register_task
 from geor1.eval.types import EvalExample, TaskResult
+from geor1.judge import judge
 
 
 def n_options(example: EvalExample) -> int:
@@ -43,16 +43,26 @@ class PairingTask(EvalTask):
         return limit_examples(examples_from_task_file(source, "pairing"), limit, seed)
 
     def score(self, examples: Sequence[EvalExample], completions: Sequence[str]) -> TaskResult:
-        """Return accuracy overall, by band and by direction (unparseable answers count wrong)."""
-        chosen = [parse_choice(c, n_options(e)) for e, c in zip(examples, completions, strict=True)]
-        solutions = [str(e.solution).strip().upper() for e in examples]
+        """Return accuracy overall (lenient and strict), by band and by direction (unparseable answers count
+        wrong)."""
+        pairs = list(zip(examples, completions, strict=True))
+        lenient = [judge(c, e.solution, require_tags=False, n_options=n_options(e)) for e, c in pairs]
+        strict = [judge(c, e.solution, require_tags=True, n_options=n_options(e)) for e, c in pairs]
         bands = [e.meta.get("band") for e in examples]
         dirs = [direction(e) for e in examples]
-        metrics = pairing_metrics(chosen, solutions, bands, dirs)
+        metrics = pairing_metrics(lenient, strict, bands, dirs)
         metrics["chance"] = sum(1.0 / n_options(e) for e in examples) / len(examples) if examples else None
         records = [
-            {"id": e.id, "chosen": c, "solution": s, "correct": c == s, "band": b, "direction": d}
-            for e, c, s, b, d in zip(examples, chosen, solutions, bands, dirs, strict=True)
+            {
+                "id": e.id,
+                "chosen": v.choice,
+                "solution": str(e.solution).strip().upper(),
+                "correct": bool(v.correct),
+                "correct_strict": bool(vs.correct),
+                "band": b,
+                "direction": d,
+            }
+            for e, v, vs, b, d in zip(examples, lenient, strict, bands, dirs, strict=True)
         ]
         correct = [float(r["correct"]) for r in records]
         headline = [{"metric": "accuracy", "values": correct, "statistic": "mean", "higher_is_better": True}]
@@ -65,4 +75,12 @@ class PairingTask(EvalTask):
                     "higher_is_better": True,
                 }
             )
+        headline.append(
+            {
+                "metric": "accuracy_strict",
+                "values": [float(r["correct_strict"]) for r in records],
+                "statistic": "mean",
+                "higher_is_better": True,
+            }
+        )
         return TaskResult(self.name, metrics, headline, records)

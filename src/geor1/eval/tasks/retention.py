@@ -9,20 +9,18 @@ the lettered options and Geo-R1's think/answer instruction; the answer is the op
 from __future__ import annotations
 
 import ast
-import string
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from geor1.errors import RecordError
-from geor1.eval.answers import parse_choice
-from geor1.eval.metrics import grouped_accuracy, mcq_metrics
+from geor1.eval.metrics import grouped_accuracy, verdict_metrics
 from geor1.eval.tasks import EvalTask, limit_examples, register_task
 from geor1.eval.types import EvalExample, TaskResult
 from geor1.io import iter_jsonl
+from geor1.judge import judge
+from geor1.parsing import OPTION_LETTERS as LETTERS
 from geor1.records import check_relative_path, user_prompt
-
-LETTERS = string.ascii_uppercase
 
 
 def _options(value: Any, path: Path, line: int) -> list[str]:
@@ -99,15 +97,31 @@ class RetentionTask(EvalTask):
         return limit_examples(mcq_examples(source), limit, seed)
 
     def score(self, examples: Sequence[EvalExample], completions: Sequence[str]) -> TaskResult:
-        """Return letter accuracy overall and per subject."""
-        chosen = [parse_choice(c, e.meta["n_options"]) for e, c in zip(examples, completions, strict=True)]
-        solutions = [e.solution for e in examples]
-        metrics = mcq_metrics(chosen, solutions)
-        correct = [c is not None and c == s for c, s in zip(chosen, solutions, strict=True)]
+        """Return letter accuracy overall (lenient and strict) and per subject (lenient)."""
+        pairs = list(zip(examples, completions, strict=True))
+        lenient = [judge(c, e.solution, require_tags=False, n_options=e.meta["n_options"]) for e, c in pairs]
+        strict = [judge(c, e.solution, require_tags=True, n_options=e.meta["n_options"]) for e, c in pairs]
+        metrics = verdict_metrics(lenient, strict)
+        correct = [bool(v.correct) for v in lenient]
         if any(e.meta.get("subject") for e in examples):
             metrics["by_subject"] = grouped_accuracy(correct, [e.meta.get("subject") for e in examples])
-        records = [{"id": e.id, "chosen": c, "solution": s, "correct": ok}
-                   for e, c, s, ok in zip(examples, chosen, solutions, correct, strict=True)]  # fmt: skip
-        headline = [{"metric": "accuracy", "values": [float(x) for x in correct], "statistic": "mean",
-                     "higher_is_better": True}]  # fmt: skip
+        records = [
+            {
+                "id": e.id,
+                "chosen": v.choice,
+                "solution": e.solution,
+                "correct": ok,
+                "correct_strict": bool(vs.correct),
+            }
+            for e, v, vs, ok in zip(examples, lenient, strict, correct, strict=True)
+        ]
+        headline = [
+            {
+                "metric": name,
+                "values": [float(r[key]) for r in records],
+                "statistic": "mean",
+                "higher_is_better": True,
+            }
+            for name, key in (("accuracy", "correct"), ("accuracy_strict", "correct_strict"))
+        ]
         return TaskResult(self.name, metrics, headline, records)
