@@ -41,15 +41,18 @@ WORK = ROOT / ".mutation"
 
 # group -> (modules to mutate, pytest arguments selecting the tests that judge them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    # the four Geo-R1 rewards, the geodesic reward and the name/weight registry; vlmr1.py (the reference
-    # behaviours of paper_compatible mode) and words.py (vectorised word counts) are left out: the tests
-    # compare both with a straight reference implementation on generated text
+    # the answer judge, the four Geo-R1 rewards, the geodesic reward and the name/weight registry; vlmr1.py
+    # (the reference's rewards, vlmr1_*) is left out: the tests compare it with a straight reference
+    # implementation on generated text
     "rewards": (
         [
-            f"src/geor1/rewards/{name}.py"
-            for name in ("accuracy", "base", "format", "geodesic", "length", "registry", "repetition")
+            "src/geor1/judge.py",
+            *(
+                f"src/geor1/rewards/{name}.py"
+                for name in ("accuracy", "base", "format", "geodesic", "length", "registry", "repetition")
+            ),
         ],
-        ["tests/test_rewards.py", "tests/test_rewards_spec.py"],
+        ["tests/test_rewards.py", "tests/test_rewards_spec.py", "tests/test_judge.py"],
     ),
     "tasks": (
         ["src/geor1/tasks/pairing.py", "src/geor1/tasks/split.py"],

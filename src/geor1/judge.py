@@ -19,7 +19,6 @@ Everything here is total: any input gives a :class:`Verdict`, never an exception
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,7 +30,6 @@ DEFAULT_N_OPTIONS = 8
 DEFAULT_WITHIN_KM = 25.0  # city-level accuracy, the tightest of the usual geolocation levels
 
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
-_LEADING_SPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 """The consistency filter for teacher completions: keep an exemplar only if it is well-formed, right,
 of a sensible length, free of hint leakage and not a near-duplicate of one already kept.
 
+"Well-formed" and "right" are the rewards' own rules (:func:`geor1.judge.think_answer_format` and
+:func:`geor1.judge.judge` with tags required), so an exemplar kept here would score as correct and
+well-formatted in GRPO (coordinates within ``FilterConfig.geo_tolerance_km`` rather than the rewards' 25 km).
+
 Near-duplicates are found with MinHash over word shingles (``datasketch``'s MinHash + LSH index), then
 confirmed with the MinHash Jaccard estimate, so the check stays fast on tens of thousands of exemplars.
 """
