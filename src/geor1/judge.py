@@ -146,9 +146,9 @@ def think_answer_format(text: str) -> bool:
     if not isinstance(text, str):
         return False
     body = text.strip()
-    if any(body.count(tag) != 1 for tag in _TAGS):
-        return False
     if not (body.startswith("<think>") and body.endswith("</answer>")):
+        return False
+    if any(body.count(tag) != 1 for tag in _TAGS):
         return False
     think_end = body.find("</think>") + len("</think>")
     answer_start = body.find("<answer>")
