@@ -1,10 +1,13 @@
-"""Geographic vocabulary shared by the data builders, the rewards and evaluation: continents, latitude
-bands and the GeoScore scale. Plain constants, no imports, so any module can use them."""
+"""Geographic vocabulary shared by the data builders, the rewards and evaluation: continents, climate
+classes, latitude bands and the GeoScore scale. Plain constants, no imports, so any module can use them."""
 
 from __future__ import annotations
 
 # The 7-continent model (Russia split at the Urals; see ``geor1.sources.earth_data.continent_of``).
 CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
+
+# GeoChain's five climate classes (``geor1.eval.placetruth.climate_class`` approximates them).
+CLIMATES = ("Tropical", "Dry", "Temperate", "Continental", "Polar")
 
 TROPIC_LAT = 23.44  # Tropics of Cancer and Capricorn
 POLAR_CIRCLE_LAT = 66.56  # Arctic and Antarctic circles

@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from geor1.errors import GeoR1Error, RecordError
+from geor1.geography import CLIMATES, CONTINENTS
+from geor1.judge import DEFAULT_WITHIN_KM
 
 N_QUESTIONS = 21
 # Our names for GeoChain's questions, in its order (its generate_answers.py numbers them 0…20).
@@ -48,11 +50,9 @@ KEYS = (
     "continent", "driving_side", "country", "coast", "island", "desert", "mountainous", "climate",
     "big_city", "small_town", "languages", "state", "city", "coordinates",
 )  # fmt: skip
-CONTINENTS = ("North America", "South America", "Europe", "Africa", "Asia", "Oceania", "Antarctica")
-CLIMATES = ("Tropical", "Dry", "Temperate", "Continental", "Polar")
 CLASSES = {"continent": CONTINENTS, "driving_side": ("Left", "Right"), "climate": CLIMATES}
 NAME_KINDS = {"country": "country", "state": "state", "city": "city", "languages": "languages"}
-COORD_CORRECT_KM = 25.0  # the coordinates question counts as right within city scale
+COORD_CORRECT_KM = DEFAULT_WITHIN_KM  # right within city scale, as the rewards' judge counts a point
 UNKNOWN = {"", "unknown", "nan", "none", "null", "n a"}
 # GeoChain's per-city table columns answering questions 10…17
 PER_CITY_COLUMNS = {

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from geor1.geography import CONTINENTS as CONTINENTS  # re-exported beside CLIMATES
+from geor1.geography import CLIMATES as CLIMATES  # re-exported: the answers place_truth gives
+from geor1.geography import CONTINENTS as CONTINENTS
 from geor1.geography import NEAR_EQUATOR_LAT, POLAR_CIRCLE_LAT, TROPIC_LAT
 
 # Countries and territories that drive on the left (ISO 3166-1 alpha-2), after the list of left-hand
@@ -41,7 +42,6 @@ LEFT_DRIVING_COUNTRIES = frozenset(
     TZ UG VC VG VI WS ZA ZM ZW""".split()
 )
 
-CLIMATES = ("Tropical", "Dry", "Temperate", "Continental", "Polar")
 CONTINENTAL_LAT = 45.0  # the climate rule's Temperate/Continental split (not a latitude band)
 NEAR_POLE_LAT = 66.5  # GeoChain's rule, which rounds the polar circle
 COAST_WINDOW_DEG = 0.25
