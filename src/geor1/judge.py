@@ -13,7 +13,7 @@ The solution decides how the answer is read (:mod:`geor1.parsing` does the readi
   ``within_km`` of the solution;
 - any other string: the same text up to case and spacing.
 
-Everything here is total: any input gives a :class:`Verdict`, never an exception.
+Everything here is total: any completion and solution give a :class:`Verdict`, never an exception.
 """
 
 from __future__ import annotations

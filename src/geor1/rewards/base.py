@@ -91,6 +91,7 @@ class Reward:
         return self.name
 
     def __call__(self, completions: Sequence[object], **kwargs: Any) -> list[float | None]:
+        """Return one value per completion (``None`` where the reward does not apply)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
