@@ -348,7 +348,7 @@ def main() -> None:
         },
         # Ours measures whitespace words natively (unit="words"): the same measure as the stand-in tokenizer the
         # reference gets, so the length values must agree too.
-        "ours paper": dict(zip(names, build_reward_funcs(VLMR1_REWARDS, unit="words"), strict=True)),
+        "ours vlmr1": dict(zip(names, build_reward_funcs(VLMR1_REWARDS, unit="words"), strict=True)),
         "ours default": dict(zip(names, build_reward_funcs(names, unit="words"), strict=True)),
     }
     best: dict[str, dict[str, float]] = {system: dict.fromkeys(names, math.inf) for system in systems}
@@ -376,14 +376,14 @@ def main() -> None:
             mismatch = ""
         else:
             ref, pap, dft = (best[s][name] for s in systems)
-            pairs = zip(values["reference"][name], values["ours paper"][name], strict=False)
+            pairs = zip(values["reference"][name], values["ours vlmr1"][name], strict=False)
             mismatch = str(sum(1 for a, b in pairs if a != b))
         print(
             f"{name:<12}{ref:>12.3f}{pap:>14.3f}{ref / pap:>8.1f}x{dft:>16.3f}{ref / dft:>8.1f}x{mismatch:>14}"
         )
     differ = sum(
         1
-        for a, b in zip(values["ours default"]["accuracy"], values["ours paper"]["accuracy"], strict=True)
+        for a, b in zip(values["ours default"]["accuracy"], values["ours vlmr1"]["accuracy"], strict=True)
         if a != b
     )
     print(
