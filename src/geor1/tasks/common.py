@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from geor1.errors import RecordError
+from geor1.errors import ConfigError, RecordError
 from geor1.io import atomic_save_dir, iter_jsonl, write_jsonl
 from geor1.records import View, check_task_example, image_under_root, view_from_dict
 
@@ -46,7 +46,7 @@ PLACE_KEYS = (
 def option_letters(k: int) -> list[str]:
     """Return the first ``k`` option letters (A, B, C, …)."""
     if not 1 <= k <= len(LETTERS):
-        raise ValueError(f"number of options must be in [1, {len(LETTERS)}], got {k}")
+        raise ConfigError("k", f"the number of options must be in [1, {len(LETTERS)}], got {k}")
     return list(LETTERS[:k])
 
 
@@ -97,13 +97,15 @@ class ViewSet:
             first.setdefault(self.views[i].place, i)
         return first
 
-    def require_kind(self, kind: str, option: str) -> list[int]:
-        """Return ``of_kind(kind)``, or raise ValueError naming the option and the kinds present."""
+    def require_kind(self, kind: str, key: str) -> list[int]:
+        """Return ``of_kind(kind)``, or raise ConfigError naming the config field ``key`` that asked for
+        ``kind`` and the kinds present."""
         idx = self.of_kind(kind)
         if not idx:
-            raise ValueError(
-                f"{option} {kind!r}: no view of that kind in {self.manifest} (kinds present: "
-                f"{', '.join(self.kinds()) or 'none'})"
+            raise ConfigError(
+                key,
+                f"{kind!r}: no view of that kind in {self.manifest} (kinds present: "
+                f"{', '.join(self.kinds()) or 'none'})",
             )
         return idx
 
