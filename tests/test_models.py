@@ -169,7 +169,9 @@ def test_model_cli_builds_tiny_model(tmp_path):
     bad = CliRunner().invoke(build_app(), ["model", "tiny", "--out", str(tmp_path / "x"), "--hidden", "512"])
     errors = [line for line in bad.output.splitlines() if line.startswith("error:")]
     assert bad.exit_code == 2 and len(errors) == 1, bad.output
-    assert errors[0].startswith("error: option --hidden: must be in [8, 128]") and not (tmp_path / "x").exists()
+    assert (
+        errors[0].startswith("error: option --hidden: must be in [8, 128]") and not (tmp_path / "x").exists()
+    )
 
 
 def test_build_tiny_model_keeps_global_rng():

@@ -147,7 +147,10 @@ def invoke(*args):
     [
         (["--size", "13b"], "error: option --size: expected one of 3b, 7b, got '13b'"),
         (["--size", "3b", "--layers", "0"], "error: option --layers: must be in [1, 36] for 3b, got 0"),
-        (["--size", "7b", "--dtype", "int8"], "error: option --dtype: expected one of bfloat16, float32, float16"),
+        (
+            ["--size", "7b", "--dtype", "int8"],
+            "error: option --dtype: expected one of bfloat16, float32, float16",
+        ),
     ],
 )
 def test_model_init_cli_rejects_bad_options(tmp_path, args, message):

@@ -197,7 +197,10 @@ def one_error(result) -> str:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["pairing", "--candidate-view", "satellite"], "option --candidate-view: must differ from query_view"),
+        (
+            ["pairing", "--candidate-view", "satellite"],
+            "option --candidate-view: must differ from query_view",
+        ),
         (["pairing", "--k", "1"], "option --k: must be at least 2"),
         (["pairing", "--mix", "easy"], "option --mix: 'easy' is not band=weight"),
         (["pairing", "--split-by", "city"], "option --split-by: must be one of place, region"),
