@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from geor1.errors import ConfigError
 from geor1.sources.folder import (
     LayoutError,
     ViewCollector,
@@ -68,7 +69,7 @@ def load_cvusa(
     if split == "test":
         split = "val"
     if split not in SPLIT_FILES:
-        raise ValueError(f"unknown CVUSA split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise ConfigError("split", f"unknown CVUSA split {split!r}; choose one of {', '.join(SPLITS)}")
     split_paths = [root / "splits" / name for name in SPLIT_FILES[split]]
     missing = [p for p in split_paths if not p.is_file()]
     if missing and (split != "all" or len(missing) == len(split_paths)):
