@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError, GeoR1Error
 from geor1.eval.backends import Backend, GenerationFailure, make_backend
 from geor1.eval.cache import CacheKey, GenerationCache
 from geor1.eval.fingerprint import example_fingerprint
@@ -57,7 +57,7 @@ def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
         if sep and name == task.name:
             p = Path(path)
             if not p.exists():
-                raise GeoR1Error(f"--data {entry}: {p} does not exist")
+                raise ConfigError("data", f"{entry}: {p} does not exist")
             return task.find_data(p) if p.is_dir() else p
         if not sep:
             plain.append(Path(entry))
@@ -66,7 +66,7 @@ def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
             return task.find_data(p)
         if p.is_file():
             return p
-        raise GeoR1Error(f"--data {p}: no such file or folder")
+        raise ConfigError("data", f"{p}: no such file or folder")
     raise GeoR1Error(
         f"task '{task.name}' has no data: pass --data FOLDER or --data {task.name}=PATH "
         "(e.g. geo-r1 data earth --out data/earth, then geo-r1 data pairing/geoloc --views "
@@ -182,7 +182,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
 
     tasks = [get_task(name) for name in config.tasks]
     if not tasks:
-        raise GeoR1Error("no tasks given (--tasks pairing,geolocation,chain,…)")
+        raise ConfigError("tasks", "no tasks given (e.g. pairing,geolocation,chain)")
     sources = {t.name: resolve_data(t, config.data) for t in tasks}  # fail before loading a model
     loaded: dict[str, list[Any]] = {}
     if config.train_data:  # a test set that shows training places measures memory, not skill: refuse
@@ -197,7 +197,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
         if config.backend in ("hf", "vllm"):
             from geor1.models.loading import check_model_source
 
-            check_model_source(config.model, what="--model")  # a typo fails now, not after hub retries
+            check_model_source(config.model, what="model")  # a typo fails now, not after hub retries
         backend = make_backend(
             config.backend,
             config.model,

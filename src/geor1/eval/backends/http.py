@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError, GeoR1Error
 from geor1.eval.backends import Backend, GenerationFailure
 from geor1.eval.fingerprint import sampling_seed
 from geor1.eval.types import EvalExample, SamplingConfig
@@ -58,7 +58,9 @@ class HTTPBackend(Backend):
         from openai import OpenAI
 
         if not base_url:
-            raise GeoR1Error("--backend http needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+            raise ConfigError(
+                "base_url", "the http backend needs the server's base URL (e.g. http://127.0.0.1:8000/v1)"
+            )
         self.base_url = base_url
         self._key = api_key or os.environ.get(api_key_env) or ""
         # local servers (vLLM, geor1 serve) accept any key; the client insists on a non-empty one
