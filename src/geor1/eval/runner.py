@@ -184,12 +184,15 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
     if not tasks:
         raise ConfigError("tasks", "no tasks given (e.g. pairing,geolocation,chain)")
     sources = {t.name: resolve_data(t, config.data) for t in tasks}  # fail before loading a model
-    loaded: dict[str, list[Any]] = {}
+    # every task's data is read (lines validated, images checked) before a model loads: a bad line fails
+    # in seconds, not after the model is up
+    loaded: dict[str, list[Any]] = {
+        t.name: t.load(sources[t.name], limit=config.limit, seed=config.seed) for t in tasks
+    }
     if config.train_data:  # a test set that shows training places measures memory, not skill: refuse
         from geor1.tasks.split import check_no_shared_places
 
         for task in tasks:
-            loaded[task.name] = task.load(sources[task.name], limit=config.limit, seed=config.seed)
             metas = [e.meta for e in loaded[task.name]]
             check_no_shared_places(metas, config.train_data, f"the {task.name} data {sources[task.name]}")
     own_backend = backend is None
