@@ -62,7 +62,7 @@ def load_cvusa(
 
     ``all`` reads the split lists that are there (many copies ship only ``train-19zl.csv``); a missing
     one is named in ``result.notes``. Raises LayoutError for a missing location file, for the list of
-    ``train``/``val``, or when ``all`` finds no list at all; ValueError for an unknown split and
+    ``train``/``val``, or when ``all`` finds no list at all; ConfigError for an unknown split and
     RecordError on the first bad row when ``strict``.
     """
     root = Path(root)

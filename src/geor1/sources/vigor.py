@@ -405,7 +405,7 @@ def load_vigor(
     ``max_pair_m`` (default DEFAULT_MAX_PAIR_M). ``splits_dir`` (``splits``, ``splits__corrected``, …) and ``label_suffix``
     (``__corrected`` or ``""``) pick the label layout; left out, they are detected (see ``find_labels``).
     ``all_tiles`` adds every tile of ``satellite_list.txt`` (split mode). Raises LayoutError for a
-    missing folder or label file, ValueError for an unknown split, RecordError on the first bad row
+    missing folder or label file, ConfigError for an unknown split, RecordError on the first bad row
     when ``strict``.
     """
     root = Path(root)
