@@ -76,6 +76,6 @@ def test_report_lines():
         "skipped 7 queries with too few negatives in band hard (e.g. q0, q1, q2, q3, q4)",
         "skipped 2 queries whose place has no candidate-kind view",
         "left out 3 query views of places outside the split",
-        "dropped 4 examples beyond --limit",
+        "dropped 4 examples beyond the limit",
     ]
     assert PairingReport().lines() == ["examples written: 0"]

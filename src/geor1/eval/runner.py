@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from geor1.errors import ConfigError, GeoR1Error
+from geor1.errors import ConfigError
 from geor1.eval.backends import Backend, GenerationFailure, make_backend
 from geor1.eval.cache import CacheKey, GenerationCache
 from geor1.eval.fingerprint import example_fingerprint
@@ -67,10 +67,10 @@ def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
         if p.is_file():
             return p
         raise ConfigError("data", f"{p}: no such file or folder")
-    raise GeoR1Error(
-        f"task '{task.name}' has no data: pass --data FOLDER or --data {task.name}=PATH "
-        "(e.g. geo-r1 data earth --out data/earth, then geo-r1 data pairing/geoloc --views "
-        "data/earth/views.jsonl --out data/earth/tasks/<task>.jsonl, and --data data/earth)"
+    raise ConfigError(
+        "data",
+        f"task '{task.name}' has no data: give a FOLDER or {task.name}=PATH (a folder of task files as "
+        "geo-r1 data pairing/geoloc write them, e.g. from views built by geo-r1 data earth)",
     )
 
 

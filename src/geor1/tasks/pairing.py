@@ -142,7 +142,7 @@ class PairingReport:
         if self.outside_split:
             out.append(f"left out {self.outside_split} query views of places outside the split")
         if self.dropped_by_limit:
-            out.append(f"dropped {self.dropped_by_limit} examples beyond --limit")
+            out.append(f"dropped {self.dropped_by_limit} examples beyond the limit")
         return out
 
 

@@ -84,7 +84,7 @@ class QuestionsReport:
         out += [f"  {k}: {v}" for k, v in self.by_type.items()]
         out += [f"skipped {v}: {k}" for k, v in sorted(self.skipped.items())]
         if self.dropped_by_limit:
-            out.append(f"dropped {self.dropped_by_limit} examples beyond --limit")
+            out.append(f"dropped {self.dropped_by_limit} examples beyond the limit")
         return out
 
 

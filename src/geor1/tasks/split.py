@@ -192,5 +192,5 @@ def check_no_shared_places(test_metas: list[dict[str, object]], train_paths: lis
         f"{what} shares {len(shared)} of its {len(test_places)} places with the training data "
         f"({', '.join(map(str, train_paths))}): {names}. Split settings of the training data: "
         f"{settings(train_records)}; of this set: {settings(test_records)}. Build every task set of one "
-        "experiment with the same --split-seed, --split-by and --test-fraction."
+        "experiment with the same split seed, split unit and test fraction."
     )
