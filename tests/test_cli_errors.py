@@ -231,3 +231,116 @@ def test_training_module_entry_points_fail_with_one_line(tmp_path, cot_jsonl):
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert_one_error(done.returncode, done.stderr, "'learning_rate'")
+
+
+# ------------------------------------------------------------------------------ one error path (issue 12)
+
+
+def task_file_with_a_missing_image(tmp_path: Path, source: Path) -> tuple[Path, str]:
+    """Copy a task/CoT file and its images, delete one image of line 3; return (file, that image's path)."""
+    data = tmp_path / "data"
+    shutil.copytree(source.parent, data)
+    third = json.loads((data / source.name).read_text().splitlines()[2])
+    missing = data / third["images"][1]
+    missing.unlink()
+    return data / source.name, str(missing.resolve())
+
+
+@pytest.mark.parametrize("kind", ["sft", "grpo"])
+def test_train_with_a_missing_image_is_one_line_naming_the_task_line(
+    tmp_path, tiny_model_dir, cot_jsonl, kind
+):
+    """The same bad task file gives the same one located line from sft, grpo and eval, before any model
+    is loaded or run folder made (eval: test_eval_missing_image_fails_before_the_model)."""
+    train, missing = task_file_with_a_missing_image(tmp_path, cot_jsonl)
+    code, output, seconds = invoke(kind, sft_config(tmp_path, tiny_model_dir, train, kind))
+    line = assert_one_error(code, output, f"{train}:3", "field 'images'", "image file not found", missing)
+    assert line == f"error: {train}:3 field 'images': image file not found: {missing}"
+    assert not (tmp_path / "run").exists() and seconds < 60
+
+
+def test_eval_missing_image_fails_before_the_model(tmp_path, pairing_jsonl):
+    data, missing = task_file_with_a_missing_image(tmp_path, pairing_jsonl)
+    code, output, _ = invoke(
+        "eval", "--model", tmp_path / "no-model-yet", "--tasks", "pairing", "--data", f"pairing={data}",
+        "--runs-dir", tmp_path / "runs",
+    )  # fmt: skip
+    # the data is read before the model is even looked for: the image is what is reported
+    line = assert_one_error(code, output, f"{data}:3", missing)
+    assert line == f"error: {data}:3 field 'images': image file not found: {missing}"
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("kind", ["sft", "grpo"])
+def test_bad_yaml_key_names_the_file_and_line(tmp_path, tiny_model_dir, cot_jsonl, kind):
+    config = sft_config(tmp_path, tiny_model_dir, cot_jsonl, kind)
+    text = config.read_text()
+    config.write_text(text + "learnin_rate: 0.001\n")
+    line_no = len(text.splitlines()) + 1
+    code, output, _ = invoke(kind, config)
+    line = assert_one_error(
+        code, output, f"{config}:{line_no}", "'learnin_rate'", "did you mean 'learning_rate'"
+    )
+    assert line.startswith(
+        f"error: {config}:{line_no}: config key 'learnin_rate': unknown key for a {kind} run"
+    )
+    # a bad value is located the same way; the same key given on the command line names no file
+    config.write_text(text.replace("learning_rate: 0.003", "learning_rate: fast"))
+    value_line = 1 + next(
+        i for i, t in enumerate(config.read_text().splitlines()) if t.startswith("learning_rate")
+    )
+    assert_one_error(*invoke(kind, config)[:2], f"{config}:{value_line}: config key 'learning_rate'")
+    config.write_text(text)
+    code, output, _ = invoke(kind, config, "--learning_rate", "fast")
+    line = assert_one_error(code, output, "config key 'learning_rate'")
+    assert str(config) not in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_unexpected_exceptions_keep_their_traceback(capsys):
+    """The guard turns geor1's own errors (and OS errors on files) into one line and exit 2; anything else
+    is a bug and keeps its traceback."""
+    from geor1.commands import exit_on_error
+    from geor1.errors import ConfigError
+
+    def bad_value(limit: int = 0) -> None:
+        raise ConfigError("limit", "must be >= 0, got -1")
+
+    with pytest.raises(SystemExit) as info:
+        exit_on_error(bad_value)()
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: config key 'limit': must be >= 0, got -1"
+
+    def bug() -> None:
+        raise KeyError("oops")
+
+    with pytest.raises(KeyError):
+        exit_on_error(bug)()
+
+
+def test_every_command_is_listed_and_guarded():
+    """Commands come from the explicit lists in geor1.cli and geor1.commands.data, and every one of them
+    (and every group callback) goes through the one error guard."""
+    from geor1.cli import COMMANDS
+    from geor1.commands.data import DATA_COMMANDS
+
+    app = build_app()
+    assert [m.__name__.rsplit(".", 1)[-1] for m in COMMANDS] == [
+        "cot", "data", "demo", "eval", "model", "predict", "serve", "train",
+    ]  # fmt: skip
+    assert DATA_COMMANDS == ("data_earth", "data_views", "data_tasks", "data_export", "data_inspect")
+
+    def walk(typer_app):
+        for command in typer_app.registered_commands:
+            yield command.name, command.callback
+        if typer_app.registered_callback is not None:
+            yield "(callback)", typer_app.registered_callback.callback
+        for group in typer_app.registered_groups:
+            yield from walk(group.typer_instance)
+
+    names = []
+    for name, callback in walk(app):
+        assert getattr(callback, "__geor1_guarded__", False), name
+        names.append(name)
+    for name in ("sft", "grpo", "cot", "demo", "predict", "serve", "pairing", "views", "earth", "merge-lora"):
+        assert name in names, name

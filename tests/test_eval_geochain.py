@@ -354,7 +354,11 @@ def test_cli_runs_a_model_on_all_21_questions(tmp_path: Path, mode: str, monkeyp
 def test_cli_run_errors_before_loading_a_model(tmp_path: Path) -> None:
     data = images_tree(tmp_path)
     result = CliRunner().invoke(build_app(), ["eval", "geochain", "--model", "m", "--data", str(data)])
-    assert result.exit_code == 2 and "pass --image-root" in result.output
+    assert (
+        result.exit_code == 2
+        and "option --image-root:" in result.output
+        and "give the folder holding" in result.output
+    )
     result = CliRunner().invoke(build_app(), ["eval", "geochain", "--model", "m", "--data", str(data),
                                               "--image-root", str(tmp_path / "images_root"), "--mode", "both"])  # fmt: skip
-    assert result.exit_code == 2 and "--mode 'both'" in result.output
+    assert result.exit_code == 2 and "error: option --mode: 'both': choose one of" in result.output

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from geor1.errors import ConfigError
 from geor1.models import (
     TinySpec,
     build_tiny_model,
@@ -67,9 +68,9 @@ def test_tiny_model_is_deterministic_per_seed(tmp_path):
 
 
 def test_tiny_spec_rejects_bad_sizes():
-    with pytest.raises(ValueError, match="hidden"):
+    with pytest.raises(ConfigError, match="config key 'hidden'"):
         TinySpec(hidden=256).check()
-    with pytest.raises(ValueError, match="arch"):
+    with pytest.raises(ConfigError, match="config key 'arch'"):
         TinySpec(arch="llava").check()
     assert sum(mrope_section(128)) == 64 and sum(mrope_section(32)) == 16
 
@@ -166,7 +167,11 @@ def test_model_cli_builds_tiny_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert load_model(tmp_path / "m").config.text_config.num_hidden_layers == 1
     bad = CliRunner().invoke(build_app(), ["model", "tiny", "--out", str(tmp_path / "x"), "--hidden", "512"])
-    assert bad.exit_code != 0 and "hidden" in bad.output
+    errors = [line for line in bad.output.splitlines() if line.startswith("error:")]
+    assert bad.exit_code == 2 and len(errors) == 1, bad.output
+    assert (
+        errors[0].startswith("error: option --hidden: must be in [8, 128]") and not (tmp_path / "x").exists()
+    )
 
 
 def test_build_tiny_model_keeps_global_rng():

@@ -10,6 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from geor1.cli import build_app
+from geor1.errors import ConfigError
 from geor1.models import load_model, load_processor, real, visual_tokens_per_image
 from geor1.models.real import (
     PUBLISHED_IDS,
@@ -77,17 +78,18 @@ def test_layers_shortens_only_the_text_stack():
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("size", "13b", "size: expected one of 3b, 7b"),
-        ("layers", 0, "layers: must be in [1, 36]"),
-        ("layers", 37, "layers: must be in [1, 36]"),
-        ("arch", "qwen2_vl", "arch: expected one of qwen2_5_vl"),
-        ("dtype", "int8", "dtype: expected one of"),
-        ("min_pixels", 10**9, "min_pixels/max_pixels"),
+        ("size", "13b", "config key 'size': expected one of 3b, 7b"),
+        ("layers", 0, "config key 'layers': must be in [1, 36]"),
+        ("layers", 37, "config key 'layers': must be in [1, 36]"),
+        ("arch", "qwen2_vl", "config key 'arch': expected one of qwen2_5_vl"),
+        ("dtype", "int8", "config key 'dtype': expected one of"),
+        ("min_pixels", 10**9, "config key 'min_pixels': need 0 < min_pixels <= max_pixels"),
     ],
 )
 def test_spec_check_names_the_field(field, value, message):
-    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")) as err:
         RealSpec(**{field: value}).check()
+    assert err.value.key == field
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +145,12 @@ def invoke(*args):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--size", "13b"], "error: size: expected one of 3b, 7b, got '13b'"),
-        (["--size", "3b", "--layers", "0"], "error: layers: must be in [1, 36] for 3b, got 0"),
-        (["--size", "7b", "--dtype", "int8"], "error: dtype: expected one of bfloat16, float32, float16"),
+        (["--size", "13b"], "error: option --size: expected one of 3b, 7b, got '13b'"),
+        (["--size", "3b", "--layers", "0"], "error: option --layers: must be in [1, 36] for 3b, got 0"),
+        (
+            ["--size", "7b", "--dtype", "int8"],
+            "error: option --dtype: expected one of bfloat16, float32, float16",
+        ),
     ],
 )
 def test_model_init_cli_rejects_bad_options(tmp_path, args, message):

@@ -5,7 +5,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from geor1.cli import build_app
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError
 from geor1.predict import build_prompt, interpret, predict, write_map
 from geor1.records import prompt_text
 
@@ -27,9 +27,9 @@ def test_build_prompt_shapes_and_errors():
     pair = build_prompt("pair", 5)
     text = prompt_text(pair)
     assert text.count("<image>") == 5 and "Candidate D:" in text and "<think>" in text
-    with pytest.raises(GeoR1Error, match="exactly one image"):
+    with pytest.raises(ConfigError, match="config key .task.: geolocate takes exactly one image"):
         build_prompt("geolocate", 2)
-    with pytest.raises(GeoR1Error, match="--question"):
+    with pytest.raises(ConfigError, match="config key .question.: a free question needs"):
         build_prompt("question", 1)
 
 

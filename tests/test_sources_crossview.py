@@ -186,7 +186,7 @@ def test_vigor_cross_area_uses_protocol_cities(tmp_path: Path) -> None:
         load_vigor(root, split="cross_area_test")
     result = load_vigor(root, split="cross_area_test", cities=["SanFrancisco"])
     assert {v.meta["city"] for v in result.views} == {"SanFrancisco"} and len(result.views) == 2
-    with pytest.raises(ValueError, match="unknown VIGOR split"):
+    with pytest.raises(ConfigError, match="config key .split.: unknown VIGOR split"):
         load_vigor(root, split="train")
 
 
@@ -324,7 +324,7 @@ def test_cvusa_missing_files(tmp_path: Path) -> None:
     (root / "split_locations" / "all.csv").unlink()
     with pytest.raises(LayoutError, match=r"split_locations/all\.csv: CVUSA file not found"):
         load_cvusa(root)
-    with pytest.raises(ValueError, match="unknown CVUSA split"):
+    with pytest.raises(ConfigError, match="config key .split.: unknown CVUSA split"):
         load_cvusa(root, split="dev")
 
 

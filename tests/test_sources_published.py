@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from geor1.cli import build_app
 from geor1.commands.data_views import views_command
+from geor1.errors import ConfigError
 from geor1.records import read_views
 from geor1.sources.cvusa import load_cvusa
 from geor1.sources.folder import LayoutError, write_manifest
@@ -108,10 +109,10 @@ def test_vigor_missing_labels_name_the_folders_looked_in(tmp_path: Path) -> None
     assert "same_area_balanced_test.txt or same_area_balanced_test__corrected.txt" in message
     with pytest.raises(LayoutError, match=r"other/Chicago/same_area_balanced_test__corrected\.txt"):
         load_vigor(root, split="same_area_test", cities=["Chicago"], splits_dir="other")
-    with pytest.raises(ValueError, match="need a split"):
+    with pytest.raises(ConfigError, match="config key .split.: .*need a split"):
         load_vigor(root, splits_dir="splits__corrected")
     with pytest.raises(
-        ValueError, match="max_pair_m pairs panoramas with tiles by distance, without a split"
+        ConfigError, match="config key 'max_pair_m': pairs panoramas with tiles by distance, without a split"
     ):
         load_vigor(root, split="same_area_test", cities=["Chicago"], max_pair_m=30)
 

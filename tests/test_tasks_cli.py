@@ -128,9 +128,9 @@ def test_bad_inputs_are_named(manifest, tmp_path):
     r = run("geoloc", "--views", copy, "--out", tmp_path / "o.jsonl")
     assert r.exit_code == 2 and "views.jsonl:1 field 'image': image file not found" in r.output
     r = run("pairing", "--views", manifest, "--out", tmp_path / "o.jsonl", "--band", "hard", "--min-km", 5)
-    assert r.exit_code == 2 and "--min-km/--max-km replace --band" in r.output
+    assert one_error(r) == "error: option --band: min_km/max_km replace the band; do not give both"
     r = run("pairing", "--views", manifest, "--out", tmp_path / "o.jsonl", "--query-view", "street")
-    assert r.exit_code == 2 and "--query-view 'street'" in r.output
+    assert one_error(r).startswith("error: option --query-view: 'street': no view of that kind")
     r = run("pairing", "--views", manifest, "--out", tmp_path / "o.jsonl", "--band", "hard", "--strict")
     assert r.exit_code == 2 and "fewer than 3 other places" in r.output
     r = run("inspect", tmp_path / "nope.jsonl")
@@ -184,3 +184,44 @@ def test_test_set_sharing_places_with_the_training_data_is_refused(manifest, tmp
     r = run(*args, "--test-fraction", 0.3)  # the same split settings: no shared place
     assert r.exit_code == 0, r.output
     assert not _task_places(test) & _task_places(train)
+
+
+def one_error(result) -> str:
+    """Exit code 2 and exactly one ``error:`` line, no traceback; return that line."""
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert "Traceback" not in result.output, result.output
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["pairing", "--candidate-view", "satellite"],
+            "option --candidate-view: must differ from query_view",
+        ),
+        (["pairing", "--k", "1"], "option --k: must be at least 2"),
+        (["pairing", "--mix", "easy"], "option --mix: 'easy' is not band=weight"),
+        (["pairing", "--split-by", "city"], "option --split-by: must be one of place, region"),
+        (["pairing", "--test-fraction", "2"], "option --test-fraction: must be in [0, 1]"),
+        (["pairing", "--split", "valid"], "option --split: must be one of train, test, all"),
+        (["geoloc", "--view", "street"], "option --view: 'street': no view of that kind"),
+        (["geoloc", "--limit", "-1"], "option --limit: must be >= 0"),
+        (["questions", "--types", "weather"], "option --types: must name some of"),
+        (["instruct", "--kinds", "poem"], "option --kinds: must be among describe, geolocation"),
+    ],
+)
+def test_library_config_errors_name_the_option(manifest, tmp_path, args, line):
+    """The task builders raise ConfigError naming their config field; the CLI names its own option."""
+    out = tmp_path / "o.jsonl"
+    error = one_error(run(args[0], "--views", manifest, "--out", out, *args[1:]))
+    assert error.startswith(f"error: {line}"), error
+    assert not out.exists()
+
+
+def test_export_names_the_to_option(manifest, tmp_path):
+    tasks = tmp_path / "t.jsonl"
+    assert run("geoloc", "--views", manifest, "--out", tasks, "--limit", "2").exit_code == 0
+    error = one_error(run("export", tasks, "--to", "alpaca", "--out", tmp_path / "x.jsonl"))
+    assert error.startswith("error: option --to: must be one of"), error

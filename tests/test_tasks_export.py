@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from geor1.errors import RecordError
+from geor1.errors import ConfigError, RecordError
 from geor1.records import THINK_ANSWER_SUFFIX
 from geor1.tasks.common import load_task_examples, load_view_set, write_task_set
 from geor1.tasks.export import export_examples, read_export
@@ -91,7 +91,7 @@ def test_llamafactory_layout_and_dataset_info(task_file, tmp_path):
 
 def test_export_errors(task_file, tmp_path):
     examples = load_task_examples(task_file)
-    with pytest.raises(ValueError, match="--to must be one of"):
+    with pytest.raises(ConfigError, match="config key 'fmt': must be one of"):
         export_examples(examples, task_file, "alpaca", tmp_path / "x.jsonl")
     broken = [dict(examples[0], images=["missing.png", *examples[0]["images"][1:]])]
     with pytest.raises(RecordError, match=r"mixed\.jsonl:1 field 'images': image file not found"):

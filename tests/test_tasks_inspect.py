@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
+from geor1.errors import GeoR1Error
 from geor1.tasks.common import load_view_set
 from geor1.tasks.inspect import histogram, render, summarize
 from geor1.tasks.pairing import PairingConfig, build_pairing
@@ -58,7 +59,7 @@ def test_contact_sheet_frames_the_correct_candidate(built, tmp_path):
     assert green[:, x0 - 5 : x0].sum() >= 64  # the frame's left edge runs the tile's height
     sheet = contact_sheet(questions[:3], root / "x.jsonl", tmp_path / "q.png")
     assert Image.open(sheet).size[0] >= 760
-    with pytest.raises(ValueError, match="no examples"):
+    with pytest.raises(GeoR1Error, match="no examples"):
         contact_sheet([], root / "x.jsonl", tmp_path / "e.png")
 
 

@@ -5,6 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from geor1.errors import ConfigError
 from geor1.geo import destination, haversine_km
 from geor1.records import check_task_example, prompt_text
 from geor1.tasks.common import load_view_set
@@ -201,17 +202,18 @@ def test_shortage_is_reported_or_raised(tmp_path):
 
 def test_config_errors(views, tmp_path):
     for kwargs, msg in [
-        ({"band": "medium", "min_km": 5}, "replace --band"),
-        ({"band": "weird"}, "--band must be one of"),
-        ({"min_km": 50, "max_km": 10}, "min < max"),
-        ({"direction": "sideways"}, "--direction"),
-        ({"k": 1}, "at least 2"),
-        ({"query_view": "terrain"}, "must differ"),
-        ({"band": "mixed", "mix": {"extreme": 1.0}}, "--mix"),
+        ({"band": "medium", "min_km": 5}, "config key 'band': min_km/max_km replace the band"),
+        ({"band": "weird"}, "config key 'band': must be one of"),
+        ({"min_km": 50, "max_km": 10}, "config key 'min_km': .*min < max"),
+        ({"direction": "sideways"}, "config key 'direction'"),
+        ({"k": 1}, "config key 'k': must be at least 2"),
+        ({"query_view": "terrain"}, "config key 'candidate_view': must differ"),
+        ({"band": "mixed", "mix": {"extreme": 1.0}}, "config key 'mix'"),
     ]:
-        with pytest.raises(ValueError, match=msg):
+        with pytest.raises(ConfigError, match=msg):
             PairingConfig(**kwargs)
     with pytest.raises(
-        ValueError, match=r"--candidate-view 'street': no view of that kind .*satellite, terrain, landcover"
+        ConfigError,
+        match=r"config key 'candidate_view': 'street': no view of that kind .*satellite, terrain, landcover",
     ):
         build_pairing(views, PairingConfig(candidate_view="street"), tmp_path)

@@ -8,29 +8,34 @@ import collections
 import numpy as np
 import pytest
 
+from geor1.errors import ConfigError
 from geor1.tasks.pairing import BANDS, HALF_CIRCUMFERENCE_KM, PairingConfig, PairingReport, _assign_bands
 
 
 @pytest.mark.parametrize(
-    "kwargs,message",
+    "kwargs,key,message",
     [
-        ({"direction": "back"}, "--direction must be one of forward, both, got 'back'"),
-        ({"limit": -1}, "--limit must be >= 0, got -1"),
-        ({"band": "hard", "max_km": 50}, "--min-km/--max-km replace --band; do not give both"),
-        ({"min_km": 50, "max_km": 50}, "--min-km/--max-km must satisfy 0 <= min < max, got [50.0, 50.0]"),
-        ({"min_km": -1}, f"--min-km/--max-km must satisfy 0 <= min < max, got [-1.0, {HALF_CIRCUMFERENCE_KM}]"),
-        ({"band": "custom"}, "a custom band needs --min-km and/or --max-km"),
-        ({"band": "mixed", "mix": {"easy": 1, "tough": 1}}, "--mix names bands easy, medium, hard; got tough"),
-        ({"band": "mixed", "mix": {"easy": -1, "hard": 2}}, "--mix proportions must be >= 0 and not all 0"),
-        ({"band": "mixed", "mix": {"easy": 0, "hard": 0}}, "--mix proportions must be >= 0 and not all 0"),
-        ({"band": "mixed", "mix": {"easy": float("nan")}}, "--mix proportions must be >= 0 and not all 0"),
-        ({"band": "far"}, "--band must be one of easy, medium, hard, mixed, got 'far'"),
+        ({"direction": "back"}, "direction", "must be one of forward, both, got 'back'"),
+        ({"limit": -1}, "limit", "must be >= 0, got -1"),
+        ({"band": "hard", "max_km": 50}, "band", "min_km/max_km replace the band; do not give both"),
+        ({"min_km": 50, "max_km": 50}, "min_km", "min_km/max_km must satisfy 0 <= min < max, got [50.0, 50.0]"),
+        ({"min_km": -1}, "min_km", f"min_km/max_km must satisfy 0 <= min < max, got [-1.0, {HALF_CIRCUMFERENCE_KM}]"),
+        ({"band": "custom"}, "band", "a custom band needs min_km and/or max_km"),
+        ({"band": "mixed", "mix": {"easy": 1, "tough": 1}}, "mix", "names bands easy, medium, hard; got tough"),
+        ({"band": "mixed", "mix": {"easy": -1, "hard": 2}}, "mix", "proportions must be >= 0 and not all 0"),
+        ({"band": "mixed", "mix": {"easy": 0, "hard": 0}}, "mix", "proportions must be >= 0 and not all 0"),
+        ({"band": "mixed", "mix": {"easy": float("nan")}}, "mix", "proportions must be >= 0 and not all 0"),
+        ({"band": "far"}, "band", "must be one of easy, medium, hard, mixed, got 'far'"),
+        ({"query_view": "terrain"}, "candidate_view", "must differ from query_view, both are 'terrain'"),
+        ({"k": 1}, "k", "must be at least 2 (one positive and one negative), got 1"),
     ],
 )  # fmt: skip
-def test_refusals(kwargs, message):
-    with pytest.raises(ValueError) as err:
+def test_refusals(kwargs, key, message):
+    # the library names the config field; the CLI maps it to its option (tests/test_tasks_cli.py)
+    with pytest.raises(ConfigError) as err:
         PairingConfig(**kwargs)
-    assert str(err.value) == message
+    assert (err.value.key, err.value.reason) == (key, message)
+    assert str(err.value) == f"config key '{key}': {message}" and "--" not in str(err.value)
 
 
 def test_edges_and_bands_drawn_from():
@@ -71,6 +76,6 @@ def test_report_lines():
         "skipped 7 queries with too few negatives in band hard (e.g. q0, q1, q2, q3, q4)",
         "skipped 2 queries whose place has no candidate-kind view",
         "left out 3 query views of places outside the split",
-        "dropped 4 examples beyond --limit",
+        "dropped 4 examples beyond the limit",
     ]
     assert PairingReport().lines() == ["examples written: 0"]

@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 
+from geor1.errors import ConfigError
 from geor1.geography import lat_band
 from geor1.records import check_task_example, prompt_text
 from geor1.tasks.common import load_view_set
@@ -34,7 +35,7 @@ def test_geolocation_solutions_and_meta(views, tmp_path):
     assert len(limited) == 10 and limited == build_geolocation(
         views, GeolocationConfig(limit=10, seed=1), tmp_path
     )
-    with pytest.raises(ValueError, match="--view 'street'"):
+    with pytest.raises(ConfigError, match="config key 'views': 'street': no view of that kind"):
         build_geolocation(views, GeolocationConfig(views=["street"]), tmp_path)
 
 
@@ -106,5 +107,5 @@ def test_questions_skip_missing_metadata_and_options(tmp_path):
         views, QuestionsConfig(types=["continent", "hemisphere"], k=3, seed=2), tmp_path
     )
     assert again == examples
-    with pytest.raises(ValueError, match="--types"):
+    with pytest.raises(ConfigError, match="config key 'types': must name some of"):
         QuestionsConfig(types=["weather"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from geor1.errors import RecordError
+from geor1.errors import ConfigError, RecordError
 from geor1.records import View
 from geor1.tasks.split import (
     SplitConfig,
@@ -52,19 +52,20 @@ def test_region_cells(lat, lon, deg, cell):
 
 
 @pytest.mark.parametrize(
-    "kwargs,message",
+    "kwargs,key,message",
     [
-        ({"by": "city"}, "--split-by must be one of place, region, country, continent, got 'city'"),
-        ({"test_fraction": 1.01}, "--test-fraction must be in [0, 1], got 1.01"),
-        ({"test_fraction": -0.01}, "--test-fraction must be in [0, 1], got -0.01"),
-        ({"region_deg": 0.0}, "region cell size must be in (0, 180] degrees, got 0.0"),
-        ({"region_deg": 180.5}, "region cell size must be in (0, 180] degrees, got 180.5"),
+        ({"by": "city"}, "by", "must be one of place, region, country, continent, got 'city'"),
+        ({"test_fraction": 1.01}, "test_fraction", "must be in [0, 1], got 1.01"),
+        ({"test_fraction": -0.01}, "test_fraction", "must be in [0, 1], got -0.01"),
+        ({"region_deg": 0.0}, "region_deg", "the region cell size must be in (0, 180] degrees, got 0.0"),
+        ({"region_deg": 180.5}, "region_deg", "the region cell size must be in (0, 180] degrees, got 180.5"),
     ],
 )
-def test_split_config_refusals(kwargs, message):
-    with pytest.raises(ValueError) as err:
+def test_split_config_refusals(kwargs, key, message):
+    with pytest.raises(ConfigError) as err:
         SplitConfig(**kwargs)
-    assert str(err.value) == message
+    assert (err.value.key, err.value.reason) == (key, message)
+    assert str(err.value) == f"config key '{key}': {message}"
 
 
 def test_split_config_edges_are_allowed():
@@ -90,7 +91,7 @@ def test_missing_metadata_is_named_at_its_line(by, key):
     views = [view("a", country_code="FR", continent="Europe"), view("b", country_code="", continent="")]
     with pytest.raises(RecordError) as err:
         split_places(views, "test", SplitConfig(by=by), manifest="views.jsonl", lines=[1, 7])
-    assert str(err.value) == f"views.jsonl:7 field 'meta': --split-by {by} needs meta.{key} on every view"
+    assert str(err.value) == f"views.jsonl:7 field 'meta': splitting by {by} needs meta.{key} on every view"
     assert (err.value.path, err.value.line, err.value.field) == ("views.jsonl", 7, "meta")
 
 
@@ -120,12 +121,12 @@ def test_region_split_keeps_a_cell_together():
 
 
 def test_places_in_split_refusals():
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ConfigError) as err:
         places_in_split({"a": "train"}, "valid")
-    assert str(err.value) == "--split must be one of train, test, all, got 'valid'"
-    with pytest.raises(ValueError) as err:
+    assert str(err.value) == "config key 'split': must be one of train, test, all, got 'valid'"
+    with pytest.raises(ConfigError) as err:
         places_in_split({"a": "train"}, "test")
     assert str(err.value) == (
-        "split 'test' holds no places (try another --test-fraction, --split-seed or --split-by)"
+        "config key 'split': 'test' holds no places (try another test fraction, split seed or split unit)"
     )
     assert places_in_split({"a": "train", "b": "test"}, "train") == {"a"}

@@ -1,18 +1,19 @@
 """The ``geo-r1`` command line.
 
-Every module in ``geor1.commands`` that defines ``register(app)`` adds its commands; a new stage is a
-new module there. Heavy libraries (torch, transformers, trl) are imported inside the commands that
-need them, so ``geo-r1 --help`` and the data commands start fast.
+``COMMANDS`` lists the command modules; each defines ``register(app)``. A new stage is a new module in
+``geor1.commands`` and one entry here. Heavy libraries (torch, transformers, trl) are imported inside
+the commands that need them, so ``geo-r1 --help`` and the data commands start fast.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import typer
 
-import geor1.commands
+from geor1.commands import cot, data, demo, guard_app, model, predict, serve, train
+from geor1.commands import eval as eval_
+
+# Explicit, so a command is found by reading this list rather than by scanning the package.
+COMMANDS = (cot, data, demo, eval_, model, predict, serve, train)
 
 
 def _print_version(value: bool) -> None:
@@ -24,7 +25,7 @@ def _print_version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    """Return the Typer app with every command module under ``geor1.commands`` registered."""
+    """Return the Typer app with every module of ``COMMANDS`` registered and every command guarded."""
     app = typer.Typer(
         help="geor1: teach vision-language models to reason about places (Geo-R1).",
         no_args_is_help=True,
@@ -39,13 +40,10 @@ def build_app() -> typer.Typer:
     ) -> None:
         """geor1: teach vision-language models to reason about places (Geo-R1)."""
 
-    for info in sorted(pkgutil.iter_modules(geor1.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"geor1.commands.{info.name}")
-        register = getattr(module, "register", None)
-        if callable(register):
-            register(app)
+    for module in COMMANDS:
+        module.register(app)
     # One path for errors: every geor1 error of every command is one `error:` line and exit code 2.
-    geor1.commands.guard_app(app)
+    guard_app(app)
     return app
 
 

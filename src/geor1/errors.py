@@ -33,8 +33,19 @@ class RecordError(GeoR1Error, ValueError):
 
 
 class ConfigError(GeoR1Error, ValueError):
-    """A bad configuration value, named by its key."""
+    """A bad configuration value, named by its key (a config field, not a command-line flag: the CLI maps
+    fields to its options), and by the config file and line that set it when there is one."""
 
-    def __init__(self, key: str, message: str):
+    def __init__(self, key: str, message: str, *, path: str | Path | None = None, line: int | None = None):
         self.key = key
-        super().__init__(f"config key '{key}': {message}")
+        self.reason = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        where = ""
+        if self.path is not None:
+            where = self.path + (f":{line}" if line is not None else "") + ": "
+        super().__init__(f"{where}config key '{key}': {message}")
+
+    def located(self, path: str | Path, line: int | None = None) -> ConfigError:
+        """Return a copy of this error that also names the config file (and line) that set the key."""
+        return ConfigError(self.key, self.reason, path=path, line=line)

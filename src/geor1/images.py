@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 import warnings
 from pathlib import Path
 
@@ -44,3 +46,13 @@ def check_image(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> tupl
     """Return ``(width, height)`` after fully decoding the image (see ``open_image`` for errors)."""
     im = open_image(path, max_pixels=max_pixels)
     return im.size
+
+
+def image_data_url(path: str | Path) -> str:
+    """Return a file's bytes as a ``data:<mime>;base64,…`` URL (MIME type from the extension, PNG if
+    unknown), the form OpenAI-compatible chat endpoints take; raise RecordError if the file is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError("image file not found", path=path, field="image")
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"

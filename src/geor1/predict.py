@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError, GeoR1Error
 from geor1.records import user_prompt
 
 TASKS = ("geolocate", "pair", "question")
@@ -27,15 +27,15 @@ def build_prompt(
 
     if task == "question":
         if not question:
-            raise GeoR1Error("a free question needs --question TEXT")
+            raise ConfigError("question", "a free question needs the question text")
         return user_prompt(question, n_images)
     if task == "geolocate":
         if n_images != 1:
-            raise GeoR1Error(f"--task geolocate takes exactly one image, got {n_images}")
+            raise ConfigError("task", f"geolocate takes exactly one image, got {n_images}")
         return user_prompt(question or GEOLOCATION_QUESTION, 1)
     if task == "pair":
         if not 3 <= n_images <= 9:
-            raise GeoR1Error(f"--task pair takes a query and 2-8 candidates, got {n_images} images")
+            raise ConfigError("task", f"pair takes a query and 2-8 candidates, got {n_images} images")
         letters = option_letters(n_images - 1)
         labels = [f"Query ({view} view):"] + [f"Candidate {letter}:" for letter in letters]
         return user_prompt(question or PAIRING_QUESTION, n_images, labels)

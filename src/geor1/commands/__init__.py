@@ -1,11 +1,17 @@
-"""CLI command modules. A module here that defines ``register(app: typer.Typer)`` is picked up by
-``geor1.cli``; ``data_*`` modules add subcommands to the ``data`` group instead (see ``data.py``)."""
+"""CLI command modules and the one error path every command goes through.
+
+A command module defines ``register(app: typer.Typer)`` and is listed in ``geor1.cli.COMMANDS``;
+``data_*`` modules add subcommands to the ``data`` group instead (listed in ``data.DATA_COMMANDS``).
+Library code raises ``ConfigError``/``RecordError`` naming config fields and records; only this layer
+turns them into an ``error:`` line, naming an option where the running command has one for the field.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,30 +46,79 @@ def describe_os_error(exc: OSError) -> str:
     return reason
 
 
-def exit_on_error(func: F) -> F:
-    """Wrap a command so that every geor1 error (and an OS error on a file) ends it with one
-    ``error: …`` line on stderr and exit code 2 instead of a traceback.
+def command_options(func: Callable[..., Any]) -> dict[str, str]:
+    """Return ``{parameter name: its long option}`` of a Typer command function (``query_view`` ->
+    ``--query-view``), read from the ``typer.Option`` defaults of its signature."""
+    import inspect
 
-    Set ``GEOR1_TRACEBACK=1`` to let the exception through with its traceback.
+    from typer.models import OptionInfo
+
+    options = {}
+    for name, param in inspect.signature(func).parameters.items():
+        info = param.default
+        if isinstance(info, OptionInfo):
+            decls = [d for d in (info.param_decls or ()) if d.startswith("--")]
+            options[name] = max(decls, key=len) if decls else "--" + name.replace("_", "-")
+    return options
+
+
+def error_line(exc: BaseException, options: Mapping[str, str] | None = None) -> str:
+    """Return the one-line message the CLI prints for an expected error: a geor1 error (a ConfigError
+    whose key ``options`` maps to a command-line option is named by that option), an OS error on a
+    file, or input nested too deeply to read."""
+    from geor1.errors import ConfigError, GeoR1Error
+
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to read (RecursionError)"
+    if isinstance(exc, ConfigError) and exc.path is None and options and exc.key in options:
+        return f"option {options[exc.key]}: {exc.reason}"
+    if isinstance(exc, OSError) and not isinstance(exc, GeoR1Error):
+        return describe_os_error(exc)
+    return str(exc)
+
+
+@contextlib.contextmanager
+def one_error_line(options: Mapping[str, str] | None = None) -> Iterator[None]:
+    """End the block with one ``error: …`` line on stderr and exit code 2 on a geor1 error, an OS error
+    on a file or a RecursionError; any other exception keeps its traceback (it is a bug).
+
+    Set ``GEOR1_TRACEBACK=1`` to let every exception through with its traceback.
     """
-    import typer
-
     from geor1.errors import GeoR1Error
+
+    try:
+        yield
+    except (GeoR1Error, OSError, RecursionError) as exc:
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        print_error(error_line(exc, options))
+        # SystemExit, not typer.Exit: the same exit works inside a click command and in the
+        # ``python -m geor1.train.*`` entry points that run without click.
+        raise SystemExit(2) from None
+
+
+def field_options(**aliases: str) -> Callable[[F], F]:
+    """Declare, on a command function, the options of config fields whose option name differs from the
+    field name (``@field_options(by="--split-by")``), for the error line of a ConfigError."""
+
+    def mark(func: F) -> F:
+        func.__geor1_field_options__ = dict(aliases)  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def exit_on_error(func: F) -> F:
+    """Wrap a command so that its expected errors end it as ``one_error_line`` says, a ConfigError
+    naming the command's option for the config field: the parameter of the same name, or the one
+    ``field_options`` declares."""
+
+    options = {**command_options(func), **getattr(func, "__geor1_field_options__", {})}
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with one_error_line(options):
             return func(*args, **kwargs)
-        except (GeoR1Error, OSError, RecursionError) as exc:
-            if os.environ.get(TRACEBACK_ENV):
-                raise
-            if isinstance(exc, RecursionError):
-                print_error("input nested too deeply to read (RecursionError)")
-            elif isinstance(exc, OSError) and not isinstance(exc, GeoR1Error):
-                print_error(describe_os_error(exc))
-            else:
-                print_error(exc)
-            raise typer.Exit(2) from None
 
     wrapper.__geor1_guarded__ = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from geor1.commands import print_error
 from geor1.errors import GeoR1Error
 
 err = Console(stderr=True)
@@ -191,17 +190,13 @@ def cot(
             from geor1.cot.dataset import save_cot_dataset
 
             save_cot_dataset(out_path, hf_dataset)
-    except (GeoR1Error, ValueError, FileNotFoundError) as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
     finally:
         if teacher_obj is not None:
             teacher_obj.close()
     _print_summary(summary, out_path, log_path_for(out_path), hf_dataset)
     failure = summary.failure(max_error_share)
     if failure is not None:  # a run that made nothing (or mostly failed) must not look like a success
-        print_error(f"cot run failed: {failure}")
-        raise typer.Exit(2)
+        raise GeoR1Error(f"cot run failed: {failure}")
 
 
 def _print_summary(summary: Any, out_path: Path, log_path: Path, hf_dataset: Path | None) -> None:

@@ -8,26 +8,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from geor1.commands import print_error
+from geor1.commands import field_options
 from geor1.commands.data import data_app
-from geor1.errors import ConfigError, GeoR1Error
 
 out = Console()
-
-# EarthConfig field -> the CLI option that sets it (for error messages that name the option).
-OPTION_OF_FIELD = {
-    "places": "--places",
-    "seed": "--seed",
-    "footprint_deg": "--footprint-deg",
-    "size_px": "--size",
-    "context_factor": "--context-factor",
-    "countries": "--countries",
-    "continents": "--continents",
-    "bbox": "--bbox",
-    "min_spacing_km": "--min-spacing-km",
-    "min_land_share": "--min-land-share",
-    "terrain_source": "--terrain",
-}
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -57,6 +41,8 @@ def _parse_bbox(text: str | None) -> list[float] | None:
     "(Blue Marble), terrain (shaded relief), landcover (MODIS IGBP) and context views plus verifiable "
     "metadata. GeoNames (cities1000) has no population column: filter by country, continent, bbox, spacing.",
 )
+# EarthConfig fields whose option has another name (the others are named like their field).
+@field_options(size_px="--size", terrain_source="--terrain")
 def earth(
     out_dir: Path = typer.Option(
         ..., "--out", help="Folder to write images/, views.jsonl, places.jsonl, earth.json."
@@ -105,32 +91,23 @@ def earth(
     """
     from geor1.sources.earth import EarthConfig, build_earth_from_config, is_complete_build, read_build_info
 
-    try:
-        config = EarthConfig(
-            places=places,
-            seed=seed,
-            footprint_deg=footprint_deg,
-            size_px=size,
-            context_factor=context_factor,
-            countries=_split_list(countries),
-            continents=_split_list(continents),
-            bbox=_parse_bbox(bbox),
-            min_spacing_km=min_spacing_km,
-            min_land_share=min_land_share,
-            terrain_source=terrain,
-        )
-    except ConfigError as exc:
-        option = OPTION_OF_FIELD.get(exc.key, exc.key)
-        message = str(exc).split(": ", 1)[-1]
-        raise typer.BadParameter(message, param_hint=f"'{option}'") from None
+    config = EarthConfig(
+        places=places,
+        seed=seed,
+        footprint_deg=footprint_deg,
+        size_px=size,
+        context_factor=context_factor,
+        countries=_split_list(countries),
+        continents=_split_list(continents),
+        bbox=_parse_bbox(bbox),
+        min_spacing_km=min_spacing_km,
+        min_land_share=min_land_share,
+        terrain_source=terrain,
+    )
 
     started = time.perf_counter()
     reused = not force and is_complete_build(out_dir, config)
-    try:
-        manifest = build_earth_from_config(out_dir, config, force=force, progress=not quiet)
-    except GeoR1Error as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
+    manifest = build_earth_from_config(out_dir, config, force=force, progress=not quiet)
     elapsed = time.perf_counter() - started
 
     counts = read_build_info(out_dir)["counts"]

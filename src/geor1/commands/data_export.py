@@ -6,11 +6,13 @@ from pathlib import Path
 
 import typer
 
+from geor1.commands import field_options
 from geor1.commands.data import data_app
-from geor1.commands.data_tasks import out, user_errors
+from geor1.commands.data_tasks import out
 
 
 @data_app.command("export")
+@field_options(fmt="--to")
 def export(
     task_file: Path = typer.Argument(
         ..., help="Task file (JSONL) written by pairing/geoloc/questions or CoT."
@@ -25,13 +27,10 @@ def export(
     from geor1.tasks.common import load_task_examples
     from geor1.tasks.export import export_examples
 
-    with user_errors():
-        examples = load_task_examples(task_file)
-        n = export_examples(examples, task_file, to, out_path, dataset_name=name)
-        out.print(f"wrote {n} {to} records to {out_path}")
-        if to == "llamafactory":
-            out.print(
-                f"registered dataset {name or out_path.stem!r} in {out_path.parent / 'dataset_info.json'}"
-            )
-        else:
-            out.print(f"VLM-R1: pass --data_file_paths {out_path} --image_folders {out_path.parent}")
+    examples = load_task_examples(task_file)
+    n = export_examples(examples, task_file, to, out_path, dataset_name=name)
+    out.print(f"wrote {n} {to} records to {out_path}")
+    if to == "llamafactory":
+        out.print(f"registered dataset {name or out_path.stem!r} in {out_path.parent / 'dataset_info.json'}")
+    else:
+        out.print(f"VLM-R1: pass --data_file_paths {out_path} --image_folders {out_path.parent}")

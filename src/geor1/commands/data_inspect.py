@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from geor1.commands.data import data_app
-from geor1.commands.data_tasks import out, user_errors
+from geor1.commands.data_tasks import out
+from geor1.errors import GeoR1Error
 
 
 @data_app.command("inspect")
@@ -20,12 +21,11 @@ def inspect(
     from geor1.tasks.common import load_task_examples
     from geor1.tasks.inspect import render, summarize
 
-    with user_errors():
-        summary = summarize(load_task_examples(task_file))
-        if as_json:
-            typer.echo(json.dumps(summary, indent=2))
-        else:
-            render(summary, out, title=str(task_file))
+    summary = summarize(load_task_examples(task_file))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        render(summary, out, title=str(task_file))
 
 
 @data_app.command("preview")
@@ -46,14 +46,13 @@ def preview(
     from geor1.tasks.common import load_task_examples
     from geor1.tasks.preview import contact_sheet
 
-    with user_errors():
-        if n < 1 or tile < 16:
-            raise ValueError("--n must be >= 1 and --tile >= 16")
-        examples = load_task_examples(task_file)
-        if seed is not None:
-            pick = np.sort(np.random.default_rng(seed).permutation(len(examples))[:n])
-            examples = [examples[i] for i in pick]
-        else:
-            examples = examples[:n]
-        contact_sheet(examples, task_file, out_path, tile=tile)
-        out.print(f"wrote a contact sheet of {len(examples)} examples to {out_path}")
+    if n < 1 or tile < 16:
+        raise GeoR1Error("--n must be >= 1 and --tile >= 16")
+    examples = load_task_examples(task_file)
+    if seed is not None:
+        pick = np.sort(np.random.default_rng(seed).permutation(len(examples))[:n])
+        examples = [examples[i] for i in pick]
+    else:
+        examples = examples[:n]
+    contact_sheet(examples, task_file, out_path, tile=tile)
+    out.print(f"wrote a contact sheet of {len(examples)} examples to {out_path}")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
-from geor1.commands import print_error
+from geor1.commands import field_options
 from geor1.commands.data import data_app
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError, GeoR1Error
 
 out = Console()
 
@@ -48,14 +47,9 @@ HF_OPT = typer.Option(
 )
 
 
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn expected errors (bad input, bad options) into a red message and exit code 2."""
-    try:
-        yield
-    except (GeoR1Error, ValueError, FileNotFoundError) as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
+# Config fields of SplitConfig, GeolocationConfig and InstructionConfig whose option has another name.
+SPLIT_FIELDS = {"by": "--split-by"}
+VIEW_FIELDS = {**SPLIT_FIELDS, "views": "--view"}
 
 
 def progress(desc: str) -> Callable[[Any], Any]:
@@ -88,7 +82,7 @@ def _write(
     from geor1.tasks.split import check_no_shared_places
 
     if not examples:
-        raise ValueError("no examples to write (see the skip counts above); nothing written")
+        raise GeoR1Error("no examples to write (see the skip counts above); nothing written")
     for example in examples:  # every task file records how its places were split
         example["meta"]["split_config"] = split_config
     check_no_shared_places([e["meta"] for e in examples], list(train_tasks or []), f"{out_path}")
@@ -105,13 +99,14 @@ def _parse_mix(text: str) -> dict[str, float]:
         try:
             mix[name.strip()] = float(weight) if sep else float("nan")
         except ValueError:
-            raise ValueError(f"--mix: {part!r} is not band=weight") from None
+            raise ConfigError("mix", f"{part!r} is not band=weight") from None
         if not sep:
-            raise ValueError(f"--mix: {part!r} is not band=weight")
+            raise ConfigError("mix", f"{part!r} is not band=weight")
     return mix
 
 
 @data_app.command("pairing")
+@field_options(**SPLIT_FIELDS)
 def pairing(
     views: Path = VIEWS_OPT,
     out_path: Path = OUT_OPT,
@@ -149,31 +144,31 @@ def pairing(
     from geor1.tasks.common import load_view_set
     from geor1.tasks.pairing import PairingConfig, build_pairing
 
-    with user_errors():
-        config = PairingConfig(
-            query_view=query_view,
-            candidate_view=candidate_view,
-            k=k,
-            band=band,
-            min_km=min_km,
-            max_km=max_km,
-            mix=_parse_mix(mix),
-            direction=direction,
-            seed=seed,
-            limit=limit,
-            strict=strict,
-        )
-        view_set = load_view_set(views)
-        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
-        examples, report = build_pairing(
-            view_set, config, out_path.parent, places=places, split=split, progress=progress("pairing")
-        )
-        for line in report.lines():
-            out.print(line, highlight=False)
-        _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    config = PairingConfig(
+        query_view=query_view,
+        candidate_view=candidate_view,
+        k=k,
+        band=band,
+        min_km=min_km,
+        max_km=max_km,
+        mix=_parse_mix(mix),
+        direction=direction,
+        seed=seed,
+        limit=limit,
+        strict=strict,
+    )
+    view_set = load_view_set(views)
+    places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+    examples, report = build_pairing(
+        view_set, config, out_path.parent, places=places, split=split, progress=progress("pairing")
+    )
+    for line in report.lines():
+        out.print(line, highlight=False)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks)
 
 
 @data_app.command("geoloc")
+@field_options(**VIEW_FIELDS)
 def geoloc(
     views: Path = VIEWS_OPT,
     out_path: Path = OUT_OPT,
@@ -192,19 +187,19 @@ def geoloc(
     from geor1.tasks.common import load_view_set
     from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
 
-    with user_errors():
-        config = GeolocationConfig(
-            views=[v.strip() for v in view.split(",") if v.strip()], seed=seed, limit=limit
-        )
-        view_set = load_view_set(views)
-        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
-        examples = build_geolocation(
-            view_set, config, out_path.parent, places=places, split=split, progress=progress("geoloc")
-        )
-        _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    config = GeolocationConfig(
+        views=[v.strip() for v in view.split(",") if v.strip()], seed=seed, limit=limit
+    )
+    view_set = load_view_set(views)
+    places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+    examples = build_geolocation(
+        view_set, config, out_path.parent, places=places, split=split, progress=progress("geoloc")
+    )
+    _write(examples, out_path, hf_dataset, split_config, train_tasks)
 
 
 @data_app.command("questions")
+@field_options(**SPLIT_FIELDS)
 def questions(
     views: Path = VIEWS_OPT,
     out_path: Path = OUT_OPT,
@@ -227,20 +222,20 @@ def questions(
     from geor1.tasks.common import load_view_set
     from geor1.tasks.questions import QUESTION_TYPES, QuestionsConfig, build_questions
 
-    with user_errors():
-        chosen = [t.strip() for t in types.split(",") if t.strip()] if types else list(QUESTION_TYPES)
-        config = QuestionsConfig(view=view, types=chosen, k=k, seed=seed, limit=limit)
-        view_set = load_view_set(views)
-        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
-        examples, report = build_questions(
-            view_set, config, out_path.parent, places=places, split=split, progress=progress("questions")
-        )
-        for line in report.lines():
-            out.print(line, highlight=False)
-        _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    chosen = [t.strip() for t in types.split(",") if t.strip()] if types else list(QUESTION_TYPES)
+    config = QuestionsConfig(view=view, types=chosen, k=k, seed=seed, limit=limit)
+    view_set = load_view_set(views)
+    places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+    examples, report = build_questions(
+        view_set, config, out_path.parent, places=places, split=split, progress=progress("questions")
+    )
+    for line in report.lines():
+        out.print(line, highlight=False)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks)
 
 
 @data_app.command("instruct")
+@field_options(**VIEW_FIELDS)
 def instruct(
     views: Path = VIEWS_OPT,
     out_path: Path = OUT_OPT,
@@ -264,14 +259,13 @@ def instruct(
     from geor1.tasks.common import load_view_set
     from geor1.tasks.describe import InstructionConfig, build_instructions
 
-    with user_errors():
-        config = InstructionConfig(
-            views=[v.strip() for v in view.split(",") if v.strip()],
-            kinds=[k.strip() for k in kinds.split(",") if k.strip()],
-            seed=seed,
-            limit=limit,
-        )
-        view_set = load_view_set(views)
-        places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
-        examples = build_instructions(view_set, config, out_path.parent, places=places, split=split)
-        _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    config = InstructionConfig(
+        views=[v.strip() for v in view.split(",") if v.strip()],
+        kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+        seed=seed,
+        limit=limit,
+    )
+    view_set = load_view_set(views)
+    places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
+    examples = build_instructions(view_set, config, out_path.parent, places=places, split=split)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks)

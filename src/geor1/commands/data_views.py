@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from geor1.commands import print_error
+from geor1.commands import field_options
 from geor1.commands.data import data_app
 from geor1.errors import GeoR1Error
 from geor1.sources.folder import write_manifest
@@ -14,6 +14,7 @@ from geor1.sources.registry import SOURCES, load_views
 
 
 @data_app.command("views")
+@field_options(cities="--city")
 def views_command(
     source: str = typer.Option(..., "--source", help=f"View source: {', '.join(SOURCES)}."),
     out: Path = typer.Option(
@@ -100,15 +101,11 @@ def views_command(
             or (name == "max_pair_m" and value is not None)
         ):
             options[name] = value
-    try:
-        result = load_views(source, root, **options)
-        if not result.views:
-            typer.echo(result.summary(), err=True)
-            raise GeoR1Error(f"no views read from source {source!r}; nothing written")
-        written = write_manifest(out, result.views, result.root)
-    except (GeoR1Error, ValueError) as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
+    result = load_views(source, root, **options)
+    if not result.views:
+        typer.echo(result.summary(), err=True)
+        raise GeoR1Error(f"no views read from source {source!r}; nothing written")
+    written = write_manifest(out, result.views, result.root)
     kinds = ", ".join(f"{kind}: {n}" for kind, n in result.kinds().items())
     places = len({v.place for v in result.views})
     typer.echo(f"wrote {written} views of {places} place(s) to {out} ({kinds})")

@@ -38,14 +38,8 @@ def demo(
     """
     from rich.console import Console
 
-    from geor1.commands import print_error
     from geor1.demo import DemoConfig, run_demo
-    from geor1.errors import GeoR1Error
 
     err = Console(stderr=True)
-    try:
-        config = DemoConfig.from_overrides(settings, quick=quick, out=out, seed=seed, threads=threads)
-        run_demo(config, force=force, console=err, workers=workers)
-    except GeoR1Error as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
+    config = DemoConfig.from_overrides(settings, quick=quick, out=out, seed=seed, threads=threads)
+    run_demo(config, force=force, console=err, workers=workers)

@@ -9,8 +9,6 @@ same as ``geo-r1 eval run …``), ``geo-r1 eval imageo --predictions F --truth C
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -22,20 +20,6 @@ eval_app = typer.Typer(
 )
 
 _BACKENDS = ("hf", "http", "vllm")
-
-
-@contextmanager
-def clean_errors() -> Iterator[None]:
-    """Turn a GeoR1Error (a bad input, named by the error) into an ``error: …`` line on stderr and exit
-    code 2, as ``geo-r1 cot`` does, instead of a traceback."""
-    from geor1.commands import print_error
-    from geor1.errors import GeoR1Error
-
-    try:
-        yield
-    except GeoR1Error as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
 
 
 def _run_options(
@@ -86,8 +70,7 @@ def _run_options(
         plots=not no_plots,
         train_data=[str(p) for p in train_data or []],
     )
-    with clean_errors():
-        out = run_eval(config)
+    out = run_eval(config)
     print_headline(config.eval_dir, config.tasks, seed=config.seed, n_boot=config.n_boot)
     Console().print(f"[green]report:[/green] {out}")
 
@@ -231,8 +214,7 @@ def eval_imageo(
     """Score an IMAGEO-Bench result file (default: the benchmark authors' own scoring)."""
     from geor1.eval.imageo import score_imageo_files
 
-    with clean_errors():
-        metrics = score_imageo_files(predictions, truth, normalize=normalize, count_unparsed=count_unparsed)
+    metrics = score_imageo_files(predictions, truth, normalize=normalize, count_unparsed=count_unparsed)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return
@@ -348,59 +330,54 @@ def eval_geochain(
 ) -> None:
     """GeoChain: score a predictions file (--predictions F --truth T), or run a model on GeoChain's 21
     questions (--model M --data T --image-root DIR) and score it."""
-    from geor1.commands import print_error
     from geor1.errors import GeoR1Error
 
-    try:
-        if predictions is not None or truth is not None:
-            if model is not None:
-                raise GeoR1Error(
-                    "give either --predictions/--truth (score a file) or --model/--data (run a model)"
-                )
-            if predictions is None or truth is None:
-                raise GeoR1Error("scoring a file needs both --predictions F and --truth T")
-            from geor1.eval.geochain import score_files
-
-            metrics = score_files(predictions, truth)
-            title = f"GeoChain: {predictions.name}"
-        elif model is not None:
-            if data is None:
-                raise GeoR1Error("--model needs --data, the GeoChain CSV/Parquet to ask")
-            if backend not in _BACKENDS:
-                raise GeoR1Error(f"--backend must be one of {', '.join(_BACKENDS)}")
-            from geor1.eval.backends import make_backend
-            from geor1.eval.geochain_run import GeoChainRunConfig, rows_with_images, run_geochain
-            from geor1.eval.types import SamplingConfig
-
-            config = GeoChainRunConfig(data, image_root, mode, prompt_style, limit, seed)
-            rows_with_images(config)  # fail on the data before loading a model
-            engine = make_backend(
-                backend,
-                model,
-                batch_size=batch_size,
-                base_url=base_url,
-                api_key=api_key,
-                api_key_env=api_key_env,
-                concurrency=concurrency,
-            )
-            eval_dir = runs_dir / (run or Path(model).name or "eval") / "eval"
-            sampling = SamplingConfig(
-                temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
-            )
-            try:
-                doc = run_geochain(config, engine, eval_dir, sampling, model)
-            finally:
-                engine.close()
-            metrics = doc["metrics"]
-            title = f"GeoChain ({mode}): {model}"
-            typer.echo(f"wrote {doc['path']} and {doc['predictions']}", err=True)
-        else:
+    if predictions is not None or truth is not None:
+        if model is not None:
             raise GeoR1Error(
-                "give --predictions F --truth T to score a file, or --model M --data T to run a model"
+                "give either --predictions/--truth (score a file) or --model/--data (run a model)"
             )
-    except GeoR1Error as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
+        if predictions is None or truth is None:
+            raise GeoR1Error("scoring a file needs both --predictions F and --truth T")
+        from geor1.eval.geochain import score_files
+
+        metrics = score_files(predictions, truth)
+        title = f"GeoChain: {predictions.name}"
+    elif model is not None:
+        if data is None:
+            raise GeoR1Error("--model needs --data, the GeoChain CSV/Parquet to ask")
+        if backend not in _BACKENDS:
+            raise GeoR1Error(f"--backend must be one of {', '.join(_BACKENDS)}")
+        from geor1.eval.backends import make_backend
+        from geor1.eval.geochain_run import GeoChainRunConfig, rows_with_images, run_geochain
+        from geor1.eval.types import SamplingConfig
+
+        config = GeoChainRunConfig(data, image_root, mode, prompt_style, limit, seed)
+        rows_with_images(config)  # fail on the data before loading a model
+        engine = make_backend(
+            backend,
+            model,
+            batch_size=batch_size,
+            base_url=base_url,
+            api_key=api_key,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+        )
+        eval_dir = runs_dir / (run or Path(model).name or "eval") / "eval"
+        sampling = SamplingConfig(
+            temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
+        )
+        try:
+            doc = run_geochain(config, engine, eval_dir, sampling, model)
+        finally:
+            engine.close()
+        metrics = doc["metrics"]
+        title = f"GeoChain ({mode}): {model}"
+        typer.echo(f"wrote {doc['path']} and {doc['predictions']}", err=True)
+    else:
+        raise GeoR1Error(
+            "give --predictions F --truth T to score a file, or --model M --data T to run a model"
+        )
     if as_json:
         typer.echo(json.dumps(metrics, indent=2, ensure_ascii=False))
         return
@@ -420,8 +397,7 @@ def eval_compare(
 
     from geor1.eval.compare import compare_runs
 
-    with clean_errors():
-        table, markdown = compare_runs(runs, runs_dir=runs_dir, seed=seed, n_boot=n_boot)
+    table, markdown = compare_runs(runs, runs_dir=runs_dir, seed=seed, n_boot=n_boot)
     Console().print(table)
     if out is not None:
         from geor1.io import atomic_write_text

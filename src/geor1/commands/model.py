@@ -45,10 +45,7 @@ def tiny(
         max_pixels=max_pixels,
         seed=seed,
     )
-    try:
-        spec.check()
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    spec.check()
     folder = save_tiny_model(spec, out)
     typer.echo(f"tiny {arch} model saved to {folder}")
 
@@ -119,7 +116,7 @@ def init(
 ) -> None:
     """Build a randomly initialised Qwen2.5-VL-3B/7B (published text and vision configs, Qwen's special
     tokens and chat template); --layers shortens the text stack for CPU runs."""
-    from geor1.commands import print_error
+    from geor1.errors import GeoR1Error
     from geor1.models.real import RealSpec, memory_available, memory_needed, save_real_model
 
     spec = RealSpec(
@@ -131,20 +128,16 @@ def init(
         max_pixels=max_pixels,
         seed=seed,
     )
-    try:
-        spec.check()
-        needed, available = memory_needed(spec), memory_available()
-        # Checked up front: running out of memory halfway kills the process without a message.
-        if available is not None and needed > available:
-            raise ValueError(
-                f"--size {spec.size} with {spec.text_layers} text layers needs {needed / 2**30:.1f} GiB for its "
-                f"{spec.dtype} weights, {available / 2**30:.1f} GiB is available; pass --layers N to shorten "
-                "the text stack"
-            )
-        folder = save_real_model(spec, out)
-    except ValueError as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
+    spec.check()
+    needed, available = memory_needed(spec), memory_available()
+    # Checked up front: running out of memory halfway kills the process without a message.
+    if available is not None and needed > available:
+        raise GeoR1Error(
+            f"--size {spec.size} with {spec.text_layers} text layers needs {needed / 2**30:.1f} GiB for its "
+            f"{spec.dtype} weights, {available / 2**30:.1f} GiB is available; pass --layers N to shorten "
+            "the text stack"
+        )
+    folder = save_real_model(spec, out)
     typer.echo(
         f"{arch} {spec.size} ({spec.text_layers} text layers, {needed / 2**30:.2f} GiB of {spec.dtype} weights) "
         f"saved to {folder}"

@@ -26,8 +26,6 @@ def predict_command(
     from rich.panel import Panel
     from rich.text import Text
 
-    from geor1.commands import print_error
-    from geor1.errors import GeoR1Error
     from geor1.predict import TASKS, predict, write_map
 
     console = Console()
@@ -36,20 +34,16 @@ def predict_command(
         raise typer.BadParameter(f"choose from {', '.join(TASKS[:2])}", param_hint="--task")
     if not (model / "config.json").is_file():
         raise typer.BadParameter(f"{model} has no config.json", param_hint="--model")
-    try:
-        with console.status("thinking…"):
-            pred = predict(
-                model,
-                list(images),
-                task=kind,
-                question=question or None,
-                max_new_tokens=max_new_tokens,
-                temperature=temperature,
-                seed=seed,
-            )
-    except GeoR1Error as exc:
-        print_error(exc)
-        raise typer.Exit(2) from None
+    with console.status("thinking…"):
+        pred = predict(
+            model,
+            list(images),
+            task=kind,
+            question=question or None,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
     # Model text is shown as plain Text: read as rich markup, "[/]" would raise and "[b]" would vanish.
     if pred.untagged:
         # The text is one untagged answer; showing it as reasoning and again as answer misleads.

@@ -269,12 +269,7 @@ def make_model(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         max_pixels=config.max_pixels,
         seed=config.seed,
     )
-    try:
-        spec.check()
-    except ValueError as exc:
-        from geor1.errors import ConfigError
-
-        raise ConfigError("model", str(exc)) from None
+    spec.check()
     folder = save_tiny_model(spec, paths.model("init"))
     model, processor = load_model(folder, dtype="float32"), load_processor(folder)
     return {

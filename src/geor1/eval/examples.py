@@ -10,7 +10,8 @@ from geor1.eval.types import EvalExample
 
 def examples_from_task_file(path: Path, task: str | None = None) -> list[EvalExample]:
     """Return the examples of a task-example JSONL (images made absolute), keeping only ``task`` when
-    given; RecordError (file:line) on a bad line or a file holding none of that task."""
+    given; RecordError (file:line) on a bad line, an image that is not there, or a file holding none of
+    that task."""
     from geor1.io import iter_jsonl
     from geor1.records import check_task_example
     from geor1.tasks.common import resolve_images
@@ -20,11 +21,15 @@ def examples_from_task_file(path: Path, task: str | None = None) -> list[EvalExa
         check_task_example(obj, path=path, line=line)
         if task is not None and obj.get("task") != task:
             continue
+        images = resolve_images(obj, path)
+        for image in images:
+            if not image.is_file():
+                raise RecordError(f"image file not found: {image}", path=path, line=line, field="images")
         out.append(
             EvalExample(
                 id=str(obj["id"]),
                 prompt=obj["prompt"],
-                images=[str(p) for p in resolve_images(obj, path)],
+                images=[str(p) for p in images],
                 solution=obj["solution"],
                 meta=dict(obj.get("meta") or {}),
                 source=f"{path}:{line}",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError
 from geor1.eval.answers import answer_text
 from geor1.eval.geochain import Row, judge_rows, questions, read_rows, summarize
 from geor1.eval.types import EvalExample, SamplingConfig
@@ -45,10 +45,10 @@ class GeoChainRunConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise GeoR1Error(f"--mode {self.mode!r}: choose one of {', '.join(MODES)}")
+            raise ConfigError("mode", f"{self.mode!r}: choose one of {', '.join(MODES)}")
         if self.prompt_style not in PROMPT_STYLES:
-            raise GeoR1Error(
-                f"--prompt-style {self.prompt_style!r}: choose one of {', '.join(PROMPT_STYLES)}"
+            raise ConfigError(
+                "prompt_style", f"{self.prompt_style!r}: choose one of {', '.join(PROMPT_STYLES)}"
             )
 
 
@@ -66,9 +66,10 @@ def rows_with_images(config: GeoChainRunConfig) -> tuple[list[Row], dict[str, st
     kept = [r for r in rows if images[r.key].is_file()]
     if not kept:
         first = rows[0]
-        raise GeoR1Error(
+        raise ConfigError(
+            "image_root",
             f"{config.data}: no row has its image under {root} (the first, {first.key!r}, would be "
-            f"{images[first.key]}); pass --image-root, the folder holding <city>/<sub_folder>/images/"
+            f"{images[first.key]}); give the folder holding <city>/<sub_folder>/images/",
         )
     if config.limit is not None and config.limit < len(kept):
         pick = np.sort(np.random.default_rng(config.seed).choice(len(kept), size=config.limit, replace=False))

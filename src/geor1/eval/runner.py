@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError
 from geor1.eval.backends import Backend, GenerationFailure, make_backend
 from geor1.eval.cache import CacheKey, GenerationCache
 from geor1.eval.fingerprint import example_fingerprint
@@ -57,7 +57,7 @@ def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
         if sep and name == task.name:
             p = Path(path)
             if not p.exists():
-                raise GeoR1Error(f"--data {entry}: {p} does not exist")
+                raise ConfigError("data", f"{entry}: {p} does not exist")
             return task.find_data(p) if p.is_dir() else p
         if not sep:
             plain.append(Path(entry))
@@ -66,11 +66,11 @@ def resolve_data(task: EvalTask, data: Sequence[str]) -> Path:
             return task.find_data(p)
         if p.is_file():
             return p
-        raise GeoR1Error(f"--data {p}: no such file or folder")
-    raise GeoR1Error(
-        f"task '{task.name}' has no data: pass --data FOLDER or --data {task.name}=PATH "
-        "(e.g. geo-r1 data earth --out data/earth, then geo-r1 data pairing/geoloc --views "
-        "data/earth/views.jsonl --out data/earth/tasks/<task>.jsonl, and --data data/earth)"
+        raise ConfigError("data", f"{p}: no such file or folder")
+    raise ConfigError(
+        "data",
+        f"task '{task.name}' has no data: give a FOLDER or {task.name}=PATH (a folder of task files as "
+        "geo-r1 data pairing/geoloc write them, e.g. from views built by geo-r1 data earth)",
     )
 
 
@@ -182,14 +182,17 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
 
     tasks = [get_task(name) for name in config.tasks]
     if not tasks:
-        raise GeoR1Error("no tasks given (--tasks pairing,geolocation,chain,…)")
+        raise ConfigError("tasks", "no tasks given (e.g. pairing,geolocation,chain)")
     sources = {t.name: resolve_data(t, config.data) for t in tasks}  # fail before loading a model
-    loaded: dict[str, list[Any]] = {}
+    # every task's data is read (lines validated, images checked) before a model loads: a bad line fails
+    # in seconds, not after the model is up
+    loaded: dict[str, list[Any]] = {
+        t.name: t.load(sources[t.name], limit=config.limit, seed=config.seed) for t in tasks
+    }
     if config.train_data:  # a test set that shows training places measures memory, not skill: refuse
         from geor1.tasks.split import check_no_shared_places
 
         for task in tasks:
-            loaded[task.name] = task.load(sources[task.name], limit=config.limit, seed=config.seed)
             metas = [e.meta for e in loaded[task.name]]
             check_no_shared_places(metas, config.train_data, f"the {task.name} data {sources[task.name]}")
     own_backend = backend is None
@@ -197,7 +200,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
         if config.backend in ("hf", "vllm"):
             from geor1.models.loading import check_model_source
 
-            check_model_source(config.model, what="--model")  # a typo fails now, not after hub retries
+            check_model_source(config.model, what="model")  # a typo fails now, not after hub retries
         backend = make_backend(
             config.backend,
             config.model,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError
 from geor1.models import processor_compat
 
 # A hub id is "name" or "owner/name" of letters, digits, "-", "_", "."; anything else is a local path.
@@ -53,7 +53,7 @@ def check_model_source(
     need: tuple[str, ...] = ("config.json",),
     revision: str | None = None,
 ) -> None:
-    """Raise GeoR1Error (naming ``what``, e.g. the option or config key) at once when ``name`` cannot be
+    """Raise ConfigError (naming the config field ``what``) at once when ``name`` cannot be
     a model: a local path that does not exist, a folder without any of the ``need`` files, or a hub id
     that is neither cached nor reachable (offline mode, or the hub's host does not answer).
 
@@ -65,25 +65,25 @@ def check_model_source(
     path = Path(text).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise GeoR1Error(f"{what} {text!r}: a file, not a model folder")
+            raise ConfigError(what, f"{text!r}: a file, not a model folder")
         if not any((path / f).is_file() for f in need):
             hint = ""
             if (path / "adapter_config.json").is_file():
                 hint = " (it is a LoRA adapter: merge it into its base with geo-r1 model merge-lora)"
-            raise GeoR1Error(f"{what} {text!r}: not a model folder, it has no {' or '.join(need)}{hint}")
+            raise ConfigError(what, f"{text!r}: not a model folder, it has no {' or '.join(need)}{hint}")
         return
     first = Path(text).parts[0] if Path(text).parts else ""
     if not _HUB_ID.fullmatch(text) or (first != text and Path(first).is_dir()):
-        raise GeoR1Error(f"{what} {text!r}: no such model folder")
+        raise ConfigError(what, f"{text!r}: no such model folder")
     if _in_hub_cache(text, revision):
         return
     if _hub_offline():
-        raise GeoR1Error(
-            f"{what} {text!r}: no such local folder, and not in the hub cache (offline: HF_HUB_OFFLINE is set)"
+        raise ConfigError(
+            what, f"{text!r}: no such local folder, and not in the hub cache (offline: HF_HUB_OFFLINE is set)"
         )
     reason = _hub_reachable()
     if reason is not None:
-        raise GeoR1Error(f"{what} {text!r}: no such local folder, and the model hub is unreachable: {reason}")
+        raise ConfigError(what, f"{text!r}: no such local folder, and the model hub is unreachable: {reason}")
 
 
 def _model_type(path: str | Path, revision: str | None = None) -> str | None:
@@ -199,8 +199,8 @@ def merge_lora(base: str | Path, adapter: str | Path, out: str | Path) -> Path:
     """
     from peft import PeftModel
 
-    check_model_source(base, what="--base")
-    check_model_source(adapter, what="--adapter", need=("adapter_config.json",))
+    check_model_source(base, what="base")
+    check_model_source(adapter, what="adapter", need=("adapter_config.json",))
     model = load_model(base, dtype="auto")
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     out = Path(out)

@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from geor1.errors import ConfigError
 from geor1.models.tiny_corpus import corpus
 
 SIZES: tuple[str, ...] = ("3b", "7b")
@@ -194,20 +195,20 @@ class RealSpec:
     seed: int = 0
 
     def check(self) -> None:
-        """Raise ValueError naming the field if the spec cannot give a valid model."""
+        """Raise ConfigError naming the field if the spec cannot give a valid model."""
         if self.arch not in REAL_ARCHES:
-            raise ValueError(f"arch: expected one of {', '.join(REAL_ARCHES)}, got {self.arch!r}")
+            raise ConfigError("arch", f"expected one of {', '.join(REAL_ARCHES)}, got {self.arch!r}")
         if self.size not in SIZES:
-            raise ValueError(f"size: expected one of {', '.join(SIZES)}, got {self.size!r}")
+            raise ConfigError("size", f"expected one of {', '.join(SIZES)}, got {self.size!r}")
         published = PUBLISHED[self.size]["text"]["num_hidden_layers"]
         if self.layers is not None and not 1 <= self.layers <= published:
-            raise ValueError(f"layers: must be in [1, {published}] for {self.size}, got {self.layers}")
+            raise ConfigError("layers", f"must be in [1, {published}] for {self.size}, got {self.layers}")
         if self.dtype not in DTYPES:
-            raise ValueError(f"dtype: expected one of {', '.join(DTYPES)}, got {self.dtype!r}")
+            raise ConfigError("dtype", f"expected one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if not 0 < self.min_pixels <= self.max_pixels:
-            raise ValueError("min_pixels/max_pixels: need 0 < min_pixels <= max_pixels")
+            raise ConfigError("min_pixels", "need 0 < min_pixels <= max_pixels")
         if not 512 <= self.bpe_vocab <= FIRST_ADDED_ID:
-            raise ValueError(f"bpe_vocab: must be in [512, {FIRST_ADDED_ID}], got {self.bpe_vocab}")
+            raise ConfigError("bpe_vocab", f"must be in [512, {FIRST_ADDED_ID}], got {self.bpe_vocab}")
 
     @property
     def text_layers(self) -> int:
@@ -373,7 +374,7 @@ def save_real_model(spec: RealSpec, out: str | Path, device: str = "cpu") -> Pat
     spec.check()
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"out: {out} exists and is not an empty folder")
+        raise ConfigError("out", f"{out} exists and is not an empty folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

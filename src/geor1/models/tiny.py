@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from geor1.errors import ConfigError
 from geor1.models.tiny_corpus import corpus
 
 Arch = Literal["qwen2_vl", "qwen2_5_vl"]
@@ -65,25 +66,25 @@ class TinySpec:
     seed: int = 0
 
     def check(self) -> None:
-        """Raise ValueError naming the field if the spec cannot give a valid model."""
+        """Raise ConfigError naming the field if the spec cannot give a valid model."""
         if self.arch not in ARCHES:
-            raise ValueError(f"arch: expected one of {', '.join(ARCHES)}, got {self.arch!r}")
+            raise ConfigError("arch", f"expected one of {', '.join(ARCHES)}, got {self.arch!r}")
         if not 8 <= self.hidden <= 128 or self.hidden % self.heads:
-            raise ValueError(
-                f"hidden: must be in [8, 128] and divisible by heads ({self.heads}), got {self.hidden}"
+            raise ConfigError(
+                "hidden", f"must be in [8, 128] and divisible by heads ({self.heads}), got {self.hidden}"
             )
         head_dim = self.hidden // self.heads
         if head_dim % 2 or head_dim < 8:
-            raise ValueError(f"hidden/heads must be an even head size ≥ 8, got {head_dim}")
+            raise ConfigError("hidden", f"hidden/heads must be an even head size ≥ 8, got {head_dim}")
         if self.heads % self.kv_heads:
-            raise ValueError(f"kv_heads: must divide heads ({self.heads}), got {self.kv_heads}")
+            raise ConfigError("kv_heads", f"must divide heads ({self.heads}), got {self.kv_heads}")
         if self.vision_dim % self.vision_heads:
-            raise ValueError(f"vision_dim: must be divisible by vision_heads ({self.vision_heads})")
+            raise ConfigError("vision_dim", f"must be divisible by vision_heads ({self.vision_heads})")
         for name in ("layers", "vision_depth", "intermediate", "vocab_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be ≥ 1")
+                raise ConfigError(name, "must be ≥ 1")
         if not 0 < self.min_pixels <= self.max_pixels:
-            raise ValueError("min_pixels/max_pixels: need 0 < min_pixels <= max_pixels")
+            raise ConfigError("min_pixels", "need 0 < min_pixels <= max_pixels")
 
 
 def mrope_section(head_dim: int) -> list[int]:

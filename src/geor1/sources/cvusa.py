@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from geor1.errors import ConfigError
 from geor1.sources.folder import (
     LayoutError,
     ViewCollector,
@@ -61,14 +62,14 @@ def load_cvusa(
 
     ``all`` reads the split lists that are there (many copies ship only ``train-19zl.csv``); a missing
     one is named in ``result.notes``. Raises LayoutError for a missing location file, for the list of
-    ``train``/``val``, or when ``all`` finds no list at all; ValueError for an unknown split and
+    ``train``/``val``, or when ``all`` finds no list at all; ConfigError for an unknown split and
     RecordError on the first bad row when ``strict``.
     """
     root = Path(root)
     if split == "test":
         split = "val"
     if split not in SPLIT_FILES:
-        raise ValueError(f"unknown CVUSA split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise ConfigError("split", f"unknown CVUSA split {split!r}; choose one of {', '.join(SPLITS)}")
     split_paths = [root / "splits" / name for name in SPLIT_FILES[split]]
     missing = [p for p in split_paths if not p.is_file()]
     if missing and (split != "all" or len(missing) == len(split_paths)):

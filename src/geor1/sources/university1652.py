@@ -33,7 +33,7 @@ from typing import Any
 from xml.sax import SAXParseException, make_parser
 from xml.sax.handler import ContentHandler, feature_external_ges, feature_external_pes
 
-from geor1.errors import RecordError
+from geor1.errors import ConfigError, RecordError
 from geor1.sources.folder import (
     LayoutError,
     ViewCollector,
@@ -249,16 +249,20 @@ def load_university1652(
 
     ``kinds`` defaults to satellite, street and drone (add ``google`` for the noisy street views); named
     kinds must exist, the default needs at least one. Raises LayoutError for missing folders or GPS file,
-    ValueError for an unknown split/kind, RecordError on the first bad row or unlocated building if
+    ConfigError for an unknown split/kind, RecordError on the first bad row or unlocated building if
     ``strict``.
     """
     root = Path(root)
     if split not in SPLITS:
-        raise ValueError(f"unknown University-1652 split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise ConfigError(
+            "split", f"unknown University-1652 split {split!r}; choose one of {', '.join(SPLITS)}"
+        )
     wanted = list(kinds) if kinds else list(DEFAULT_KINDS)
     unknown = [k for k in wanted if k not in FOLDER_KINDS]
     if unknown:
-        raise ValueError(f"unknown University-1652 kind(s) {unknown}; choose from {', '.join(FOLDER_KINDS)}")
+        raise ConfigError(
+            "kinds", f"unknown University-1652 kind(s) {unknown}; choose from {', '.join(FOLDER_KINDS)}"
+        )
     if gps is None:
         raise LayoutError(
             "University-1652 has no coordinates in its folders: pass a GPS file (the buildings' KML, or "

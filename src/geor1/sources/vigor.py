@@ -51,6 +51,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from geor1.errors import ConfigError
 from geor1.geo import EARTH_RADIUS_KM
 from geor1.sources.folder import (
     LayoutError,
@@ -404,29 +405,31 @@ def load_vigor(
     ``max_pair_m`` (default DEFAULT_MAX_PAIR_M). ``splits_dir`` (``splits``, ``splits__corrected``, …) and ``label_suffix``
     (``__corrected`` or ``""``) pick the label layout; left out, they are detected (see ``find_labels``).
     ``all_tiles`` adds every tile of ``satellite_list.txt`` (split mode). Raises LayoutError for a
-    missing folder or label file, ValueError for an unknown split, RecordError on the first bad row
+    missing folder or label file, ConfigError for an unknown split, RecordError on the first bad row
     when ``strict``.
     """
     root = Path(root)
     if not root.is_dir():
         raise LayoutError(f"{root}: VIGOR root folder not found (expected {LAYOUT})")
     if max_pair_m is not None and not max_pair_m > 0:
-        raise ValueError(f"max_pair_m must be a positive distance in metres, got {max_pair_m!r}")
+        raise ConfigError("max_pair_m", f"must be a positive distance in metres, got {max_pair_m!r}")
     if max_pair_m is not None and split is not None:
-        raise ValueError(
-            "max_pair_m pairs panoramas with tiles by distance, without a split (--split): "
-            "a split's label files name each panorama's tile"
+        raise ConfigError(
+            "max_pair_m",
+            "pairs panoramas with tiles by distance, without a split: a split's label files name each "
+            "panorama's tile",
         )
     if split is not None:
         if split not in SPLITS:
-            raise ValueError(f"unknown VIGOR split {split!r}; choose one of {', '.join(SPLITS)}")
+            raise ConfigError("split", f"unknown VIGOR split {split!r}; choose one of {', '.join(SPLITS)}")
         chosen = list(cities) if cities else list(split_cities(split))
         labels_at = find_labels(root, split, chosen, splits_dir, label_suffix)
         return _load_split(root, split, chosen, labels_at, all_tiles, strict, verify_images)
     if splits_dir is not None or label_suffix is not None or all_tiles:
-        raise ValueError(
-            "splits_dir, label_suffix and all_tiles choose label files: they need a split (--split); "
-            "without one every image in the city folders is read"
+        raise ConfigError(
+            "split",
+            "splits_dir, label_suffix and all_tiles choose label files: they need a split; "
+            "without one every image in the city folders is read",
         )
     cities = list(cities) if cities else find_cities(root)
     if not cities:

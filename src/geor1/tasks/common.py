@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from geor1.errors import RecordError
+from geor1.errors import ConfigError, RecordError
 from geor1.io import atomic_save_dir, iter_jsonl, write_jsonl
 from geor1.parsing import option_letters as option_letters  # re-exported for the task builders
 from geor1.records import View, check_task_example, image_under_root, view_from_dict
@@ -89,13 +89,15 @@ class ViewSet:
             first.setdefault(self.views[i].place, i)
         return first
 
-    def require_kind(self, kind: str, option: str) -> list[int]:
-        """Return ``of_kind(kind)``, or raise ValueError naming the option and the kinds present."""
+    def require_kind(self, kind: str, key: str) -> list[int]:
+        """Return ``of_kind(kind)``, or raise ConfigError naming the config field ``key`` that asked for
+        ``kind`` and the kinds present."""
         idx = self.of_kind(kind)
         if not idx:
-            raise ValueError(
-                f"{option} {kind!r}: no view of that kind in {self.manifest} (kinds present: "
-                f"{', '.join(self.kinds()) or 'none'})"
+            raise ConfigError(
+                key,
+                f"{kind!r}: no view of that kind in {self.manifest} (kinds present: "
+                f"{', '.join(self.kinds()) or 'none'})",
             )
         return idx
 

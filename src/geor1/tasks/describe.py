@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from geor1.errors import ConfigError
 from geor1.records import user_prompt
 from geor1.tasks.common import ViewSet, place_info
 from geor1.tasks.geolocation import QUESTION as GEOLOCATION_QUESTION
@@ -84,10 +85,12 @@ class InstructionConfig:
 
     def __post_init__(self) -> None:
         if not self.views:
-            raise ValueError("--view needs at least one view kind")
+            raise ConfigError("views", "needs at least one view kind")
         unknown = [k for k in self.kinds if k not in INSTRUCTION_KINDS]
         if unknown or not self.kinds:
-            raise ValueError(f"--kind must be among {', '.join(INSTRUCTION_KINDS)}, got {list(self.kinds)}")
+            raise ConfigError(
+                "kinds", f"must be among {', '.join(INSTRUCTION_KINDS)}, got {list(self.kinds)}"
+            )
 
 
 def describe_completion(meta: Mapping[str, Any], view: str) -> str:
@@ -115,7 +118,7 @@ def build_instructions(
     """Return single-view instruction examples with completions (image paths relative to ``out_dir``):
     for every view of the chosen kinds (of ``places`` when given), one example per instruction kind."""
     for kind in config.views:
-        views.require_kind(kind, "--view")
+        views.require_kind(kind, "views")
     wanted = set(config.views)
     out_dir = Path(out_dir)
     examples: list[dict[str, Any]] = []

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from geor1.errors import RecordError
+from geor1.errors import ConfigError, RecordError
 from geor1.io import iter_jsonl, write_json, write_jsonl
 from geor1.records import THINK_ANSWER_SUFFIX, user_prompt
 from geor1.tasks.common import resolve_images
@@ -188,7 +188,7 @@ def export_examples(
     paths relative to ``out``'s folder (each checked to exist); for LLaMA-Factory also add/replace the
     dataset's entry in ``dataset_info.json`` beside ``out``. Return the number of records."""
     if fmt not in FORMATS:
-        raise ValueError(f"--to must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise ConfigError("fmt", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(out)
     out_dir = out.resolve().parent
     records = []

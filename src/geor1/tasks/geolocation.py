@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from geor1.errors import ConfigError
 from geor1.records import user_prompt
 from geor1.tasks.common import ViewSet, place_info
 
@@ -32,9 +33,9 @@ class GeolocationConfig:
 
     def __post_init__(self) -> None:
         if not self.views:
-            raise ValueError("--view needs at least one view kind")
+            raise ConfigError("views", "needs at least one view kind")
         if self.limit is not None and self.limit < 0:
-            raise ValueError(f"--limit must be >= 0, got {self.limit}")
+            raise ConfigError("limit", f"must be >= 0, got {self.limit}")
 
 
 def build_geolocation(
@@ -49,7 +50,7 @@ def build_geolocation(
     """Return geolocation examples (one per view of the chosen kinds, in manifest order) whose image
     paths are relative to ``out_dir``; ``places`` restricts them to a split."""
     for kind in config.views:
-        views.require_kind(kind, "--view")
+        views.require_kind(kind, "views")
     kinds = set(config.views)
     chosen = [
         i for i, v in enumerate(views.views) if v.view in kinds and (places is None or v.place in places)

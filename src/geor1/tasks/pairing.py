@@ -35,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError, GeoR1Error
 from geor1.geo import EARTH_RADIUS_KM, SphereIndex, haversine_km
+from geor1.parsing import MAX_OPTIONS
 from geor1.records import user_prompt
 from geor1.tasks.common import ViewSet, balanced_positions, option_letters, place_info
 
@@ -74,38 +75,39 @@ class PairingConfig:
 
     def __post_init__(self) -> None:
         if self.query_view == self.candidate_view:
-            raise ValueError(f"--query-view and --candidate-view must differ, both are {self.query_view!r}")
-        option_letters(self.k)
+            raise ConfigError("candidate_view", f"must differ from query_view, both are {self.query_view!r}")
+        if self.k > MAX_OPTIONS:
+            raise ConfigError("k", f"must be at most {MAX_OPTIONS} (one letter per option), got {self.k}")
         if self.k < 2:
-            raise ValueError(f"--k must be at least 2 (one positive and one negative), got {self.k}")
+            raise ConfigError("k", f"must be at least 2 (one positive and one negative), got {self.k}")
         if self.direction not in DIRECTIONS:
-            raise ValueError(f"--direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
+            raise ConfigError("direction", f"must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         if self.limit is not None and self.limit < 0:
-            raise ValueError(f"--limit must be >= 0, got {self.limit}")
+            raise ConfigError("limit", f"must be >= 0, got {self.limit}")
         custom = self.min_km is not None or self.max_km is not None
         if custom:
             if self.band not in (None, "custom"):
-                raise ValueError("--min-km/--max-km replace --band; do not give both")
+                raise ConfigError("band", "min_km/max_km replace the band; do not give both")
             lo = 0.0 if self.min_km is None else float(self.min_km)
             hi = HALF_CIRCUMFERENCE_KM if self.max_km is None else float(self.max_km)
             if not 0.0 <= lo < hi:
-                raise ValueError(f"--min-km/--max-km must satisfy 0 <= min < max, got [{lo}, {hi}]")
+                raise ConfigError("min_km", f"min_km/max_km must satisfy 0 <= min < max, got [{lo}, {hi}]")
             self.band, self.min_km, self.max_km = "custom", lo, hi
         elif self.band is None:
             self.band = "medium"
         elif self.band == "custom":
-            raise ValueError("a custom band needs --min-km and/or --max-km")
+            raise ConfigError("band", "a custom band needs min_km and/or max_km")
         if self.band == "mixed":
             unknown = set(self.mix) - set(BANDS)
             if unknown or not self.mix:
-                raise ValueError(f"--mix names bands {', '.join(BANDS)}; got {', '.join(sorted(unknown))}")
+                raise ConfigError("mix", f"names bands {', '.join(BANDS)}; got {', '.join(sorted(unknown))}")
             if (
                 any(not (w >= 0 and math.isfinite(w)) for w in self.mix.values())
                 or sum(self.mix.values()) <= 0
             ):
-                raise ValueError("--mix proportions must be >= 0 and not all 0")
+                raise ConfigError("mix", "proportions must be >= 0 and not all 0")
         elif self.band not in (*BANDS, "custom"):
-            raise ValueError(f"--band must be one of {', '.join([*BANDS, 'mixed'])}, got {self.band!r}")
+            raise ConfigError("band", f"must be one of {', '.join([*BANDS, 'mixed'])}, got {self.band!r}")
 
     def band_bounds(self) -> dict[str, tuple[float, float]]:
         """Return ``{band name: (min_km, max_km)}`` of the bands this config draws from."""
@@ -142,7 +144,7 @@ class PairingReport:
         if self.outside_split:
             out.append(f"left out {self.outside_split} query views of places outside the split")
         if self.dropped_by_limit:
-            out.append(f"dropped {self.dropped_by_limit} examples beyond --limit")
+            out.append(f"dropped {self.dropped_by_limit} examples beyond the limit")
         return out
 
 
@@ -250,8 +252,8 @@ def build_pairing(
     ``places`` restricts queries, positives and negatives to those places (a split); ``split`` is only
     recorded in each example's meta. ``progress`` wraps the example loop (e.g. ``tqdm``).
     """
-    views.require_kind(config.query_view, "--query-view")
-    views.require_kind(config.candidate_view, "--candidate-view")
+    views.require_kind(config.query_view, "query_view")
+    views.require_kind(config.candidate_view, "candidate_view")
     rng = np.random.default_rng(config.seed)
     report = PairingReport()
     plan = [(config.query_view, config.candidate_view, "forward")]

@@ -100,7 +100,7 @@ def contact_sheet(
     if fmt is None:
         raise GeoR1Error(f"{out}: name the contact sheet .png, .jpg or .webp (its format follows the suffix)")
     if not examples:
-        raise ValueError("no examples to preview")
+        raise GeoR1Error("no examples to preview")
     pad, caption_h = 12, 34
     font, small = _font(15), _font(13)
     max_images = max(len(ex["images"]) for ex in examples)

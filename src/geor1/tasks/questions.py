@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from geor1.errors import ConfigError
 from geor1.geo import SphereIndex
 from geor1.geography import CONTINENTS, LAT_BANDS, NEAR_EQUATOR_LAT, lat_band
+from geor1.parsing import MAX_OPTIONS
 from geor1.records import View, user_prompt
 from geor1.tasks.common import ViewSet, balanced_positions, option_letters, place_info
 
@@ -56,14 +58,15 @@ class QuestionsConfig:
     def __post_init__(self) -> None:
         unknown = [t for t in self.types if t not in QUESTION_TYPES]
         if unknown or not self.types:
-            raise ValueError(
-                f"--types must name some of {', '.join(QUESTION_TYPES)}; unknown: {', '.join(unknown)}"
+            raise ConfigError(
+                "types", f"must name some of {', '.join(QUESTION_TYPES)}; unknown: {', '.join(unknown)}"
             )
-        option_letters(self.k)
+        if self.k > MAX_OPTIONS:
+            raise ConfigError("k", f"must be at most {MAX_OPTIONS} (one letter per option), got {self.k}")
         if self.k < 2:
-            raise ValueError(f"--k must be at least 2, got {self.k}")
+            raise ConfigError("k", f"must be at least 2, got {self.k}")
         if self.limit is not None and self.limit < 0:
-            raise ValueError(f"--limit must be >= 0, got {self.limit}")
+            raise ConfigError("limit", f"must be >= 0, got {self.limit}")
 
 
 @dataclass
@@ -80,7 +83,7 @@ class QuestionsReport:
         out += [f"  {k}: {v}" for k, v in self.by_type.items()]
         out += [f"skipped {v}: {k}" for k, v in sorted(self.skipped.items())]
         if self.dropped_by_limit:
-            out.append(f"dropped {self.dropped_by_limit} examples beyond --limit")
+            out.append(f"dropped {self.dropped_by_limit} examples beyond the limit")
         return out
 
 
@@ -257,7 +260,7 @@ def build_questions(
     progress: Callable[[Any], Any] | None = None,
 ) -> tuple[list[dict[str, Any]], QuestionsReport]:
     """Return ``(examples, report)``: place questions with image paths relative to ``out_dir``."""
-    views.require_kind(config.view, "--view")
+    views.require_kind(config.view, "view")
     rng = np.random.default_rng(config.seed)
     chosen = [
         i for p, i in views.first_of_kind_per_place(config.view).items() if places is None or p in places

@@ -21,7 +21,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-from geor1.errors import RecordError
+from geor1.errors import ConfigError, RecordError
 from geor1.records import View
 
 SPLIT_BY = ("place", "region", "country", "continent")
@@ -39,11 +39,13 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         if self.by not in SPLIT_BY:
-            raise ValueError(f"--split-by must be one of {', '.join(SPLIT_BY)}, got {self.by!r}")
+            raise ConfigError("by", f"must be one of {', '.join(SPLIT_BY)}, got {self.by!r}")
         if not 0.0 <= self.test_fraction <= 1.0:
-            raise ValueError(f"--test-fraction must be in [0, 1], got {self.test_fraction}")
+            raise ConfigError("test_fraction", f"must be in [0, 1], got {self.test_fraction}")
         if not 0.0 < self.region_deg <= 180.0:
-            raise ValueError(f"region cell size must be in (0, 180] degrees, got {self.region_deg}")
+            raise ConfigError(
+                "region_deg", f"the region cell size must be in (0, 180] degrees, got {self.region_deg}"
+            )
 
 
 def unit_hash(key: str, seed: int) -> float:
@@ -71,7 +73,7 @@ def split_key(
     value = view.meta.get(meta_key)
     if not value:
         raise RecordError(
-            f"--split-by {config.by} needs meta.{meta_key} on every view",
+            f"splitting by {config.by} needs meta.{meta_key} on every view",
             path=manifest,
             line=line,
             field="meta",
@@ -95,13 +97,13 @@ def assign_splits(
 def places_in_split(assignment: dict[str, str], split: str) -> set[str] | None:
     """Return the places of ``split`` (None for ``all``: no filtering), or raise if the split is empty."""
     if split not in SPLITS:
-        raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise ConfigError("split", f"must be one of {', '.join(SPLITS)}, got {split!r}")
     if split == "all":
         return None
     places = {place for place, s in assignment.items() if s == split}
     if not places:
-        raise ValueError(
-            f"split {split!r} holds no places (try another --test-fraction, --split-seed or --split-by)"
+        raise ConfigError(
+            "split", f"{split!r} holds no places (try another test fraction, split seed or split unit)"
         )
     return places
 
@@ -190,5 +192,5 @@ def check_no_shared_places(test_metas: list[dict[str, object]], train_paths: lis
         f"{what} shares {len(shared)} of its {len(test_places)} places with the training data "
         f"({', '.join(map(str, train_paths))}): {names}. Split settings of the training data: "
         f"{settings(train_records)}; of this set: {settings(test_records)}. Build every task set of one "
-        "experiment with the same --split-seed, --split-by and --test-fraction."
+        "experiment with the same split seed, split unit and test fraction."
     )

@@ -21,6 +21,7 @@ import difflib
 import enum
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -493,9 +494,31 @@ def load_config(
 ) -> tuple[dict[str, Any], tuple]:
     """Return ``(merged_mapping, (script_args, model_args, trainer_args))`` from a YAML file and
     command-line overrides (overrides win)."""
-    mapping = read_yaml_config(resolve_config_path(path, kind))
-    mapping.update(parse_overrides(list(overrides or [])))
-    return mapping, build_configs(kind, mapping)
+    path = resolve_config_path(path, kind)
+    mapping = read_yaml_config(path)
+    given = parse_overrides(list(overrides or []))
+    mapping.update(given)
+    try:
+        return mapping, build_configs(kind, mapping)
+    except ConfigError as exc:
+        top = re.split(r"[.\[]", exc.key, maxsplit=1)[0]
+        if exc.path is not None or top in given:
+            raise
+        lines = _key_lines(path)
+        if top not in lines:  # a key the file does not set (e.g. a required one it lacks)
+            raise exc.located(path) from None
+        raise exc.located(path, lines[top]) from None
+
+
+def _key_lines(path: Path) -> dict[str, int]:
+    """Return ``{top-level key: 1-based line}`` of a YAML mapping file (empty if it cannot be read)."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
 
 
 def _plain(obj: Any) -> Any:

@@ -138,7 +138,7 @@ def read_examples(path: str | Path, purpose: Purpose, origins: Origins | None = 
                 raise RecordError(f"image path {rel!r} is absolute", path=path, line=line, field="images")
             image = (root / rel).resolve()
             if not image.is_file():
-                raise RecordError(f"image not found: {image}", path=path, line=line, field="images")
+                raise RecordError(f"image file not found: {image}", path=path, line=line, field="images")
             if origins is None or str(image) not in origins:
                 _check_image_header(image, path=path, line=line, example_id=str(obj["id"]))
             images.append(str(image))

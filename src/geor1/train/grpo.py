@@ -193,15 +193,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         raise SystemExit("usage: python -m geor1.train.grpo CONFIG [--key value ...]")
-    from geor1.commands import print_error
-    from geor1.errors import GeoR1Error
+    from geor1.commands import one_error_line
 
-    try:
+    with one_error_line():  # the error path of the geo-r1 command: one error line, exit code 2
         mapping, (script, model_args, args) = load_config("grpo", argv[0], argv[1:])
         run_grpo(script, model_args, args, mapping)
-    except GeoR1Error as exc:  # as the geo-r1 command does: one error line, exit code 2
-        print_error(exc)
-        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

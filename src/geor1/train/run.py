@@ -62,8 +62,8 @@ def model_init_kwargs(model_args: Any, trainer_args: Any) -> dict[str, Any]:
 
 
 def check_model_path(model_args: Any) -> str:
-    """Return the model path or hub id; ConfigError if it is missing, GeoR1Error at once if it names no
-    model (a missing folder, a folder without config.json, an uncached hub id while offline)."""
+    """Return the model path or hub id; ConfigError (``model_name_or_path``) at once if it is missing or
+    names no model (a missing folder, a folder without config.json, an uncached hub id while offline)."""
     from geor1.models.loading import check_model_source
 
     if not model_args.model_name_or_path:

@@ -11,12 +11,9 @@ every error message this module returns.
 from __future__ import annotations
 
 import asyncio
-import base64
-import mimetypes
 import os
 import queue
 import random
-import re
 import threading
 import time
 from collections import Counter
@@ -25,7 +22,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from geor1.cot.teachers.base import (
     TEACHER_SYSTEM_PROMPT,
@@ -34,7 +30,9 @@ from geor1.cot.teachers.base import (
     rationalisation_hint,
     resolve_image,
 )
-from geor1.errors import ConfigError
+from geor1.errors import ConfigError, RecordError
+from geor1.images import image_data_url
+from geor1.redact import redact_url, scrub_secret
 
 # How a request caps the completion: OpenAI's reasoning models reject ``max_tokens`` (HTTP 400) and take
 # ``max_completion_tokens``; older servers (vLLM, Ollama) know only ``max_tokens``.
@@ -85,43 +83,8 @@ class HttpTeacherConfig:
         return params
 
 
-# Query parameters whose value is a credential (``?key=``, ``?api_key=``, ``?access_token=``, ``?sig=`` …).
-_SECRET_PARAM = re.compile(r"key|token|secret|pass|auth|sig|credential", re.IGNORECASE)
-
-
-def _redact_query(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
-
-
-def redact_url(url: str | None) -> str | None:
-    """Return ``url`` without user:password and with credential-like query values replaced by ``***``
-    (safe to log and to write to disk)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    netloc, query = parts.netloc, parts.query
-    if parts.username or parts.password:
-        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    if query and any(_SECRET_PARAM.search(k) for k, _ in parse_qsl(query, keep_blank_values=True)):
-        query = _redact_query(query)
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def scrub_secret(text: str, secret: str | None) -> str:
-    """Return ``text`` with every occurrence of ``secret`` replaced by ``***`` (secrets shorter than 4
-    characters are left alone: replacing them would mangle ordinary text)."""
-    return text.replace(secret, "***") if secret and len(secret) >= 4 else text
-
-
-@lru_cache(maxsize=512)
-def image_data_url(path: str) -> str:
-    """Return a file's bytes as a ``data:`` URL (MIME type from the extension, PNG if unknown)."""
-    data = Path(path).read_bytes()
-    mime = mimetypes.guess_type(path)[0] or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+# The same image is sent once per sample of an example: read and encode it once.
+_cached_data_url = lru_cache(maxsize=512)(image_data_url)
 
 
 def build_messages(
@@ -140,8 +103,11 @@ def build_messages(
             if block.get("type") == "image":
                 image = next(images, None)
                 if image is None:
-                    raise ValueError("the prompt has more image blocks than the example has images")
-                url = image_data_url(str(resolve_image(image_root, image)))
+                    raise RecordError(
+                        f"example {example.get('id')!r}: the prompt has more image blocks than images",
+                        field="prompt",
+                    )
+                url = _cached_data_url(str(resolve_image(image_root, image)))
                 content.append({"type": "image_url", "image_url": {"url": url}})
             elif block.get("text"):
                 content.append({"type": "text", "text": block["text"]})

@@ -8,28 +8,17 @@ exponential backoff (``max_retries``). The API key comes from ``api_key`` or els
 
 from __future__ import annotations
 
-import base64
-import mimetypes
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 from typing import Any
 
-from geor1.cot.teachers.http import redact_url, scrub_secret
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError, GeoR1Error
 from geor1.eval.backends import Backend, GenerationFailure
 from geor1.eval.fingerprint import sampling_seed
 from geor1.eval.types import EvalExample, SamplingConfig
-
-
-def image_data_url(path: str | Path) -> str:
-    """Return the file as a ``data:<mime>;base64,…`` URL."""
-    path = Path(path)
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    if not path.is_file():
-        raise GeoR1Error(f"image file not found: {path}")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+from geor1.images import image_data_url
+from geor1.redact import redact_url, scrub_secret
 
 
 def to_openai_messages(example: EvalExample) -> list[dict[str, Any]]:
@@ -69,7 +58,9 @@ class HTTPBackend(Backend):
         from openai import OpenAI
 
         if not base_url:
-            raise GeoR1Error("--backend http needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+            raise ConfigError(
+                "base_url", "the http backend needs the server's base URL (e.g. http://127.0.0.1:8000/v1)"
+            )
         self.base_url = base_url
         self._key = api_key or os.environ.get(api_key_env) or ""
         # local servers (vLLM, geor1 serve) accept any key; the client insists on a non-empty one

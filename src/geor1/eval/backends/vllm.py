@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError
 from geor1.eval.backends import Backend
 from geor1.eval.backends.http import to_openai_messages
 from geor1.eval.fingerprint import sampling_seed
@@ -13,14 +13,14 @@ from geor1.eval.types import EvalExample, SamplingConfig
 
 
 def import_vllm() -> Any:
-    """Return the ``vllm`` module, or raise GeoR1Error saying how to install it."""
+    """Return the ``vllm`` module, or raise ConfigError (``backend``) saying how to install it."""
     try:
         import vllm
     except ImportError as exc:
-        raise GeoR1Error(
-            "--backend vllm needs vLLM, which is not installed (a GPU package): "
-            "pip install 'geor1[vllm]', or use --backend hf, or serve the model and use --backend http "
-            f"({exc})"
+        raise ConfigError(
+            "backend",
+            "vllm needs vLLM, which is not installed (a GPU package): pip install 'geor1[vllm]', or use "
+            f"the hf backend, or serve the model and use the http backend ({exc})",
         ) from None
     return vllm
 

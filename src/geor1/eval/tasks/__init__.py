@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from geor1.errors import GeoR1Error
+from geor1.errors import ConfigError, GeoR1Error
 from geor1.eval.types import EvalExample, TaskResult
 
 _REGISTRY: dict[str, type[EvalTask]] = {}
@@ -43,9 +43,10 @@ class EvalTask(ABC):
             hits = sorted(p for p in folder.rglob(pattern) if p.is_file())
             if hits:
                 return hits[0]
-        raise GeoR1Error(
+        raise ConfigError(
+            "data",
             f"task '{self.name}': no data in {folder} (looked for {', '.join(self.data_patterns)}); "
-            f"pass --data {self.name}=PATH"
+            f"give it as {self.name}=PATH",
         )
 
 
