@@ -64,6 +64,25 @@ def test_quick_demo_writes_a_report_with_all_four_models(quick_run):
     assert "<table>" in html and "data:image/png;base64," in html and 'src="report_assets' not in html
 
 
+def test_quick_demo_numbers_are_not_all_zero_and_match_the_eval_files(quick_run):
+    out, _ = quick_run
+    rows = comparison_table((out / "report.md").read_text(encoding="utf-8"))
+    tasks = ("pairing", "geolocation", "chain")
+    metric = {"pairing": "accuracy", "geolocation": "geoscore", "chain": "accuracy"}
+    for name, label in MODELS:
+        for task, cell in zip(tasks, rows[label], strict=True):
+            doc = json.loads((out / "eval" / name / "eval" / f"{task}.json").read_text())
+            text = CELL.match(cell)["value"].replace(",", "")
+            decimals = len(text.partition(".")[2])
+            # the table rounds to the digits it shows; the value must be the eval file's, rounded
+            assert abs(doc["metrics"][metric[task]] - float(text)) <= 0.5 * 10**-decimals + 1e-9, (name, task)
+    for name in ("sft", "sft_grpo"):
+        pairing = json.loads((out / "eval" / name / "eval" / "pairing.json").read_text())["metrics"]
+        # SFT taught the answer format: every query gets a letter, and some letters are right
+        assert pairing["n_parsed_strict"] == pairing["n"] > 0, name
+        assert 0.0 < pairing["accuracy"] <= 1.0, name
+
+
 def test_quick_demo_records_stage_timings_and_training_metrics(quick_run):
     out, _ = quick_run
     timings = json.loads((out / "timings.json").read_text())
