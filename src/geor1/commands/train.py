@@ -40,10 +40,10 @@ def print_keys(kind: str) -> None:
     """Print every config key of a run kind: name, type, default and the dataclass it belongs to."""
     import dataclasses
 
-    from geor1.train.config import _field_index, _type_name, trainer_classes
+    from geor1.train.config import field_hints, trainer_classes, type_name
 
     classes = trainer_classes(kind)
-    index, _ = _field_index(classes)
+    index = field_hints(kind)
     defaults = {}
     for cls in classes:
         for f in dataclasses.fields(cls):
@@ -57,7 +57,7 @@ def print_keys(kind: str) -> None:
     # plain lines, never cut to the terminal width, so they can be grepped
     typer.echo(f"{kind} config keys (YAML, or --key value after CONFIG): key  type  default  [from]")
     for key, (cls, hint) in index.items():
-        typer.echo(f"{key}  {_type_name(hint)}  {defaults.get(key, '')}  [{cls.__name__}]")
+        typer.echo(f"{key}  {type_name(hint)}  {defaults.get(key, '')}  [{cls.__name__}]")
 
 
 def _command(kind: str, doc: str):  # noqa: ANN202  (a Typer command function)

@@ -185,133 +185,27 @@ def trainer_classes(kind: str) -> tuple[type, type, type]:
     raise ValueError(f"unknown run kind {kind!r}")
 
 
-# ----------------------------------------------------------------------------------------------- coercion
-
-_NONE_STRINGS = {"none", "null", "~"}
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
-
-class _Mismatch(Exception):
-    """A value that does not fit a type (turned into a ConfigError naming the key by the caller)."""
-
-
-def _type_name(hint: Any) -> str:
+def type_name(hint: Any) -> str:
+    """Return a short readable name of a field's type hint (``list[str] | None``)."""
     if hint is type(None):
         return "null"
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in typing.get_args(hint))
-    if origin is typing.Literal:
-        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+        return " | ".join(type_name(a) for a in typing.get_args(hint))
     if origin is not None:
         return repr(hint).replace("typing.", "")
     return getattr(hint, "__name__", repr(hint))
 
 
-def _parse_text(text: str) -> Any:
-    """Parse a command-line string as a YAML scalar/collection (``[a, b]``, ``{k: v}``, ``1e-4``)."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def coerce(value: Any, hint: Any) -> Any:
-    """Return ``value`` converted to the type ``hint`` (strings from the command line are parsed), or
-    raise ``_Mismatch`` with the reason."""
-    if hint is Any or hint is object:
-        return _parse_text(value) if isinstance(value, str) else value
-    if hint is type(None):
-        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE_STRINGS):
-            return None
-        raise _Mismatch("expected null")
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        # "none" stays a string where strings are allowed (report_to: none); "null" and "~" are always null.
-        nulls = {"null", "~"} if str in args else _NONE_STRINGS
-        if value is None or (
-            type(None) in args and isinstance(value, str) and value.strip().lower() in nulls
-        ):
-            if type(None) in args:
-                return None
-            raise _Mismatch(f"expected {_type_name(hint)}, got null")
-        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
-        if enums and isinstance(value, str | enum.Enum):
-            return coerce(value, enums[0])  # "Enum | str" fields: the str is for serialisation only
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return coerce(value, arg)
-            except _Mismatch:
-                continue
-        raise _Mismatch(f"expected {_type_name(hint)}, got {value!r}")
-    if origin is typing.Literal:
-        if value in typing.get_args(hint):
-            return value
-        raise _Mismatch(f"expected {_type_name(hint)}, got {value!r}")
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        choices = [m.value for m in hint]
-        raw = value.value if isinstance(value, enum.Enum) else value
-        if raw in choices:
-            return raw
-        raise _Mismatch(f"expected one of {', '.join(map(str, choices))}; got {value!r}")
-    if origin in (list, tuple) or hint in (list, tuple):
-        item = (typing.get_args(hint) or (Any,))[0]
-        if isinstance(value, str):
-            parsed = _parse_text(value) if value.strip().startswith("[") else None
-            value = parsed if isinstance(parsed, list) else [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list | tuple):
-            value = [value]
-        out = []
-        for i, v in enumerate(value):
-            try:
-                out.append(coerce(v, item))
-            except _Mismatch as exc:
-                raise _Mismatch(f"item {i}: {exc}") from None
-        return out
-    if origin is dict or hint is dict:
-        parsed = _parse_text(value) if isinstance(value, str) else value
-        if isinstance(parsed, dict):
-            return parsed
-        raise _Mismatch(f"expected a mapping, got {value!r}")
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise _Mismatch(f"expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise _Mismatch(f"expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise _Mismatch(f"expected a number, got {value!r}")
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise _Mismatch(f"expected a string, got {value!r}")
-    if isinstance(value, str):
-        return value
-    return value
+def field_hints(kind: str) -> dict[str, tuple[type, Any]]:
+    """Return ``{key: (dataclass, type hint)}`` of every config key of a run kind (first class wins)."""
+    index: dict[str, tuple[type, Any]] = {}
+    for cls in trainer_classes(kind):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.init and f.name not in index:
+                index[f.name] = (cls, hints.get(f.name, Any))
+    return index
 
 
 # ----------------------------------------------------------------------------------------------- parsing
@@ -319,7 +213,8 @@ def coerce(value: Any, hint: Any) -> Any:
 
 def parse_overrides(tokens: list[str]) -> dict[str, Any]:
     """Return the ``{key: value}`` of command-line overrides: ``--key value``, ``--key=value``, ``--flag``
-    (true), ``--key v1 v2`` (a list). Dashes in keys become underscores; values stay strings."""
+    (true), ``--key v1 v2`` (a list). Dashes in keys become underscores; values stay strings, typed later
+    by the parser like the YAML's, and kept as given so the saved ``config.yaml`` reruns the same way."""
     out: dict[str, Any] = {}
     i = 0
     while i < len(tokens):
@@ -397,20 +292,6 @@ def apply_env(env: Any) -> None:
         os.environ[str(name)] = str(value)
 
 
-def _field_index(classes: tuple[type, ...]) -> tuple[dict[str, tuple[type, Any]], dict[str, tuple]]:
-    """Return ``{key: (dataclass, type hint)}`` and the ``choices`` declared in field metadata."""
-    index: dict[str, tuple[type, Any]] = {}
-    declared: dict[str, tuple] = {}
-    for cls in classes:
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if f.init and f.name not in index:
-                index[f.name] = (cls, hints.get(f.name, Any))
-                if f.metadata.get("choices"):
-                    declared[f.name] = tuple(f.metadata["choices"])
-    return index, declared
-
-
 def _key_in_message(message: str, keys: list[str]) -> str:
     for key in sorted(keys, key=len, reverse=True):
         if key in message:
@@ -418,10 +299,23 @@ def _key_in_message(message: str, keys: list[str]) -> str:
     return "config"
 
 
-def _as_mapping(value: Any) -> dict[str, Any] | None:
-    """Return ``value`` as a mapping if it is one (or a command-line string holding one), else None."""
-    parsed = _parse_text(value) if isinstance(value, str) else value
-    return dict(parsed) if isinstance(parsed, dict) else None
+def _parser(classes: tuple[type, ...]) -> Any:
+    """Return TRL's ``TrlParser`` for ``classes``, raising ConfigError naming the key where argparse would
+    print its usage and exit."""
+    from trl import TrlParser
+
+    class Parser(TrlParser):
+        def error(self, message: str) -> typing.NoReturn:
+            match = re.match(r"argument --(\w+)", message)
+            if match is None:
+                raise ConfigError("config", message)
+            raise ConfigError(match.group(1), message.split(": ", 1)[1])
+
+    return Parser(classes, allow_abbrev=False)
+
+
+def _nullable(hint: Any) -> bool:
+    return type(None) in typing.get_args(hint)
 
 
 def _choice_value(value: Any, allowed: tuple[Any, ...]) -> Any:
@@ -431,51 +325,93 @@ def _choice_value(value: Any, allowed: tuple[Any, ...]) -> Any:
         return value
     text = value.strip().lower()
     if text in {"true", "false"}:
-        return _parse_text(text)
-    if None in allowed and text in _NONE_STRINGS:
+        return text == "true"
+    if None in allowed and text in {"none", "null", "~"}:
         return None
     return value
 
 
+def _is_null(value: Any, hint: Any) -> bool:
+    """Whether a value stands for None in a field of type ``hint``: "none" stays a string where strings
+    are allowed (``report_to: none``); "null" and "~" are always null."""
+    if value is None:
+        return True
+    if not isinstance(value, str) or not _nullable(hint):
+        return False
+    text = value.strip().lower()
+    return text in {"null", "~"} or (text == "none" and str not in typing.get_args(hint))
+
+
+def _as_mapping(key: str, value: Any) -> dict[str, Any]:
+    parsed = yaml.safe_load(value) if isinstance(value, str) else value
+    if not isinstance(parsed, dict):
+        raise ConfigError(key, f"expected a mapping, got {value!r}")
+    return dict(parsed)
+
+
+def _argv(key: str, value: Any, is_list: bool) -> list[str]:
+    """Return ``--key value...`` for a config value, so the parser types YAML values as it types
+    command-line ones. A list field also takes ``a,b`` or ``[a, b]`` as one string."""
+    if isinstance(value, str) and is_list:
+        text = value.strip()
+        parsed = yaml.safe_load(text) if text.startswith("[") else None
+        value = parsed if isinstance(parsed, list) else [v.strip() for v in text.split(",") if v.strip()]
+    if isinstance(value, dict) and is_list:
+        raise ConfigError(key, f"expected a list, got {value!r}")
+    if isinstance(value, list | tuple):
+        if not is_list:  # a list where one value belongs fails the field's type check, naming the key
+            return [f"--{key}", json.dumps(value)]
+        items = value
+    else:
+        items = [value]
+    return [f"--{key}", *(str(v).lower() if isinstance(v, bool) else str(v) for v in items)]
+
+
 def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """Return ``(script_args, model_args, trainer_args)`` built from a flat mapping; a bad key or value
-    raises ConfigError naming it."""
+    """Return ``(script_args, model_args, trainer_args)`` built from a flat mapping by TRL's ``TrlParser``;
+    a bad key or value raises ConfigError naming it."""
     classes = trainer_classes(kind)
-    index, declared = _field_index(classes)
-    choices = {**declared, **CHOICES, **TRAINER_CHOICES[kind]}
-    kwargs: dict[type, dict[str, Any]] = {cls: {} for cls in classes}
+    hints = field_hints(kind)
+    choices = {**CHOICES, **TRAINER_CHOICES[kind]}
+    parser = _parser(classes)
+    list_keys = {a.dest for a in parser._actions if a.nargs == "+"}
+    # Every value goes through the parser's own type conversion as --key value (TrlParser's
+    # set_defaults_with_config would pass a YAML value of the wrong type through unchecked); only values
+    # that are already typed (None, a checked choice, a mapping) are set as defaults.
+    argv: list[str] = []
+    defaults: dict[str, Any] = {}
     named_weights: dict[str, Any] | None = None
     for key, value in mapping.items():
-        if key == "env":  # reserved, as in TRL's TrlParser: applied by read_yaml_config
+        if key == "env":  # reserved, as in TrlParser: applied by read_yaml_config
             continue
-        if key == "reward_weights" and kind == "grpo" and (weights := _as_mapping(value)) is not None:
-            named_weights = weights  # aligned with reward_funcs once the script arguments are built
-            continue
-        if key not in index:
-            close = difflib.get_close_matches(key, list(index), n=1)
+        if key not in hints:
+            close = difflib.get_close_matches(key, list(hints), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(key, f"unknown key for a {kind} run{hint}")
-        cls, hint_type = index[key]
-        if key in choices:
-            allowed = choices[key]
-            raw = _choice_value(value, allowed)
-            if raw not in allowed:
-                shown = ", ".join(str(c) for c in allowed)
+        _, hint_type = hints[key]
+        if key == "reward_weights" and kind == "grpo" and isinstance(value, dict | str) and "{" in str(value):
+            named_weights = _as_mapping(key, value)  # aligned with reward_funcs once the scripts are built
+        elif key in choices:
+            raw = _choice_value(value, choices[key])
+            if raw not in choices[key]:
+                shown = ", ".join(str(c) for c in choices[key])
                 raise ConfigError(key, f"expected one of {shown}; got {value!r}")
-            kwargs[cls][key] = raw
-            continue
-        try:
-            kwargs[cls][key] = coerce(value, hint_type)
-        except _Mismatch as exc:
-            raise ConfigError(key, str(exc)) from None
-    built = []
-    for cls in classes:
-        try:
-            built.append(cls(**kwargs[cls]))
-        except ConfigError:
-            raise
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(_key_in_message(str(exc), list(mapping) or list(index)), str(exc)) from None
+            defaults[key] = raw
+        elif _is_null(value, hint_type):
+            defaults[key] = None
+        elif typing.get_origin(hint_type) is dict or hint_type is dict:
+            defaults[key] = _as_mapping(key, value)
+        elif key in list_keys and isinstance(value, list | tuple) and not value:
+            defaults[key] = []
+        else:
+            argv += _argv(key, value, key in list_keys)
+    parser.set_defaults_with_config(**defaults)
+    try:
+        built = parser.parse_args_into_dataclasses(args=argv)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(_key_in_message(str(exc), list(mapping) or list(hints)), str(exc)) from None
     if kind == "grpo":
         from geor1.rewards.registry import check_reward_names
 
