@@ -5,10 +5,12 @@ mapping sets environment variables), overridden by ``--key value`` pairs on the 
 
     geo-r1 grpo configs/grpo_tiny_cpu.yaml --learning_rate 1e-4 --reward_funcs accuracy,format
 
-Every key is checked against the field types of the dataclasses before anything is built, so a bad
-value fails fast with a ``ConfigError`` that names the key (unknown key, wrong type, value not among
-the choices). Values that TRL's own ``__post_init__`` rejects are reported under the key its message
-names.
+The dataclasses are built by TRL's ``TrlParser`` (transformers' ``HfArgumentParser``): every value, from
+the file or the command line, goes through the parser's argparse type conversion, and an argparse
+error becomes a ``ConfigError`` naming the key. geor1 adds what the parser lacks: an unknown key is
+refused with the closest match, string choices TRL checks late (or never) are checked up front,
+numeric settings are checked against their ranges, and values that TRL's own ``__post_init__`` rejects
+are reported under the key its message names.
 
 ``reward_weights`` (GRPO) is a list aligned with ``reward_funcs`` or a mapping from reward name to weight
 (``{accuracy: 1.0, format: 0.5}``; rewards left out weigh 1.0), turned into the list ``GRPOConfig`` holds.
@@ -389,7 +391,8 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(key, f"unknown key for a {kind} run{hint}")
         _, hint_type = hints[key]
-        if key == "reward_weights" and kind == "grpo" and isinstance(value, dict | str) and "{" in str(value):
+        named = isinstance(value, dict) or (isinstance(value, str) and value.lstrip().startswith("{"))
+        if key == "reward_weights" and kind == "grpo" and named:
             named_weights = _as_mapping(key, value)  # aligned with reward_funcs once the scripts are built
         elif key in choices:
             raw = _choice_value(value, choices[key])
