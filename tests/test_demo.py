@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geor1.cli import build_app
-from geor1.demo.config import MODELS, DemoConfig
+from geor1.demo.config import MODELS, STAGE_FIELDS, DemoConfig
 from geor1.demo.pipeline import demo_stages, read_marker, stage_hash
 from geor1.demo.stages import DemoPaths
 from geor1.errors import ConfigError
@@ -146,6 +146,24 @@ def test_config_rejects_impossible_settings():
         DemoConfig(num_generations=1)
     quick = DemoConfig.quick_variant()
     assert quick.quick and quick.sft_steps < DemoConfig().sft_steps
+
+
+# DemoConfig fields no stage's output depends on: where the run is written, and the --quick flag (its
+# settings reach the stages through the fields it changes).
+STAGE_FREE = {"out", "quick"}
+
+
+def test_every_setting_is_in_a_stage_hash_or_declared_stage_free():
+    """A new DemoConfig field must be listed in STAGE_FIELDS under the stages it changes (or above as
+    stage-free); otherwise changing it would not redo those stages."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(DemoConfig)}
+    listed = set().union(*STAGE_FIELDS.values())
+    assert fields - listed - STAGE_FREE == set(), "add these to STAGE_FIELDS in geor1/demo/config.py"
+    assert listed - fields == set(), "STAGE_FIELDS names settings DemoConfig lacks"
+    assert STAGE_FREE & listed == set(), "a stage-free setting is listed in a stage"
+    assert {s.kind for s in demo_stages()} == set(STAGE_FIELDS), "every stage kind has a field list"
 
 
 def test_same_seed_gives_the_same_results_whatever_the_schedule(quick_run, tmp_path):
