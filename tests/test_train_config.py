@@ -57,6 +57,7 @@ def test_overrides_win_and_are_typed(tmp_path):
         ("grpo", "learnig_rate", 1e-5, "did you mean 'learning_rate'"),
         ("grpo", "learning_rate", "fast", "invalid float value: 'fast'"),
         ("grpo", "max_steps", 2.5, "invalid int value: '2.5'"),
+        ("grpo", "learning_rate", "-1e-4", "must be >= 0"),  # a value that looks like an option
         ("grpo", "use_cpu", "maybe", "Truthy value expected: got maybe"),
         ("grpo", "loss_type", "ppo", "expected one of grpo"),
         ("grpo", "scale_rewards", "sometimes", "expected one of group"),

@@ -360,13 +360,16 @@ def _argv(key: str, value: Any, is_list: bool) -> list[str]:
         value = parsed if isinstance(parsed, list) else [v.strip() for v in text.split(",") if v.strip()]
     if isinstance(value, dict) and is_list:
         raise ConfigError(key, f"expected a list, got {value!r}")
-    if isinstance(value, list | tuple):
-        if not is_list:  # a list where one value belongs fails the field's type check, naming the key
-            return [f"--{key}", json.dumps(value)]
-        items = value
-    else:
-        items = [value]
-    return [f"--{key}", *(str(v).lower() if isinstance(v, bool) else str(v) for v in items)]
+    if not is_list:
+        # --key=value, so argparse takes a value such as -1e-4 or -x as the value, not as an option; a
+        # list where one value belongs then fails the field's type check, naming the key
+        text = json.dumps(value) if isinstance(value, list | tuple) else _text(value)
+        return [f"--{key}={text}"]
+    return [f"--{key}", *(_text(v) for v in (value if isinstance(value, list | tuple) else [value]))]
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
