@@ -75,10 +75,10 @@ def seed_rows(run: Path) -> dict[str, Any]:
     examples = {e["id"]: e for e in read_jsonl(run / "data/pairing_test.jsonl")}
     result: dict[str, Any] = {"ceiling": statistics.mean(ceiling(e, cover) for e in examples.values())}
     for model in MODELS:
-        rows = [
-            r for r in read_jsonl(run / "eval" / model / "eval/generations.jsonl") if r["task"] == "pairing"
-        ]
-        result[model] = {r["id"]: diagnose(r["completion"], examples[r["id"]], cover) for r in rows}
+        path = run / "eval" / model / "eval/generations.jsonl"
+        if path.exists():  # a run may have evaluated SFT only
+            rows = [r for r in read_jsonl(path) if r["task"] == "pairing"]
+            result[model] = {r["id"]: diagnose(r["completion"], examples[r["id"]], cover) for r in rows}
     return result
 
 
@@ -123,18 +123,21 @@ def main() -> None:
             )
             raise SystemExit(2)
         rows = seed_rows(run)
-        for model in MODELS:
+        for model in (m for m in MODELS if m in rows):
             cells = " | ".join(f"{100 * share(rows[model], key):.1f}" for key in SHARES)
             print(f"| {run.name} | {model} | {cells} | {100 * rows['ceiling']:.1f} |")
+        if not all(m in rows for m in MODELS):
+            continue
         diffs = []
         for key in SHARES:
             point, (low, high) = paired_difference(rows["sft_grpo"], rows["sft"], key, seed)
             deltas[key].append(100 * point)
             diffs.append(f"{100 * point:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]")
         print(f"| {run.name} | SFT+GRPO − SFT | " + " | ".join(diffs) + " | |")
-    if len(args.runs) > 1:
+    runs = len(deltas["accuracy"])
+    if runs > 1:
         cells = " | ".join(f"{statistics.mean(v):+.1f} ± {statistics.stdev(v):.1f}" for v in deltas.values())
-        print(f"| mean ± sd ({len(args.runs)} runs) | SFT+GRPO − SFT | {cells} | |")
+        print(f"| mean ± sd ({runs} runs) | SFT+GRPO − SFT | {cells} | |")
 
 
 if __name__ == "__main__":
