@@ -342,8 +342,9 @@ def fill_random_weights(model: Any, std: float, seed: int) -> None:
     seeded offset.
 
     The values only have to be random-looking and of the right scale for these untrained models, while
-    drawing a billion normal values is most of a build: 5 to 7 CPU s per billion parameters on one core
-    (transformers' own ``init_weights``), against under 0.5 s for the copies.
+    drawing every value is most of a build: for the 1.06B parameters of a one-text-layer 3B on one
+    core, 7.5 CPU s with transformers' own ``init_weights`` against 1.9 s filled this way (measured on a
+    loaded machine).
     """
     import torch
 
