@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,8 @@ def test_cpu_smoke_runs_the_gpu_stages_on_a_tiny_model(tmp_path):
         capture_output=True,
         text=True,
         timeout=900,
+        # one torch thread per stage process: faster on a shared runner (see tests/test_real_size.py)
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| tiny (2 layers) | grpo |" in proc.stdout
