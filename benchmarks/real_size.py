@@ -18,7 +18,8 @@ budget, one SFT step (full and LoRA) and one GRPO step, through geor1's trainers
 Prints visual tokens per prompt, sequence length, step seconds, tokens/s and peak RSS per stage, and the
 image-token audit (image tokens in ``input_ids`` == features from the vision tower, on every forward that
 carried images); exits 1 if a stage failed or the audit found a mismatch. ``--json`` keeps the figures.
-Run it with ``nice``: on a shared 2-core machine the defaults take tens of minutes.
+Run it with ``nice`` (and ``--threads 1`` on a loaded machine): on a shared 2-core machine the defaults take
+tens of minutes.
 """
 
 from __future__ import annotations
