@@ -127,12 +127,14 @@ def choose_dtype(device: DeviceInfo) -> str:
     return "float32"
 
 
-def describe_plan(device: DeviceInfo) -> list[str]:
-    """Return one line per planned stage: what runs, or why it is skipped."""
+def describe_plan(device: DeviceInfo, sizes: tuple[str, ...] | list[str] = ("3b", "7b")) -> list[str]:
+    """Return one line per planned stage of the ``sizes`` asked for: what runs, or why it is skipped."""
     from geor1.models.real import PUBLISHED
 
     lines = []
     for run in PLAN:
+        if run.size not in sizes:
+            continue
         layers = PUBLISHED[run.size]["text"]["num_hidden_layers"]
         for stage in run.stages:
             what = f"{run.size} ({layers} text layers) {stage}"
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(f"device: cpu ({device.name}); no CUDA device: {device.reason}")
-    for line in describe_plan(device):
+    for line in describe_plan(device, cli.sizes):
         print(line)
 
     from geor1.train.probe import write_pairing_example

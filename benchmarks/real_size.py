@@ -18,7 +18,8 @@ budget, one SFT step (full and LoRA) and one GRPO step, through geor1's trainers
 Prints visual tokens per prompt, sequence length, step seconds, tokens/s and peak RSS per stage, and the
 image-token audit (image tokens in ``input_ids`` == features from the vision tower, on every forward that
 carried images); exits 1 if a stage failed or the audit found a mismatch. ``--json`` keeps the figures.
-Run it with ``nice``: on a shared 2-core machine the defaults take tens of minutes.
+Run it with ``nice`` (and ``--threads 1`` on a loaded machine): on a shared 2-core machine the defaults take
+tens of minutes.
 """
 
 from __future__ import annotations
@@ -57,19 +58,22 @@ def paper_budget() -> tuple[int, int]:
     return budgets.pop()
 
 
-def child_env() -> dict[str, str]:
-    """Return the environment of the child processes: this checkout's src first on PYTHONPATH."""
+def child_env(threads: int = 0) -> dict[str, str]:
+    """Return the environment of the child processes: this checkout's src first on PYTHONPATH and, when
+    ``threads`` is set, that many OpenMP threads (torch's CPU threads, in the model build too)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     return env
 
 
-def run_child(command: list[str], log: Path) -> tuple[int, float, int]:
+def run_child(command: list[str], log: Path, threads: int = 0) -> tuple[int, float, int]:
     """Run a child process with its output in ``log``; return (exit code, wall seconds, the largest peak
     RSS of any child so far: the first child's own peak, as for the model build)."""
     start = time.perf_counter()
     with log.open("w") as handle:
-        code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env())
+        code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env(threads))
     seconds = time.perf_counter() - start
     return code, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
@@ -97,7 +101,13 @@ def main() -> int:
     parser.add_argument(
         "--workdir", type=Path, help="keep the model, data and logs here (default: temporary)"
     )
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per stage (0: default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads of the build and each stage (0: torch's default, one per core); on a "
+        "loaded machine 1 is faster: threads of one operation wait for each other at every step",
+    )
     parser.add_argument("--json", type=Path, help="write every figure here")
     cli = parser.parse_args()
 
@@ -123,7 +133,7 @@ def main() -> int:
             command = [sys.executable, "-m", "geor1.cli", "model", "init", "--size", cli.size]
             command += ["--layers", str(cli.layers), "--out", str(model)]
             command += ["--min-pixels", str(min_pixels), "--max-pixels", str(max_pixels)]
-            code, seconds, rss = run_child(command, work / "init.log")
+            code, seconds, rss = run_child(command, work / "init.log", cli.threads)
             if code:
                 print((work / "init.log").read_text()[-3000:])
                 print(f"error: geo-r1 model init failed (exit {code})")
@@ -153,7 +163,7 @@ def main() -> int:
             ]
             if cli.threads:
                 command += ["--threads", str(cli.threads)]
-            code, seconds, _ = run_child(command, work / f"{stage}.log")
+            code, seconds, _ = run_child(command, work / f"{stage}.log", cli.threads)
             if code or not result_path.exists():
                 print((work / f"{stage}.log").read_text()[-3000:])
                 print(f"error: stage {stage} failed (exit {code})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,12 @@ def test_without_cuda_it_skips_every_run_and_exits_0(monkeypatch, capsys):
     assert len(skips) == 6 and all("needs a CUDA GPU" in line for line in skips)
     assert "skip 3b (36 text layers) grpo-full" in out and "skip 7b (28 text layers) sft-lora" in out
     assert "nothing run: every stage needs CUDA" in out
+    assert gpu_check.main(["--sizes", "7b"]) == 0
+    skips = [line for line in capsys.readouterr().out.splitlines() if line.startswith("skip ")]
+    assert skips == [
+        f"skip 7b (28 text layers) {stage}: needs a CUDA GPU ({gpu_check.detect_device().reason})"
+        for stage in ("sft-lora", "grpo")
+    ]
 
 
 def test_missing_packages_are_named_with_the_install_command(monkeypatch, capsys):
@@ -98,6 +105,8 @@ def test_cpu_smoke_runs_the_gpu_stages_on_a_tiny_model(tmp_path):
         capture_output=True,
         text=True,
         timeout=900,
+        # one torch thread per stage process: faster on a shared runner (see tests/test_real_size.py)
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| tiny (2 layers) | grpo |" in proc.stdout

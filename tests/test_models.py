@@ -202,3 +202,26 @@ def test_stock_qwen_processor_class_loads_without_torchvision(tmp_path, tiny_mod
     assert type(processor).__name__ == expected
     assert processor.tokenizer.padding_side == "left"
     assert visual_tokens_per_image(processor, 224, 224) == 4
+
+
+def test_lm_head_gets_contiguous_rows(tiny_model_dir):
+    """Generation projects hidden[:, -1:, :], a strided view for a batch; matmul would copy the LM head
+    weight once per row for it, so load_model's hook hands the head a contiguous copy of the rows."""
+    model = load_model(tiny_model_dir)
+    head = model.get_output_embeddings()
+    seen = []
+    head.register_forward_pre_hook(lambda module, args: seen.append(args[0].is_contiguous()))
+    strided = torch.randn(2, 5, head.in_features, dtype=head.weight.dtype)[:, -1:, :]
+    assert not strided.is_contiguous()
+    with torch.no_grad():
+        out = head(strided)
+        assert torch.equal(out, torch.nn.functional.linear(strided.contiguous(), head.weight, head.bias))
+    assert seen == [True]
+    processor = load_processor(tiny_model_dir)
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Where?"}]}]
+    prompts = [processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)] * 2
+    image = Image.new("RGB", (56, 56), (30, 90, 10))
+    inputs = processor(text=prompts, images=[image, image], return_tensors="pt", padding=True)
+    seen.clear()
+    model.generate(**inputs, max_new_tokens=2, do_sample=False)
+    assert seen and all(seen)

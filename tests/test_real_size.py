@@ -19,7 +19,9 @@ def test_real_size_benchmark_small_variant(tmp_path):
     command = [sys.executable, str(ROOT / "benchmarks" / "real_size.py"), "--layers", "1", "--images", "2"]
     command += ["--min-pixels", "3136", "--max-pixels", "3136", "--query-size", "112x56"]
     command += ["--candidate-size", "56x56", "--think-words", "8", "--completion-tokens", "4"]
-    command += ["--workdir", str(tmp_path / "work"), "--json", str(out)]
+    # one thread: on a shared 2-core runner two OpenMP threads of every small operation wait for each
+    # other behind the other jobs (3 to 5 times the wall time of one thread, measured under load)
+    command += ["--threads", "1", "--workdir", str(tmp_path / "work"), "--json", str(out)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())

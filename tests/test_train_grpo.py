@@ -99,6 +99,8 @@ def test_grpo_length_reward_counts_tokens_of_the_policy(tmp_path, tiny_model_dir
     trainer = build_grpo_trainer(*build_configs("grpo", mapping))
     length = trainer.reward_funcs[2]
     assert length.__name__ == "length" and length.tokenizer is trainer.processing_class.tokenizer
+    # generation's LM head gets contiguous rows (see geor1.models.loading.contiguous_lm_head_input)
+    assert trainer.model.get_output_embeddings()._forward_pre_hooks
     text = "<think>a b</think><answer>A</answer>"
     assert length.lengths([text], {}) == [len(trainer.processing_class.tokenizer.encode(text))]
     mapping["train_file"] = []

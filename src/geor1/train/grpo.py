@@ -78,6 +78,7 @@ def build_grpo_trainer(
     from trl import GRPOTrainer, get_peft_config
 
     from geor1.models import load_processor
+    from geor1.models.loading import contiguous_lm_head_input
     from geor1.train.callbacks import CurriculumCallback, CurriculumState, load_curriculum_state
     from geor1.train.data import load_examples
     from geor1.train.run import check_model_path, model_init_kwargs
@@ -108,7 +109,9 @@ def build_grpo_trainer(
         peft_config=get_peft_config(model_args),
     )
     if not script.curriculum:
-        return GRPOTrainer(**kwargs, callbacks=callbacks)
+        trainer = GRPOTrainer(**kwargs, callbacks=callbacks)
+        contiguous_lm_head_input(trainer.model)
+        return trainer
 
     bands = list(train["band"])
     if not set(bands) & set(script.curriculum_bands):
@@ -116,9 +119,11 @@ def build_grpo_trainer(
     state = CurriculumState(script.curriculum_bands, script.curriculum_threshold, script.curriculum_window)
     load_curriculum_state(curriculum_checkpoint, state)
     reward_name = _reward_log_name(script, funcs, script.curriculum_reward)
-    return _curriculum_trainer_class()(
+    trainer = _curriculum_trainer_class()(
         **kwargs, callbacks=[CurriculumCallback(state, reward_name), *callbacks], curriculum_state=state
     )
+    contiguous_lm_head_input(trainer.model)
+    return trainer
 
 
 @functools.cache
