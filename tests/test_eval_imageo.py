@@ -1,4 +1,6 @@
-"""IMAGEO-Bench scoring against the shared fixtures, checked with an independent plain-Python computation."""
+"""IMAGEO-Bench scoring, checked with an independent plain-Python computation: on a layout written here in
+the published format (always runs), and on the authors' own result files in ../shared/fixtures/imageo when
+that folder is present (CI has it; its ATTRIBUTION.md asks that the files are not copied into the project)."""
 
 from __future__ import annotations
 
@@ -189,3 +191,105 @@ def test_parser_and_state_rules() -> None:
     assert parse_imageo_json("Here you go: {a: 1, 'b': True,} bye") == {"a": 1, "b": True}
     assert standardize_state("michigan") == "MI" and standardize_state(" tx ") == "TX"
     assert standardize_state("Kyoto Prefecture") == "KYOTO PREFECTURE" and standardize_state("") is None
+
+
+def _answer(city: str, state: str, country: str, lat: str, lon: str) -> dict:
+    """One answer in the benchmark's JSON layout (the fields its scoring reads)."""
+    return {
+        "image_information": {"environment": "outdoor", "scene_type": "street", "setting": "urban"},
+        "reasoning": {"landmark_recognition": "none", "text_and_signage": "none"},
+        "reverse_geocoding": {
+            "confidence": "3",
+            "address": {"street": "", "city": city, "state": state, "country": country},
+            "coordinates": {"latitude": lat, "longitude": lon},
+        },
+    }
+
+
+@pytest.fixture
+def written_layout(tmp_path: Path) -> tuple[Path, Path]:
+    """An IMAGEO-Bench result pair written here in the published layout (``dataset3_info.csv`` columns,
+    one ``dataset3_<model>.jsonl`` record a line), with the cases the shared sample holds: state names and
+    codes, "United States" for "USA", a "x.jpg.jpg" file name, an id missing from the truth, an answer
+    that is not JSON, and (0, 0) coordinates."""
+    truth = tmp_path / "dataset3_info.csv"
+    truth.write_text(
+        "image_id,address,latitude,longitude,street,city,state,country\n"
+        'AAA,"Mackinac Bridge, Mackinaw City, MI 49701",45.8388,-84.7209,Mackinac Bridge,Mackinaw City,MI,USA\n'
+        'BBB,"1 Main St, Austin, TX 78701",30.2672,-97.7431,Main St,Austin,TX,USA\n'
+        'CCC,"Pike Place, Seattle, WA 98101",47.6097,-122.3422,Pike Place,Seattle,WA,USA\n'
+        'DDD,"Navy Pier, Chicago, IL 60611",41.8917,-87.6086,Navy Pier,Chicago,IL,USA\n'
+        'EEE,"Bourbon St, New Orleans, LA 70116",29.9584,-90.0644,Bourbon St,New Orleans,LA,USA\n'
+        'FFF,"Union Sq, San Francisco, CA 94108",37.7880,-122.4075,Union Sq,San Francisco,CA,USA\n',
+        encoding="utf-8",
+    )
+    answers = [
+        ("AAA.jpg", _answer("Mackinaw City", "Michigan", "USA", "45.80", "-84.70")),
+        ("BBB.jpg", _answer("Dallas", "TX", "United States", "32.7767", "-96.7970")),
+        ("CCC.jpg", _answer("seattle", "washington", "USA", "47.6062", "-122.3321")),
+        ("DDD.jpg.jpg", _answer("Chicago", "Illinois", "USA", "41.88", "-87.63")),
+        ("EEE.jpg", _answer("New Orleans", "LA", "USA", "0", "0")),
+        ("ZZZ.jpg", _answer("Boston", "MA", "USA", "42.36", "-71.06")),
+    ]
+    lines = []
+    for name, answer in answers:
+        raw = json.dumps(answer, indent=2)
+        lines.append(json.dumps({"image_file": name, "provider": "openai", "model_used": "gpt-4.1-mini",
+                                 "raw_response": raw, "location_info": answer, "usage_info": {}}))  # fmt: skip
+    lines.append(json.dumps({"image_file": "FFF.jpg", "provider": "openai", "model_used": "gpt-4.1-mini",
+                             "raw_response": "I cannot tell where this is.", "location_info": {}}))  # fmt: skip
+    pred = tmp_path / "dataset3_gpt-4.1-mini.jsonl"
+    pred.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return pred, truth
+
+
+def test_written_layout_metrics_match_independent_computation(written_layout: tuple[Path, Path]) -> None:
+    pred, truth = written_layout
+    got, want = score_imageo_files(pred, truth), independent_metrics(pred, truth)
+    for key in ("n", "n_parsed"):
+        assert got[key] == want[key], key
+    for key in ("median_km", "mean_km", "city_acc", "state_acc", "country_acc"):
+        assert got[key] == pytest.approx(want[key], rel=1e-9), key
+    for t, value in want["acc_km"].items():
+        assert got["acc_km"][t] == pytest.approx(value, rel=1e-9), t
+    # AAA, BBB, CCC, EEE, FFF join; "DDD.jpg.jpg" and "ZZZ" do not; FFF's answer is not JSON
+    assert (got["n"], got["n_parsed"], got["n_unmatched_predictions"]) == (5, 4, 2)
+    assert got["n_with_coords"] == 3  # EEE's (0, 0) is no answer, as in the authors' code
+    assert got["city_acc"] == pytest.approx(3 / 4) and got["state_acc"] == 1.0  # names become codes
+    assert got["country_acc"] == pytest.approx(3 / 4)  # "United States" is not "USA" unless normalized
+
+
+def test_written_layout_normalize_and_count_unparsed(written_layout: tuple[Path, Path]) -> None:
+    pred, truth = written_layout
+    strict, fair = score_imageo_files(pred, truth), score_imageo_files(pred, truth, normalize=True)
+    assert fair["country_acc"] == 1.0 > strict["country_acc"]
+    assert fair["n"] == 6  # "DDD.jpg.jpg" joins once every extension is stripped
+    every = score_imageo_files(pred, truth, count_unparsed=True)
+    assert every["denominators"]["city"] == every["n"] == 5 and every["city_acc"] == pytest.approx(3 / 5)
+
+
+def test_written_layout_raw_responses_reparse_to_the_parsed_field(written_layout: tuple[Path, Path]) -> None:
+    pred, _ = written_layout
+    records, malformed = read_predictions(pred)
+    assert malformed == 0 and len(records) == 7
+    for rec in records[:-1]:
+        a, b = answer_from_json(rec["location_info"]), answer_from_text(rec["raw_response"])
+        assert a.parsed and (a.city, a.state, a.country, a.lat, a.lon) == (
+            b.city,
+            b.state,
+            b.country,
+            b.lat,
+            b.lon,
+        )
+    assert not answer_from_text(records[-1]["raw_response"]).parsed
+
+
+def test_cli_scores_the_written_layout(written_layout: tuple[Path, Path]) -> None:
+    pred, truth = written_layout
+    result = CliRunner().invoke(
+        build_app(), ["eval", "imageo", "--predictions", str(pred), "--truth", str(truth), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["n"] == 5 and out["country_acc"] == pytest.approx(3 / 4)
+    assert set(out["acc_km"]) == {"1", "25", "200", "750", "2500"}
