@@ -1,7 +1,7 @@
 """Mutation testing of geor1's core modules with mutmut, one group of modules at a time.
 
 Run: ``python benchmarks/mutation.py [GROUP ...] [--timeout SECONDS] [--max-children N]`` (``make mutation``
-runs every group). Groups: rewards, tasks, eval, serve, grpo.
+runs every group). Groups: judge, rewards, vlmr1, tasks, eval, serve, grpo.
 
 Each group mutates only its own modules and runs only the fast test files that exercise them, so a mutant
 is judged by the tests written for its module (a survivor here may still be caught by a slower end-to-end
@@ -41,17 +41,23 @@ WORK = ROOT / ".mutation"
 
 # group -> (modules to mutate, pytest arguments selecting the tests that judge them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    # the answer judge, the four Geo-R1 rewards, the geodesic reward and the name/weight registry; vlmr1.py
-    # (the reference's rewards, vlmr1_*) is left out: the tests compare it with a straight reference
-    # implementation on generated text
+    # the answer judge and the accuracy reward built on it (the verdict every reward, the CoT filter and eval share)
+    "judge": (
+        ["src/geor1/judge.py", "src/geor1/rewards/accuracy.py"],
+        ["tests/test_judge.py", "tests/test_rewards.py", "tests/test_rewards_spec.py"],
+    ),
+    # the other Geo-R1 rewards and the name/weight registry
     "rewards": (
         [
-            "src/geor1/judge.py",
-            *(
-                f"src/geor1/rewards/{name}.py"
-                for name in ("accuracy", "base", "format", "geodesic", "length", "registry", "repetition")
-            ),
+            f"src/geor1/rewards/{name}.py"
+            for name in ("format", "geodesic", "repetition", "base", "length", "registry")
         ],
+        ["tests/test_rewards.py", "tests/test_rewards_spec.py", "tests/test_judge.py"],
+    ),
+    # the reference's rewards (vlmr1_*), which the tests compare with a straight reference implementation
+    # (benchmarks/rewards.py) on generated text
+    "vlmr1": (
+        ["src/geor1/rewards/vlmr1.py"],
         ["tests/test_rewards.py", "tests/test_rewards_spec.py", "tests/test_judge.py"],
     ),
     "tasks": (
