@@ -235,6 +235,24 @@ def test_accuracy_scale_and_range():
     )  # range widened to the key
 
 
+def test_accuracy_option_count_and_checked_values():
+    # the default is 8 options (A..H): "I" is not one, so "B or I" names B alone
+    assert one(AccuracyMCQ(), "<answer>B or I</answer>") == 1.0
+    assert one(AccuracyMCQ(n_options=9), "<answer>B or I</answer>") == 0.0  # two options named: wrong
+    assert one(AccuracyMCQ(n_options=4), "<answer>B or E</answer>") == 1.0  # the count reaches the judge
+    assert AccuracyMCQ(n_options=1).n_options == 1 and AccuracyMCQ(n_options=26).n_options == 26
+    for bad in (0, 27, True, 4.0, "4"):
+        with pytest.raises(ConfigError, match=r"must be an integer in 1\.\.26") as info:
+            AccuracyMCQ(n_options=bad)
+        assert info.value.key == "n_options"
+    for key in ("correct_value", "wrong_value"):
+        with pytest.raises(ConfigError, match="must be a number") as info:
+            AccuracyMCQ(**{key: "high"})
+        assert info.value.key == key
+    with pytest.raises(ConfigError, match="reward 'accuracy' needs a dataset column 'solution'"):
+        AccuracyMCQ()(["<answer>B</answer>"])
+
+
 def test_vlmr1_accuracy_quirks():
     paper = VLMR1Accuracy()
     # The reference reads the FIRST answer block, and the whole text when there is none.
@@ -387,10 +405,21 @@ def test_repetition_options():
         ["x", "y"], completion_ids=[[1, 2, 3, 4], [5] * 5]
     )
     assert ids == [0.0, -0.75]  # TRL's get_repetition_penalty_reward on token ids
-    with pytest.raises(ConfigError, match="max_penalty"):
-        RepetitionPenalty(max_penalty=0.5)
-    with pytest.raises(ConfigError, match="ngram_size"):
-        RepetitionPenalty(ngram_size=0)
+    by_ids = RepetitionPenalty(ngram_size=2, max_penalty=-0.5, unit="completion_ids")
+    assert by_ids(["x"], completion_ids=[[5] * 5]) == [-0.375]  # max_penalty reaches TRL's reward
+    with pytest.raises(ConfigError, match="reward 'repetition' needs a dataset column 'completion_ids'"):
+        by_ids(["x"])
+    for options, key, message in [
+        ({"max_penalty": 0.5}, "max_penalty", "must be <= 0"),
+        ({"max_penalty": "low"}, "max_penalty", "must be a number"),
+        ({"ngram_size": 0}, "ngram_size", "must be an integer >= 1, got 0"),
+        ({"ngram_size": True}, "ngram_size", "must be an integer >= 1, got True"),
+        ({"ngram_size": 2.0}, "ngram_size", "must be an integer >= 1, got 2.0"),
+        ({"unit": "tokens"}, "unit", "must be one of words, completion_ids; got 'tokens'"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as info:
+            RepetitionPenalty(**options)
+        assert info.value.key == key
 
 
 def _boxes(*pairs: tuple[list[int], str]) -> str:
