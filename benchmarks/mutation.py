@@ -12,7 +12,9 @@ that group's ``[tool.mutmut]``) and links to ``src``, ``tests``, ``benchmarks`` 
 (delete the group's folder to start over).
 
 ``--survivors`` tests again only the mutants a group's last run left alive (after tests were added for
-them), keeping every other verdict. Each group's survivors are listed in ``.mutation/<group>/survivors.txt``
+them), keeping every other verdict; ``--only PATTERN`` tests (again) only the mutants whose names match a
+glob such as ``'geor1.rewards.geodesic.*'`` (mutmut runs the mutants it estimates fastest first, so a
+time-capped run may otherwise never reach a module). Each group's survivors are listed in ``.mutation/<group>/survivors.txt``
 (``mutmut show NAME`` in that folder prints a mutant's diff), all verdicts in ``statuses.json`` there, and
 the counts per module in ``.mutation/summary.json``.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import json
 import os
 import re
@@ -183,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="test again only the mutants the group's last run left alive (after new tests were written)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="test (again) only the mutants whose names match this glob, e.g. 'geor1.rewards.geodesic.*'",
+    )
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
@@ -196,25 +206,29 @@ def main(argv: list[str] | None = None) -> int:
         cpu_before = usage.ru_utime + usage.ru_stime
         saved = folder / "statuses.json"
         before = json.loads(saved.read_text()) if saved.exists() else {}
-        names = []
+        names = list(args.only)
         if args.survivors:
             names = [n for n, status in before.items() if status in ("survived", "no tests")]
+            if args.only:
+                names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in args.only)]
             if not names:
                 print(f"{group}: no survivors of an earlier run to test again")
                 continue
         try:
             command = ["run", "--max-children", str(args.max_children), *names]
             run = mutmut(folder, *command, timeout=args.timeout)
-            finished = run.returncode == 0
+            # mutmut exits 0 after Ctrl-C (SIGINT) too, printing "Stopping..."
+            finished = run.returncode == 0 and "Stopping..." not in run.stdout
             (folder / "run.log").write_text(run.stdout + run.stderr)
         except subprocess.TimeoutExpired:
             finished = False
         seconds = time.monotonic() - start
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = children.ru_utime + children.ru_stime - cpu_before
-        # a survivors-only run judges just those mutants: every other one keeps its earlier verdict
+        # a survivors-only (or --only) run judges just those mutants: every other one keeps its earlier verdict
         now = results(folder)
-        statuses = {**before, **{n: now[n] for n in names if n in now}} if names else now
+        chosen = {n: s for n, s in now.items() if any(fnmatch.fnmatchcase(n, p) for p in names)}
+        statuses = {**before, **chosen} if names else now
         saved.write_text(json.dumps(statuses, indent=1, sort_keys=True) + "\n")
         per_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for name, status in statuses.items():
@@ -222,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         survivors = sorted(n for n, s in statuses.items() if s == "survived")
         (folder / "survivors.txt").write_text("".join(f"{n}\n" for n in survivors))
         summary[group] = {
-            "run": "survivors" if names else "all",
+            "run": "survivors" if args.survivors else ("only " + " ".join(args.only) if args.only else "all"),
             "finished": finished,
             "seconds": round(seconds),
             "cpu_seconds": round(cpu),
