@@ -612,10 +612,25 @@ def test_geodesic_thresholds():
     assert one(geo, "<answer>(0, 90)</answer>", key) == 0.0
     custom = GeodesicReward(mode="thresholds", thresholds=[[1000, 2.0]])
     assert one(custom, "<answer>(0, 5)</answer>", key) == 2.0
-    with pytest.raises(ConfigError, match="thresholds"):
-        GeodesicReward(thresholds=[[-1, 1.0]])
-    with pytest.raises(ConfigError, match="mode"):
-        GeodesicReward(mode="linear")
+    for bad, message in [
+        ([1, 2], r"must be a list of \[km, value\] pairs, got \[1, 2\]"),
+        ([["near", 1.0]], "must be a list of"),
+        ([], r"must hold at least one \[km, value\] pair"),
+        ([[-1, 1.0]], r"needs finite km > 0 and finite values, got \[-1.0, 1.0\]"),
+        ([[0, 1.0]], "needs finite km > 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as info:
+            GeodesicReward(mode="thresholds", thresholds=bad)
+        assert info.value.key == "thresholds"
+    assert GeodesicReward(mode="thresholds", thresholds=[[0.5, 1.0]]).thresholds == ((0.5, 1.0),)
+    for options, key, message in [
+        ({"mode": "linear"}, "mode", "must be one of exp, thresholds; got 'linear'"),
+        ({"scale_km": 0}, "scale_km", "must be > 0"),
+        ({"scale_km": "far"}, "scale_km", "must be a number"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as info:
+            GeodesicReward(**options)
+        assert info.value.key == key
 
 
 # ------------------------------------------------------------------------------------------------ registry
