@@ -198,7 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown group {unknown[0]!r}; choose from {', '.join(GROUPS)}")
     summary_path = WORK / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for group in args.groups or list(GROUPS):
         folder = prepare(group)
         start = time.monotonic()
@@ -235,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             per_module[module_of(name)][status] += 1
         survivors = sorted(n for n, s in statuses.items() if s == "survived")
         (folder / "survivors.txt").write_text("".join(f"{n}\n" for n in survivors))
+        # read just before writing: another group may have run meanwhile in a second process
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         summary[group] = {
             "run": "survivors" if args.survivors else ("only " + " ".join(args.only) if args.only else "all"),
             "finished": finished,
