@@ -405,6 +405,7 @@ def test_repetition_options():
         ["x", "y"], completion_ids=[[1, 2, 3, 4], [5] * 5]
     )
     assert ids == [0.0, -0.75]  # TRL's get_repetition_penalty_reward on token ids
+    assert RepetitionPenalty(max_penalty=0)(["a a a a a a a a"]) == [0.0]  # zero is allowed: no penalty
     by_ids = RepetitionPenalty(ngram_size=2, max_penalty=-0.5, unit="completion_ids")
     assert by_ids(["x"], completion_ids=[[5] * 5]) == [-0.375]  # max_penalty reaches TRL's reward
     with pytest.raises(ConfigError, match="reward 'repetition' needs a dataset column 'completion_ids'"):
@@ -615,7 +616,7 @@ def test_geodesic_thresholds():
     for bad, message in [
         ([1, 2], r"must be a list of \[km, value\] pairs, got \[1, 2\]"),
         ([["near", 1.0]], "must be a list of"),
-        ([], r"must hold at least one \[km, value\] pair"),
+        ([], r"'thresholds': must hold at least one \[km, value\] pair$"),
         ([[-1, 1.0]], r"needs finite km > 0 and finite values, got \[-1.0, 1.0\]"),
         ([[0, 1.0]], "needs finite km > 0"),
     ]:
