@@ -253,6 +253,24 @@ def test_a_bad_reward_path_names_the_field(reward_module, name, message):
         build_reward_funcs([f"{reward_module}:shout"], **{f"{reward_module}:shout": {"x": 1}})
 
 
+def test_load_reward_follows_dotted_attributes_and_says_what_is_wrong():
+    import os.path
+
+    from geor1.rewards.registry import load_reward
+
+    assert load_reward("os:path.join") is os.path.join  # "module:attribute.attribute"
+    for path, message in [
+        ("os:path:join", "'os:path:join' is not an import path of the form 'package.module:function'"),
+        ("no_such_module_xyz:fn", "cannot import module 'no_such_module_xyz' for reward 'no_such_module_xyz:fn': "
+         "ModuleNotFoundError: "),
+        ("os:path.nope", "module 'os' has no attribute 'path.nope'"),
+        ("os:sep", "'os:sep' is a str, not a reward function or class"),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            load_reward(path)
+        assert info.value.key == "reward_funcs" and info.value.reason.startswith(message)
+
+
 def test_config_checks_reward_paths_and_the_retired_option(tmp_path, reward_module):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"model_name_or_path": "m", "use_cpu": True, "bf16": False}))
