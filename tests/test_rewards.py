@@ -366,6 +366,22 @@ def test_length_reference_measure_matches():
     assert ours == theirs
 
 
+def test_length_defaults_and_options_reach_the_judge():
+    default = CosineLength(unit="words")
+    assert (default.max_len, default.n_options, default.correct_within_km) == (1024, 8, 25.0)
+    # correctness picks the curve (correct stays above 0.5, wrong at or below 0): with 4 options "E" is no
+    # option, so "B or E" names B alone; with the default 8 it names two options and is wrong
+    assert one(CosineLength(unit="words", n_options=4), "<answer>B or E</answer>") > 0.5
+    assert one(default, "<answer>B or E</answer>") <= 0.0
+    near = "<answer>(48.90, 2.35)</answer>"  # about 5 km from the solution
+    assert one(default, near, solution="(48.8566, 2.3522)") > 0.5
+    assert one(CosineLength(unit="words", correct_within_km=1.0), near, solution="(48.8566, 2.3522)") <= 0.0
+    with pytest.raises(ConfigError, match="reward 'length' needs a dataset column 'solution'"):
+        default(["<answer>B</answer>"])
+    with pytest.raises(ConfigError, match="reward 'length' needs a dataset column 'completion_ids'"):
+        CosineLength(unit="completion_ids")(["<answer>B</answer>"], solution=["B"])
+
+
 def test_length_geolocation_correctness():
     length = CosineLength(max_len=100, unit="words", correct_within_km=25.0)
     near = "<answer>(48.86, 2.35)</answer>"
