@@ -1,7 +1,7 @@
 """Mutation testing of geor1's core modules with mutmut, one group of modules at a time.
 
 Run: ``python benchmarks/mutation.py [GROUP ...] [--timeout SECONDS] [--max-children N]`` (``make mutation``
-runs every group). Groups: rewards, tasks, eval, serve, grpo.
+runs every group). Groups: judge, rewards, vlmr1, tasks, eval, serve, grpo.
 
 Each group mutates only its own modules and runs only the fast test files that exercise them, so a mutant
 is judged by the tests written for its module (a survivor here may still be caught by a slower end-to-end
@@ -12,7 +12,9 @@ that group's ``[tool.mutmut]``) and links to ``src``, ``tests``, ``benchmarks`` 
 (delete the group's folder to start over).
 
 ``--survivors`` tests again only the mutants a group's last run left alive (after tests were added for
-them), keeping every other verdict. Each group's survivors are listed in ``.mutation/<group>/survivors.txt``
+them), keeping every other verdict; ``--only PATTERN`` tests (again) only the mutants whose names match a
+glob such as ``'geor1.rewards.geodesic.*'`` (mutmut runs the mutants it estimates fastest first, so a
+time-capped run may otherwise never reach a module). Each group's survivors are listed in ``.mutation/<group>/survivors.txt``
 (``mutmut show NAME`` in that folder prints a mutant's diff), all verdicts in ``statuses.json`` there, and
 the counts per module in ``.mutation/summary.json``.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import json
 import os
 import re
@@ -41,17 +44,23 @@ WORK = ROOT / ".mutation"
 
 # group -> (modules to mutate, pytest arguments selecting the tests that judge them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    # the answer judge, the four Geo-R1 rewards, the geodesic reward and the name/weight registry; vlmr1.py
-    # (the reference's rewards, vlmr1_*) is left out: the tests compare it with a straight reference
-    # implementation on generated text
+    # the answer judge and the accuracy reward built on it (the verdict every reward, the CoT filter and eval share)
+    "judge": (
+        ["src/geor1/judge.py", "src/geor1/rewards/accuracy.py"],
+        ["tests/test_judge.py", "tests/test_rewards.py", "tests/test_rewards_spec.py"],
+    ),
+    # the other Geo-R1 rewards and the name/weight registry
     "rewards": (
         [
-            "src/geor1/judge.py",
-            *(
-                f"src/geor1/rewards/{name}.py"
-                for name in ("accuracy", "base", "format", "geodesic", "length", "registry", "repetition")
-            ),
+            f"src/geor1/rewards/{name}.py"
+            for name in ("format", "geodesic", "repetition", "base", "length", "registry")
         ],
+        ["tests/test_rewards.py", "tests/test_rewards_spec.py", "tests/test_judge.py"],
+    ),
+    # the reference's rewards (vlmr1_*), which the tests compare with a straight reference implementation
+    # (benchmarks/rewards.py) on generated text
+    "vlmr1": (
+        ["src/geor1/rewards/vlmr1.py"],
         ["tests/test_rewards.py", "tests/test_rewards_spec.py", "tests/test_judge.py"],
     ),
     "tasks": (
@@ -177,12 +186,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="test again only the mutants the group's last run left alive (after new tests were written)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="test (again) only the mutants whose names match this glob, e.g. 'geor1.rewards.geodesic.*'",
+    )
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
         parser.error(f"unknown group {unknown[0]!r}; choose from {', '.join(GROUPS)}")
     summary_path = WORK / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for group in args.groups or list(GROUPS):
         folder = prepare(group)
         start = time.monotonic()
@@ -190,33 +205,39 @@ def main(argv: list[str] | None = None) -> int:
         cpu_before = usage.ru_utime + usage.ru_stime
         saved = folder / "statuses.json"
         before = json.loads(saved.read_text()) if saved.exists() else {}
-        names = []
+        names = list(args.only)
         if args.survivors:
             names = [n for n, status in before.items() if status in ("survived", "no tests")]
+            if args.only:
+                names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in args.only)]
             if not names:
                 print(f"{group}: no survivors of an earlier run to test again")
                 continue
         try:
             command = ["run", "--max-children", str(args.max_children), *names]
             run = mutmut(folder, *command, timeout=args.timeout)
-            finished = run.returncode == 0
+            # mutmut exits 0 after Ctrl-C (SIGINT) too, printing "Stopping..."
+            finished = run.returncode == 0 and "Stopping..." not in run.stdout
             (folder / "run.log").write_text(run.stdout + run.stderr)
         except subprocess.TimeoutExpired:
             finished = False
         seconds = time.monotonic() - start
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = children.ru_utime + children.ru_stime - cpu_before
-        # a survivors-only run judges just those mutants: every other one keeps its earlier verdict
+        # a survivors-only (or --only) run judges just those mutants: every other one keeps its earlier verdict
         now = results(folder)
-        statuses = {**before, **{n: now[n] for n in names if n in now}} if names else now
+        chosen = {n: s for n, s in now.items() if any(fnmatch.fnmatchcase(n, p) for p in names)}
+        statuses = {**before, **chosen} if names else now
         saved.write_text(json.dumps(statuses, indent=1, sort_keys=True) + "\n")
         per_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for name, status in statuses.items():
             per_module[module_of(name)][status] += 1
         survivors = sorted(n for n, s in statuses.items() if s == "survived")
         (folder / "survivors.txt").write_text("".join(f"{n}\n" for n in survivors))
+        # read just before writing: another group may have run meanwhile in a second process
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         summary[group] = {
-            "run": "survivors" if names else "all",
+            "run": "survivors" if args.survivors else ("only " + " ".join(args.only) if args.only else "all"),
             "finished": finished,
             "seconds": round(seconds),
             "cpu_seconds": round(cpu),

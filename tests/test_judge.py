@@ -20,7 +20,16 @@ from geor1.eval.tasks.pairing import PairingTask
 from geor1.eval.tasks.retention import RetentionTask
 from geor1.eval.types import EvalExample
 from geor1.geo import haversine_km
-from geor1.judge import Verdict, judge, read_choice, read_point, solution_kind
+from geor1.judge import (
+    Verdict,
+    judge,
+    read_choice,
+    read_point,
+    solution_kind,
+    solution_point,
+    split_completion,
+    think_answer_format,
+)
 from geor1.rewards import AccuracyMCQ, CosineLength, GeodesicReward, build_reward_funcs, compute_score
 from geor1.train.config import load_config
 
@@ -104,11 +113,53 @@ def test_option_range_widens_to_the_solution_and_distance_is_a_parameter():
     assert judge("<answer> coastal  </answer>", "Coastal", require_tags=True).correct
 
 
+def test_every_verdict_field_for_each_kind():
+    near = "<answer>(48.90, 2.35)</answer>"
+    verdict = judge(near, PARIS, require_tags=True)
+    km = haversine_km(48.90, 2.35, 48.8566, 2.3522)
+    assert verdict == Verdict("point", "(48.90, 2.35)", True, point=(48.90, 2.35), km=pytest.approx(km))
+    assert judge(near, PARIS, require_tags=True, within_km=verdict.km).correct  # the bound is inclusive
+    # an answer that is no point, or no answer at all, is wrong (not unjudged)
+    assert judge("<answer>near Paris</answer>", PARIS, require_tags=True) == Verdict(
+        "point", "near Paris", False
+    )
+    assert judge("(48.90, 2.35)", PARIS, require_tags=True) == Verdict("point", None, False)
+    assert judge("<answer> coastal  </answer>", "Coastal", require_tags=True) == Verdict(
+        "text", "coastal", True
+    )
+    assert judge("coastal", "Coastal", require_tags=True) == Verdict("text", None, False)
+    # the options widen to the solution's letter and no further: G is not an option when F is the key
+    assert judge("<answer>F or G</answer>", "F", require_tags=True, n_options=4) == Verdict(
+        "letter", "F or G", True, choice="F"
+    )
+
+
 def test_readers_follow_the_same_rule():
     text = "<think>A or C?</think><answer>C</answer>"
     assert read_choice(text, 4, require_tags=True) == read_choice(text, 4, require_tags=False) == "C"
     assert read_choice("C", 4, require_tags=True) is None and read_choice("C", 4, require_tags=False) == "C"
     assert read_point("1, 2", require_tags=True) is None and read_point("1, 2", require_tags=False) == (1, 2)
+
+
+def test_readers_and_solutions_at_their_edges():
+    # the option count reaches the reader: F is not among 4 options
+    assert read_choice("<answer>F</answer>", 4, require_tags=True) is None
+    assert read_choice("<answer>F</answer>", 6, require_tags=True) == "F"
+    # a pole and the antimeridian are coordinate solutions; past them, a bool or a string pair is not
+    assert solution_point((90, 180)) == (90.0, 180.0) and solution_point((-90, -180)) == (-90.0, -180.0)
+    assert judge("<answer>(90, 180)</answer>", (90, 180), require_tags=True).correct
+    for bad in ((90.5, 0), (0, 180.5), (True, 2), (1, False), ("48", "2"), (math.nan, 0), (0, math.inf)):
+        assert solution_point(bad) is None and solution_kind(bad) is None
+        # nothing to judge against: no verdict, but the answer read is still reported
+        assert judge("<answer>(1, 2)</answer>", bad, require_tags=True) == Verdict(None, "(1, 2)", None)
+
+
+def test_split_completion_returns_the_two_stripped_blocks():
+    assert split_completion("  <think> a  b </think>\n<answer> C </answer> ") == ("a  b", "C")
+    assert split_completion("<think></think><answer></answer>") == ("", "")
+    assert not think_answer_format(None) and not think_answer_format(3)
+    for bad in (None, 3, "<answer>C</answer>", "<think>a</think><answer>B</answer><answer>C</answer>"):
+        assert split_completion(bad) is None
 
 
 _PIECES = ["<think>", "</think>", "<answer>", "</answer>", "A", "B", "b", "C", " ", "\n", ".", "(", ")",
@@ -200,6 +251,24 @@ def test_a_bad_reward_path_names_the_field(reward_module, name, message):
     assert info.value.key == "reward_funcs[1]"
     with pytest.raises(ConfigError, match="not an option"):
         build_reward_funcs([f"{reward_module}:shout"], **{f"{reward_module}:shout": {"x": 1}})
+
+
+def test_load_reward_follows_dotted_attributes_and_says_what_is_wrong():
+    import os.path
+
+    from geor1.rewards.registry import load_reward
+
+    assert load_reward("os:path.join") is os.path.join  # "module:attribute.attribute"
+    for path, message in [
+        ("os:path:join", "'os:path:join' is not an import path of the form 'package.module:function'"),
+        ("no_such_module_xyz:fn", "cannot import module 'no_such_module_xyz' for reward 'no_such_module_xyz:fn': "
+         "ModuleNotFoundError: "),
+        ("os:path.nope", "module 'os' has no attribute 'path.nope'"),
+        ("os:sep", "'os:sep' is a str, not a reward function or class"),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            load_reward(path)
+        assert info.value.key == "reward_funcs" and info.value.reason.startswith(message)
 
 
 def test_config_checks_reward_paths_and_the_retired_option(tmp_path, reward_module):

@@ -235,6 +235,24 @@ def test_accuracy_scale_and_range():
     )  # range widened to the key
 
 
+def test_accuracy_option_count_and_checked_values():
+    # the default is 8 options (A..H): "I" is not one, so "B or I" names B alone
+    assert one(AccuracyMCQ(), "<answer>B or I</answer>") == 1.0
+    assert one(AccuracyMCQ(n_options=9), "<answer>B or I</answer>") == 0.0  # two options named: wrong
+    assert one(AccuracyMCQ(n_options=4), "<answer>B or E</answer>") == 1.0  # the count reaches the judge
+    assert AccuracyMCQ(n_options=1).n_options == 1 and AccuracyMCQ(n_options=26).n_options == 26
+    for bad in (0, 27, True, 4.0, "4"):
+        with pytest.raises(ConfigError, match=r"must be an integer in 1\.\.26") as info:
+            AccuracyMCQ(n_options=bad)
+        assert info.value.key == "n_options"
+    for key in ("correct_value", "wrong_value"):
+        with pytest.raises(ConfigError, match="must be a number") as info:
+            AccuracyMCQ(**{key: "high"})
+        assert info.value.key == key
+    with pytest.raises(ConfigError, match="reward 'accuracy' needs a dataset column 'solution'"):
+        AccuracyMCQ()(["<answer>B</answer>"])
+
+
 def test_vlmr1_accuracy_quirks():
     paper = VLMR1Accuracy()
     # The reference reads the FIRST answer block, and the whole text when there is none.
@@ -348,6 +366,22 @@ def test_length_reference_measure_matches():
     assert ours == theirs
 
 
+def test_length_defaults_and_options_reach_the_judge():
+    default = CosineLength(unit="words")
+    assert (default.max_len, default.n_options, default.correct_within_km) == (1024, 8, 25.0)
+    # correctness picks the curve (correct stays above 0.5, wrong at or below 0): with 4 options "E" is no
+    # option, so "B or E" names B alone; with the default 8 it names two options and is wrong
+    assert one(CosineLength(unit="words", n_options=4), "<answer>B or E</answer>") > 0.5
+    assert one(default, "<answer>B or E</answer>") <= 0.0
+    near = "<answer>(48.90, 2.35)</answer>"  # about 5 km from the solution
+    assert one(default, near, solution="(48.8566, 2.3522)") > 0.5
+    assert one(CosineLength(unit="words", correct_within_km=1.0), near, solution="(48.8566, 2.3522)") <= 0.0
+    with pytest.raises(ConfigError, match="reward 'length' needs a dataset column 'solution'"):
+        default(["<answer>B</answer>"])
+    with pytest.raises(ConfigError, match="reward 'length' needs a dataset column 'completion_ids'"):
+        CosineLength(unit="completion_ids")(["<answer>B</answer>"], solution=["B"])
+
+
 def test_length_geolocation_correctness():
     length = CosineLength(max_len=100, unit="words", correct_within_km=25.0)
     near = "<answer>(48.86, 2.35)</answer>"
@@ -387,10 +421,22 @@ def test_repetition_options():
         ["x", "y"], completion_ids=[[1, 2, 3, 4], [5] * 5]
     )
     assert ids == [0.0, -0.75]  # TRL's get_repetition_penalty_reward on token ids
-    with pytest.raises(ConfigError, match="max_penalty"):
-        RepetitionPenalty(max_penalty=0.5)
-    with pytest.raises(ConfigError, match="ngram_size"):
-        RepetitionPenalty(ngram_size=0)
+    assert RepetitionPenalty(max_penalty=0)(["a a a a a a a a"]) == [0.0]  # zero is allowed: no penalty
+    by_ids = RepetitionPenalty(ngram_size=2, max_penalty=-0.5, unit="completion_ids")
+    assert by_ids(["x"], completion_ids=[[5] * 5]) == [-0.375]  # max_penalty reaches TRL's reward
+    with pytest.raises(ConfigError, match="reward 'repetition' needs a dataset column 'completion_ids'"):
+        by_ids(["x"])
+    for options, key, message in [
+        ({"max_penalty": 0.5}, "max_penalty", "must be <= 0"),
+        ({"max_penalty": "low"}, "max_penalty", "must be a number"),
+        ({"ngram_size": 0}, "ngram_size", "must be an integer >= 1, got 0"),
+        ({"ngram_size": True}, "ngram_size", "must be an integer >= 1, got True"),
+        ({"ngram_size": 2.0}, "ngram_size", "must be an integer >= 1, got 2.0"),
+        ({"unit": "tokens"}, "unit", "must be one of words, completion_ids; got 'tokens'"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as info:
+            RepetitionPenalty(**options)
+        assert info.value.key == key
 
 
 def _boxes(*pairs: tuple[list[int], str]) -> str:
@@ -583,10 +629,25 @@ def test_geodesic_thresholds():
     assert one(geo, "<answer>(0, 90)</answer>", key) == 0.0
     custom = GeodesicReward(mode="thresholds", thresholds=[[1000, 2.0]])
     assert one(custom, "<answer>(0, 5)</answer>", key) == 2.0
-    with pytest.raises(ConfigError, match="thresholds"):
-        GeodesicReward(thresholds=[[-1, 1.0]])
-    with pytest.raises(ConfigError, match="mode"):
-        GeodesicReward(mode="linear")
+    for bad, message in [
+        ([1, 2], r"must be a list of \[km, value\] pairs, got \[1, 2\]"),
+        ([["near", 1.0]], "must be a list of"),
+        ([], r"'thresholds': must hold at least one \[km, value\] pair$"),
+        ([[-1, 1.0]], r"needs finite km > 0 and finite values, got \[-1.0, 1.0\]"),
+        ([[0, 1.0]], "needs finite km > 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as info:
+            GeodesicReward(mode="thresholds", thresholds=bad)
+        assert info.value.key == "thresholds"
+    assert GeodesicReward(mode="thresholds", thresholds=[[0.5, 1.0]]).thresholds == ((0.5, 1.0),)
+    for options, key, message in [
+        ({"mode": "linear"}, "mode", "must be one of exp, thresholds; got 'linear'"),
+        ({"scale_km": 0}, "scale_km", "must be > 0"),
+        ({"scale_km": "far"}, "scale_km", "must be a number"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as info:
+            GeodesicReward(**options)
+        assert info.value.key == key
 
 
 # ------------------------------------------------------------------------------------------------ registry
