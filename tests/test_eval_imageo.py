@@ -100,18 +100,24 @@ def independent_metrics(pred_path: Path, truth_path: Path) -> dict:
     }
 
 
-@needs_fixtures
-@pytest.mark.parametrize("model", MODELS)
-def test_imageo_fixture_metrics_match_independent_computation(model: str) -> None:
-    pred, truth = FIXTURES / f"dataset3_{model}.jsonl", FIXTURES / "dataset3_info.csv"
-    got = score_imageo_files(pred, truth)
-    want = independent_metrics(pred, truth)
+def scored_like_the_independent_computation(pred: Path, truth: Path) -> dict:
+    """Score ``pred`` against ``truth`` with geor1, assert every metric equals the independent
+    computation's, and return geor1's metrics."""
+    got, want = score_imageo_files(pred, truth), independent_metrics(pred, truth)
     for key in ("n", "n_parsed"):
         assert got[key] == want[key], key
     for key in ("median_km", "mean_km", "city_acc", "state_acc", "country_acc"):
         assert got[key] == pytest.approx(want[key], rel=1e-9), key
     for t, value in want["acc_km"].items():
         assert got["acc_km"][t] == pytest.approx(value, rel=1e-9), t
+    return got
+
+
+@needs_fixtures
+@pytest.mark.parametrize("model", MODELS)
+def test_imageo_fixture_metrics_match_independent_computation(model: str) -> None:
+    pred, truth = FIXTURES / f"dataset3_{model}.jsonl", FIXTURES / "dataset3_info.csv"
+    got = scored_like_the_independent_computation(pred, truth)
     # the files: 271 answers, one id absent from the truth, one "x.jpg.jpg" id the authors' join drops
     assert got["n"] == 269 and got["n_unmatched_predictions"] == 2
 
@@ -245,13 +251,7 @@ def written_layout(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_written_layout_metrics_match_independent_computation(written_layout: tuple[Path, Path]) -> None:
     pred, truth = written_layout
-    got, want = score_imageo_files(pred, truth), independent_metrics(pred, truth)
-    for key in ("n", "n_parsed"):
-        assert got[key] == want[key], key
-    for key in ("median_km", "mean_km", "city_acc", "state_acc", "country_acc"):
-        assert got[key] == pytest.approx(want[key], rel=1e-9), key
-    for t, value in want["acc_km"].items():
-        assert got["acc_km"][t] == pytest.approx(value, rel=1e-9), t
+    got = scored_like_the_independent_computation(pred, truth)
     # AAA, BBB, CCC, EEE, FFF join; "DDD.jpg.jpg" and "ZZZ" do not; FFF's answer is not JSON
     assert (got["n"], got["n_parsed"], got["n_unmatched_predictions"]) == (5, 4, 2)
     assert got["n_with_coords"] == 3  # EEE's (0, 0) is no answer, as in the authors' code
