@@ -20,8 +20,11 @@ _EPILOG = (
 )
 
 
-def _run(kind: str, config: Path, overrides: list[str]) -> None:
+def run_config(kind: str, config: str | Path, overrides: list[str]) -> None:
+    """Load a ``sft`` or ``grpo`` config (YAML plus ``--key value`` overrides), train, save, and end the
+    process group of a launched run."""
     from geor1.train.config import load_config
+    from geor1.train.run import end_distributed
 
     # A ConfigError (or any geor1 error) becomes one `error:` line and exit 2 (geor1.commands.guard_app).
     mapping, (script, model_args, args) = load_config(kind, config, overrides)
@@ -33,6 +36,7 @@ def _run(kind: str, config: Path, overrides: list[str]) -> None:
         from geor1.train.grpo import run_grpo
 
         run_grpo(script, model_args, args, mapping)
+    end_distributed()
     typer.echo(f"{kind} run finished: {args.output_dir}")
 
 
@@ -75,7 +79,7 @@ def _command(kind: str, doc: str):  # noqa: ANN202  (a Typer command function)
             raise typer.BadParameter(
                 "a YAML config is needed (or --keys to list the keys)", param_hint="CONFIG"
             )
-        _run(kind, config, list(ctx.args))
+        run_config(kind, config, list(ctx.args))
 
     command.__name__ = kind
     command.__doc__ = doc

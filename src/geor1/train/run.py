@@ -112,3 +112,17 @@ def prepare_hf_folder_saves(trainer: Any) -> None:
     # None: transformers derives the mapping from the model class on save, as for a model it did not
     # load itself, which gives the names a non-ZeRO save writes.
     trainer.model._weight_conversions = None
+
+
+def end_distributed() -> None:
+    """Wait for every process, then destroy the default process group.
+
+    A launched worker that exits with the group still alive can abort in the C++ destructor of a
+    communication thread (``terminate called without an active exception``) after its work is done,
+    which fails the whole launch. A no-op in a single process.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

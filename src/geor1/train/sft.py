@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from geor1.train.config import SFTScriptArguments, load_config
+from geor1.train.config import SFTScriptArguments
 
 
 def build_sft_trainer(
@@ -86,10 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     if not argv:
         raise SystemExit("usage: python -m geor1.train.sft CONFIG [--key value ...]")
     from geor1.commands import one_error_line
+    from geor1.commands.train import run_config
 
     with one_error_line():  # the error path of the geo-r1 command: one error line, exit code 2
-        mapping, (script, model_args, args) = load_config("sft", argv[0], argv[1:])
-        run_sft(script, model_args, args, mapping)
+        run_config("sft", argv[0], argv[1:])
 
 
 if __name__ == "__main__":
