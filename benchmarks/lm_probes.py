@@ -8,6 +8,11 @@ the demo's tiny model in CPU minutes, by training it directly with cross-entropy
 - ``pairing``: the demo's held-out pairing task (satellite → context, K = 4);
 - ``identical``: the same prompts with the positive replaced by the query image itself (the answer is
   certainly in the pixels);
+- ``adjacent``: one candidate at a time, right after the query (``Query: <q> Candidate: <c> Same place?``),
+  trained as yes/no (letters A/B) on the positive and one negative; the K-way answer is the candidate
+  with the highest yes-score (pointwise ranking);
+- ``interleaved``: the K-way prompt with the query repeated right before every candidate
+  (``<q> <cA> A. <q> <cB> B. …``) and the answer letter as the label;
 - ``recall``: text only, no image: ``query: w. A: w0. B: w1. C: w2. D: w3. query:`` → the letter whose
   word equals the query's (associative recall over single tokens).
 
@@ -19,6 +24,8 @@ data and base model:
     python benchmarks/lm_probes.py --run runs/demo --probe identical --steps 600
     python benchmarks/lm_probes.py --run runs/demo --probe pairing --contrastive 300 --steps 1200 --lr 3e-3
     python benchmarks/lm_probes.py --run runs/demo --probe recall --steps 3000 --lr 1e-2
+    python benchmarks/lm_probes.py --run runs/demo --probe adjacent --steps 1500 --every 250
+    python benchmarks/lm_probes.py --run runs/demo --probe interleaved --steps 1500 --every 250
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ def letter_ids(tokenizer: Any) -> list[int]:
 
 
 def image_probe(args: argparse.Namespace) -> None:
-    """Train on pairing (or identical-image pairing) prompts with the answer letter as the label."""
+    """Train the image probes (pairing, identical, adjacent, interleaved) and print held-out K-way accuracy."""
     import torch
 
     from geor1.images import open_image
@@ -87,16 +94,77 @@ def image_probe(args: argparse.Namespace) -> None:
 
     train, test = examples("pairing_train.jsonl"), examples("pairing_test.jsonl")
 
-    def logits(batch: list[tuple[dict[str, Any], list[Path]]]) -> Any:
-        texts = [
-            processor.apply_chat_template(e["prompt"], tokenize=False, add_generation_prompt=True)
-            + "<think>compare</think><answer>"
-            for e, _ in batch
+    if args.probe == "adjacent":
+        single = [
+            {"type": "text", "text": "Query:"},
+            {"type": "image"},
+            {"type": "text", "text": "Candidate:"},
+            {"type": "image"},
+            {"type": "text", "text": "Were both taken at the same place? A yes, B no."},
         ]
-        inputs = processor(
-            text=texts, images=[image(p) for _, ps in batch for p in ps], return_tensors="pt", padding=True
+        prefix = _prefix(processor, single)
+
+        def pair_scores(pairs: list[tuple[Path, Path]]) -> Any:
+            inputs = processor(
+                text=[prefix] * len(pairs),
+                images=[image(p) for pair in pairs for p in pair],
+                return_tensors="pt",
+            )
+            out = model(**inputs).logits[:, -1, letters[:2]]
+            return out[:, 0] - out[:, 1]
+
+        def logits(batch: list[tuple[dict[str, Any], list[Path]]]) -> Any:
+            pairs = [(images[0], c) for _, images in batch for c in images[1:]]
+            return pair_scores(pairs).view(len(batch), -1)
+
+        def sample() -> tuple[list, Any]:
+            pairs, labels = [], []
+            for example, images in random.sample(train, max(1, args.batch // 2)):
+                answer = "ABCD".index(example["solution"])
+                negative = random.choice([i for i in range(len(images) - 1) if i != answer])
+                pairs += [(images[0], images[1 + answer]), (images[0], images[1 + negative])]
+                labels += [1.0, 0.0]
+            return pairs, torch.tensor(labels)
+
+        def loss_of(pairs: list, labels: Any) -> Any:
+            return torch.nn.functional.binary_cross_entropy_with_logits(pair_scores(pairs), labels)
+
+    else:
+        interleaved = [{"type": "text", "text": "Query:"}, {"type": "image"}]
+        for letter in "ABCD":
+            interleaved += [{"type": "image"}, {"type": "image"}, {"type": "text", "text": f"{letter}."}]
+        interleaved.append(
+            {"type": "text", "text": "Which candidate was taken at the query place? Answer with its letter."}
         )
-        return model(**inputs).logits[:, -1, letters]
+
+        def order(images: list[Path]) -> list[Path]:
+            if args.probe != "interleaved":
+                return images
+            return [images[0]] + [p for candidate in images[1:] for p in (images[0], candidate)]
+
+        def text(example: dict[str, Any]) -> str:
+            if args.probe == "interleaved":
+                return _prefix(processor, interleaved)
+            return (
+                processor.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
+                + "<think>compare</think><answer>"
+            )
+
+        def logits(batch: list[tuple[dict[str, Any], list[Path]]]) -> Any:
+            inputs = processor(
+                text=[text(e) for e, _ in batch],
+                images=[image(p) for _, ps in batch for p in order(ps)],
+                return_tensors="pt",
+                padding=True,
+            )
+            return model(**inputs).logits[:, -1, letters]
+
+        def sample() -> tuple[list, Any]:
+            batch = random.sample(train, args.batch)
+            return batch, torch.tensor(["ABCD".index(e["solution"]) for e, _ in batch])
+
+        def loss_of(batch: list, answers: Any) -> Any:
+            return torch.nn.functional.cross_entropy(logits(batch), answers)
 
     def accuracy() -> float:
         model.eval()
@@ -109,12 +177,15 @@ def image_probe(args: argparse.Namespace) -> None:
         model.train()
         return right / len(test)
 
-    train_loop(model, args, lambda: _image_batch(train, args.batch), logits, accuracy)
+    train_loop(model, args, sample, loss_of, accuracy)
 
 
-def _image_batch(train: list, size: int) -> tuple[list, list[int]]:
-    batch = random.sample(train, size)
-    return batch, ["ABCD".index(e["solution"]) for e, _ in batch]
+def _prefix(processor: Any, content: list[dict[str, Any]]) -> str:
+    """Return the chat-template text of one user turn, opened for the answer."""
+    conversation = [{"role": "user", "content": content}]
+    return (
+        processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True) + "<answer>"
+    )
 
 
 def recall_probe(args: argparse.Namespace) -> None:
@@ -151,20 +222,21 @@ def recall_probe(args: argparse.Namespace) -> None:
         with torch.no_grad():
             return float((logits(held_x).argmax(1) == torch.tensor(held_y)).float().mean())
 
-    train_loop(model, args, lambda: sequences(args.batch, rng), logits, accuracy)
+    def loss_of(x: Any, answers: list[int]) -> Any:
+        return torch.nn.functional.cross_entropy(logits(x), torch.tensor(answers))
+
+    train_loop(model, args, lambda: sequences(args.batch, rng), loss_of, accuracy)
 
 
-def train_loop(model: Any, args: argparse.Namespace, sample: Any, logits: Any, accuracy: Any) -> None:
-    """AdamW on the letter cross-entropy; print held-out accuracy every ``args.every`` steps."""
+def train_loop(model: Any, args: argparse.Namespace, sample: Any, loss_of: Any, accuracy: Any) -> None:
+    """AdamW on ``loss_of(*sample())``; print held-out accuracy every ``args.every`` steps."""
     import torch
-    import torch.nn.functional as F
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     started = time.perf_counter()
     print(f"step 0: held-out accuracy {accuracy():.3f} (chance 0.25)", flush=True)
     for step in range(1, args.steps + 1):
-        batch, answers = sample()
-        loss = F.cross_entropy(logits(batch), torch.tensor(answers))
+        loss = loss_of(*sample())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -181,7 +253,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--run", required=True, help="A demo run folder (data/ and models/).")
-    parser.add_argument("--probe", choices=("pairing", "identical", "recall"), default="identical")
+    parser.add_argument(
+        "--probe", choices=("pairing", "identical", "adjacent", "interleaved", "recall"), default="identical"
+    )
     parser.add_argument("--model", default="base", help="Model folder under <run>/models.")
     parser.add_argument("--contrastive", type=int, default=0, help="Pretrain the vision tower N steps first.")
     parser.add_argument("--text-weight", type=float, default=0.0, help="Image–text term of that pretraining.")
