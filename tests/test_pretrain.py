@@ -131,7 +131,7 @@ def test_cli_builds_instructions_and_pretrains_a_tower_on_the_training_places_on
     from typer.testing import CliRunner
 
     from geor1.cli import build_app
-    from geor1.tasks.common import load_task_examples
+    from geor1.records import read_task_file
 
     runner = CliRunner()
     tasks = tmp_path / "tasks"
@@ -141,9 +141,9 @@ def test_cli_builds_instructions_and_pretrains_a_tower_on_the_training_places_on
          "--test-fraction", "0.25", "--kinds", "describe"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    examples = load_task_examples(tasks / "instruct.jsonl")
-    train_places = {e["meta"]["place"] for e in examples}
-    assert examples and {e["task"] for e in examples} == {"describe"}
+    examples = read_task_file(tasks / "instruct.jsonl")
+    train_places = {e.meta["place"] for e in examples}
+    assert examples and {e.task for e in examples} == {"describe"}
     assert 0 < len(train_places) < 12
     out = tmp_path / "vision"
     result = runner.invoke(

@@ -244,16 +244,16 @@ def retrieval_accuracy(model_dir: str | Path, examples_file: str | Path) -> floa
 
     from geor1.images import open_image
     from geor1.models import load_model, load_processor
-    from geor1.tasks.common import load_task_examples, resolve_images
+    from geor1.records import read_task_file
 
     model = load_model(model_dir, dtype="float32")
     processor = load_processor(model_dir)
-    examples = load_task_examples(examples_file)
+    examples = read_task_file(examples_file)
     right = 0
     with torch.no_grad():
         for example in examples:
-            images = [open_image(p) for p in resolve_images(example, examples_file)]
+            images = [open_image(p) for p in example.images]
             emb = F.normalize(image_embeddings(model, processor, images), dim=-1)
             best = int((emb[1:] @ emb[0]).argmax())
-            right += chr(ord("A") + best) == str(example.get("solution", "")).strip()
+            right += chr(ord("A") + best) == str(example.solution).strip()
     return right / len(examples) if examples else 0.0
