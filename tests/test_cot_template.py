@@ -24,11 +24,11 @@ SEEDS = (0, 1, 2)
 @pytest.fixture(scope="module")
 def earth(tmp_path_factory) -> dict[str, Any]:
     """A 40-place offline Earth with pairing (three view pairs, both directions), geolocation and questions."""
+    from geor1.builders.common import load_view_set
+    from geor1.builders.geolocation import GeolocationConfig, build_geolocation
+    from geor1.builders.pairing import PairingConfig, build_pairing
+    from geor1.builders.questions import QuestionsConfig, build_questions
     from geor1.sources.earth import build_earth
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
-    from geor1.tasks.pairing import PairingConfig, build_pairing
-    from geor1.tasks.questions import QuestionsConfig, build_questions
 
     root = tmp_path_factory.mktemp("earth")
     manifest = build_earth(root / "earth", places=40, size_px=32, progress=False)

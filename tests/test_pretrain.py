@@ -95,8 +95,8 @@ def test_contrastive_config_names_the_bad_field() -> None:
 def test_instructions_describe_and_locate_single_views_of_the_given_places(
     earth: Path, tmp_path: Path
 ) -> None:
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.describe import InstructionConfig, build_instructions, view_words
+    from geor1.builders.common import load_view_set
+    from geor1.builders.describe import InstructionConfig, build_instructions, view_words
 
     views = load_view_set(earth)
     places = sorted({v.place for v in views.views})[:5]
@@ -118,7 +118,7 @@ def test_instructions_describe_and_locate_single_views_of_the_given_places(
 
 
 def test_view_words_name_cover_and_continent() -> None:
-    from geor1.tasks.describe import view_words
+    from geor1.builders.describe import view_words
 
     meta = {"landcover_dominant": "Evergreen Broadleaf Forests", "continent": "South America"}
     assert view_words(meta) == "rainforest, South America"

@@ -364,8 +364,8 @@ def test_symlink_out_of_the_root_is_rejected_with_its_line(images: Path, tmp_pat
 def test_readme_views_command_with_read_only_root_and_outputs_elsewhere(tmp_path: Path) -> None:
     """README: ``geo-r1 data views --source manifest --manifest my_views.csv --root /data/photos --out
     runs/mine/views.jsonl``, then pairing, export and training data on the result."""
+    from geor1.builders.export import export_examples, read_export
     from geor1.records import read_task_file
-    from geor1.tasks.export import export_examples, read_export
     from geor1.train.data import load_examples
 
     photos = tmp_path / "data" / "photos"

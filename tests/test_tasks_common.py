@@ -1,4 +1,4 @@
-"""Shared synthetic manifests for the task tests, and tests of geor1.tasks.common / split."""
+"""Shared synthetic manifests for the task tests, and tests of geor1.builders.common / split."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geor1.errors import RecordError
-from geor1.records import TaskExample, View, read_task_file, write_views
-from geor1.tasks.common import (
+from geor1.builders.common import (
     balanced_positions,
     load_view_set,
     option_letters,
     save_hf_dataset,
     write_task_set,
 )
-from geor1.tasks.split import SplitConfig, assign_splits, places_in_split, region_cell, unit_hash
+from geor1.builders.split import SplitConfig, assign_splits, places_in_split, region_cell, unit_hash
+from geor1.errors import RecordError
+from geor1.records import TaskExample, View, read_task_file, write_views
 
 KINDS = ("satellite", "terrain", "landcover")
 IGBP = (

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from geor1.builders.common import load_view_set, write_task_set
+from geor1.builders.export import export_examples, read_export
+from geor1.builders.geolocation import GeolocationConfig, build_geolocation
+from geor1.builders.pairing import PairingConfig, build_pairing
+from geor1.builders.questions import QuestionsConfig, build_questions
 from geor1.errors import ConfigError, RecordError
 from geor1.records import THINK_ANSWER_SUFFIX, read_task_file
-from geor1.tasks.common import load_view_set, write_task_set
-from geor1.tasks.export import export_examples, read_export
-from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
-from geor1.tasks.pairing import PairingConfig, build_pairing
-from geor1.tasks.questions import QuestionsConfig, build_questions
 from test_tasks_common import make_manifest
 
 

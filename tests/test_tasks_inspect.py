@@ -5,13 +5,13 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
+from geor1.builders.common import load_view_set, write_task_set
+from geor1.builders.inspect import histogram, render, summarize
+from geor1.builders.pairing import PairingConfig, build_pairing
+from geor1.builders.preview import BACKGROUND, GREEN, contact_sheet
+from geor1.builders.questions import QuestionsConfig, build_questions
 from geor1.errors import GeoR1Error
 from geor1.records import read_task_file
-from geor1.tasks.common import load_view_set, write_task_set
-from geor1.tasks.inspect import histogram, render, summarize
-from geor1.tasks.pairing import PairingConfig, build_pairing
-from geor1.tasks.preview import BACKGROUND, GREEN, contact_sheet
-from geor1.tasks.questions import QuestionsConfig, build_questions
 from test_tasks_common import make_manifest
 
 

@@ -24,8 +24,8 @@ def export(
     ),
 ) -> None:
     """Export task examples for other trainers; image paths become relative to the output's folder."""
+    from geor1.builders.export import export_examples
     from geor1.records import read_task_file
-    from geor1.tasks.export import export_examples
 
     examples = read_task_file(task_file)
     n = export_examples(examples, to, out_path, dataset_name=name)

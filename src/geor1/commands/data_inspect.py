@@ -18,8 +18,8 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of tables."),
 ) -> None:
     """Counts per task / question type / band / direction, answer-letter balance, negatives' distances."""
+    from geor1.builders.inspect import render, summarize
     from geor1.records import read_task_file
-    from geor1.tasks.inspect import render, summarize
 
     summary = summarize([e.to_dict() for e in read_task_file(task_file, check_images=False)])
     if as_json:
@@ -43,8 +43,8 @@ def preview(
     """Contact sheet (PNG/JPEG/WebP): each example's images with labels, the correct candidate framed in green."""
     import numpy as np
 
+    from geor1.builders.preview import contact_sheet
     from geor1.records import read_task_file
-    from geor1.tasks.preview import contact_sheet
 
     if n < 1 or tile < 16:
         raise GeoR1Error("--n must be >= 1 and --tile >= 16")

@@ -105,13 +105,13 @@ def set_threads(config: DemoConfig) -> None:
 def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     """Build the offline Earth and the task files: pairing train (``train_rounds`` draws of negatives per
     training place) and test, geolocation test and the place-chain manifest, all split by place."""
+    from geor1.builders.common import load_view_set, write_task_set
+    from geor1.builders.describe import InstructionConfig, build_instructions
+    from geor1.builders.geolocation import GeolocationConfig, build_geolocation
+    from geor1.builders.pairing import PairingConfig, build_pairing
+    from geor1.builders.split import SplitConfig, assign_splits, places_in_split
     from geor1.records import View, write_views
     from geor1.sources.earth import EarthConfig, build_earth_from_config, is_complete_build
-    from geor1.tasks.common import load_view_set, write_task_set
-    from geor1.tasks.describe import InstructionConfig, build_instructions
-    from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
-    from geor1.tasks.pairing import PairingConfig, build_pairing
-    from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
 
     earth_config = EarthConfig(places=config.places, seed=config.seed)
     # The demo owns its Earth folder: a build made with other settings is replaced, not refused.
@@ -443,8 +443,8 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
 def write_replay(config: DemoConfig, paths: DemoPaths, n_cot: int) -> int:
     """Write the instruction examples mixed into SFT (``sft_replay`` of the mixture, drawn with the seed)
     and return how many; 0 removes the file."""
+    from geor1.builders.common import write_task_set
     from geor1.records import read_task_file
-    from geor1.tasks.common import write_task_set
 
     n = round(n_cot * config.sft_replay / (1.0 - config.sft_replay))
     if n <= 0:

@@ -84,7 +84,7 @@ def earth_truth(lat: float, lon: float, meta: dict[str, Any]) -> tuple[dict[int,
 
 def places_from_views(path: Path) -> list[Place]:
     """Return one Place per place of a view manifest (its satellite view when it has one)."""
-    from geor1.tasks.common import load_view_set
+    from geor1.builders.common import load_view_set
 
     view_set = load_view_set(path)
     chosen: dict[str, int] = {}

@@ -11,11 +11,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from geor1.builders.export import split_prompt
 from geor1.errors import GeoR1Error
 from geor1.images import open_image
 from geor1.io import atomic_write_bytes
 from geor1.records import TaskExample
-from geor1.tasks.export import split_prompt
 
 GREEN = (20, 170, 60)
 BACKGROUND = (250, 250, 250)
