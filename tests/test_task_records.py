@@ -96,3 +96,20 @@ def test_errors_name_file_line_and_field(tmp_path: Path, images: Path) -> None:
     assert [e.id for e in read_task_file(path, task="geolocation")] == ["a"]
     with pytest.raises(RecordError, match=r"t\.jsonl:2 field 'images': image path '/x' is absolute"):
         read_task_file(write(path, [good, line("b", ["/x"], task="p")]), task="geolocation")
+
+
+def test_the_places_file_a_line_names(tmp_path: Path, images: Path) -> None:
+    path = write(
+        tmp_path / "tasks" / "t.jsonl", [line("a", ["../earth/images/a.png"], places="../earth/places.jsonl")]
+    )
+    (example,) = read_task_file(path)
+    assert example.places == str(tmp_path / "earth" / "places.jsonl") and "places" not in example.extra
+    assert example.to_dict()["places"] == example.places
+    assert example.to_line(tmp_path)["places"] == "earth/places.jsonl"
+    for places, message in (
+        ("/abs/places.jsonl", "places path '/abs/places.jsonl' is absolute"),
+        ("", "places must be a file path"),
+    ):
+        write(path, [line("a", ["../earth/images/a.png"], places=places)])
+        with pytest.raises(RecordError, match=rf"t\.jsonl:1 field 'places': {message}"):
+            read_task_file(path)

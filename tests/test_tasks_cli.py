@@ -49,6 +49,7 @@ def test_pairing_split_inspect_preview_export(manifest, tmp_path):
         assert r.exit_code == 0, r.output
         assert "examples written" in r.output
         ex = read_task_file(out)
+        assert {e.places for e in ex} == {str(manifest)}  # no places.jsonl beside it: the manifest is named
         places[split] = {p for e in ex for p in [e.meta["place"], *e.meta["candidate_places"]]}
     assert places["train"] and places["test"] and not places["train"] & places["test"]
     r = run("inspect", tmp_path / "train.jsonl", "--json")

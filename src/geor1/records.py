@@ -14,7 +14,12 @@ outputs elsewhere); image paths then stay root-relative and checked, and the lin
 Task example line (feeds TRL's SFTTrainer/GRPOTrainer unchanged)::
 
     {"id", "task", "images": [paths relative to the task file's folder], "prompt": [messages],
-     "solution": str, "meta": {...}}
+     "solution": str, "meta": {...}, "places"?: "path relative to the task file's folder"}
+
+``places`` (written by the task builders) names the file that holds the Earth metadata of the example's
+places (an Earth build's ``places.jsonl``, else the view manifest the set was built from), so the CoT
+stage reads it instead of searching for one. Every stage reads task (and CoT) files with
+``read_task_file``: one validation, absolute paths after load (``TaskExample``).
 """
 
 from __future__ import annotations
@@ -217,6 +222,7 @@ class TaskExample:
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     line: int | None = None
+    places: str | None = None  # absolute path of the places file the builder named (Earth metadata)
 
     @property
     def source(self) -> str | None:
@@ -233,6 +239,8 @@ class TaskExample:
             "solution": self.solution,
             "meta": self.meta,
         }
+        if self.places is not None:
+            out["places"] = self.places
         out.update(self.extra)
         return out
 
@@ -242,15 +250,20 @@ class TaskExample:
         out = self.to_dict()
         base = os.path.abspath(folder)
         out["images"] = [Path(os.path.relpath(p, base)).as_posix() for p in self.images]
+        if self.places is not None:
+            out["places"] = Path(os.path.relpath(self.places, base)).as_posix()
         return out
 
 
-def task_image_path(folder: str | Path, image: str, *, path: str | Path | None, line: int | None) -> str:
-    """Return the absolute path of a task example's image given relative to ``folder`` (the task file's
-    folder; ``..`` is allowed, as task files point into their views' folder); RecordError (field
-    ``images``) when it is absolute, so a task folder stays relocatable with its views."""
+def task_image_path(
+    folder: str | Path, image: str, *, path: str | Path | None, line: int | None, field: str = "images"
+) -> str:
+    """Return the absolute path of a task example's image (or of its places file: ``field``) given
+    relative to ``folder`` (the task file's folder; ``..`` is allowed, as task files point into their
+    views' folder); RecordError when it is absolute, so a task folder stays relocatable with its views."""
+    kind = "image path" if field == "images" else f"{field} path"
     if PurePosixPath(image).is_absolute() or PureWindowsPath(image).is_absolute():
-        raise RecordError(f"image path {image!r} is absolute", path=path, line=line, field="images")
+        raise RecordError(f"{kind} {image!r} is absolute", path=path, line=line, field=field)
     return os.path.normpath(os.path.join(os.path.abspath(folder), image))
 
 
@@ -281,6 +294,11 @@ def read_task_file(
             )
         seen[example_id] = number
         images = [task_image_path(folder, p, path=path, line=number) for p in obj["images"]]
+        places = obj.get("places")
+        if places is not None:
+            if not isinstance(places, str) or not places.strip():
+                raise RecordError("places must be a file path", path=path, line=number, field="places")
+            places = task_image_path(folder, places, path=path, line=number, field="places")
         if task is not None and obj["task"] != task:
             continue
         if check_images:
@@ -297,9 +315,10 @@ def read_task_file(
                 prompt=obj["prompt"],
                 solution=obj["solution"],
                 meta=dict(obj["meta"] or {}),
-                extra={k: v for k, v in obj.items() if k not in TASK_EXAMPLE_KEYS},
+                extra={k: v for k, v in obj.items() if k not in (*TASK_EXAMPLE_KEYS, "places")},
                 path=path,
                 line=number,
+                places=places,
             )
         )
         if limit is not None and len(examples) >= limit:

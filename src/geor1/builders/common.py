@@ -145,6 +145,15 @@ class ViewSet:
             )
         return Path(path)
 
+    def places_file(self) -> Path:
+        """Return the file holding the Earth metadata of these views' places, which task sets built from
+        them name (``places`` of a task line): the Earth build's places file beside the manifest when
+        there is one, else the manifest itself (every view carries its place's metadata in ``meta``)."""
+        from geor1.sources.earth import PLACES_NAME
+
+        places = self.manifest.parent / PLACES_NAME
+        return places if places.is_file() else self.manifest
+
     def image_relative_to(self, i: int, out_dir: Path) -> str:
         """Return view ``i``'s image path relative to ``out_dir`` (POSIX), checking the file exists."""
         return Path(os.path.relpath(self.image_path(i), os.path.abspath(out_dir))).as_posix()
@@ -174,11 +183,18 @@ def load_view_set(path: str | Path) -> ViewSet:
 
 
 def write_task_set(
-    path: str | Path, examples: Sequence[dict[str, Any]], hf_dataset: str | Path | None = None
+    path: str | Path,
+    examples: Sequence[dict[str, Any]],
+    hf_dataset: str | Path | None = None,
+    places: str | Path | None = None,
 ) -> int:
     """Validate and write task examples as JSONL atomically (and, if ``hf_dataset`` is given, as a 🤗
-    dataset saved there, from the file just written); return the number written."""
+    dataset saved there, from the file just written); return the number written. ``places`` (e.g.
+    ``ViewSet.places_file()``) is named in every line, relative to the file's folder."""
     path = Path(path)
+    if places is not None:
+        rel = Path(os.path.relpath(os.path.abspath(places), os.path.abspath(path.parent))).as_posix()
+        examples = [{**example, "places": rel} for example in examples]
     seen: set[str] = set()
     for n, example in enumerate(examples, start=1):
         check_task_example(example, path=path, line=n)

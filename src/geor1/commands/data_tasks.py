@@ -77,6 +77,7 @@ def _write(
     hf_dataset: Path | None,
     split_config: dict[str, Any],
     train_tasks: list[Path] | None = None,
+    places: Path | None = None,
 ) -> None:
     from geor1.builders.common import write_task_set
     from geor1.builders.split import check_no_shared_places
@@ -86,7 +87,7 @@ def _write(
     for example in examples:  # every task file records how its places were split
         example["meta"]["split_config"] = split_config
     check_no_shared_places([e["meta"] for e in examples], list(train_tasks or []), f"{out_path}")
-    n = write_task_set(out_path, examples, hf_dataset=hf_dataset)
+    n = write_task_set(out_path, examples, hf_dataset=hf_dataset, places=places)
     out.print(
         f"wrote {n} examples to {out_path}" + (f" and a 🤗 dataset to {hf_dataset}" if hf_dataset else "")
     )
@@ -164,7 +165,7 @@ def pairing(
     )
     for line in report.lines():
         out.print(line, highlight=False)
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())
 
 
 @data_app.command("geoloc")
@@ -195,7 +196,7 @@ def geoloc(
     examples = build_geolocation(
         view_set, config, out_path.parent, places=places, split=split, progress=progress("geoloc")
     )
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())
 
 
 @data_app.command("questions")
@@ -231,7 +232,7 @@ def questions(
     )
     for line in report.lines():
         out.print(line, highlight=False)
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())
 
 
 @data_app.command("instruct")
@@ -268,4 +269,4 @@ def instruct(
     view_set = load_view_set(views)
     places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
     examples = build_instructions(view_set, config, out_path.parent, places=places, split=split)
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())

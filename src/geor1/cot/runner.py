@@ -510,6 +510,8 @@ class CotRunner:
                 record = dict(job.example)
                 record["id"] = rid
                 record["images"] = relocate(list(job.example["images"]))
+                if record.get("places"):
+                    record["places"] = relocate([record["places"]])[0]
                 record["completion"] = [{"role": "assistant", "content": result.text}]
                 record["teacher"] = teacher_info
                 record["filter"] = verdict.to_dict()
