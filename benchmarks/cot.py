@@ -103,7 +103,7 @@ def bench_http(tasks: Path, latency: float, levels: list[int], requests_per_leve
             config = HttpTeacherConfig(
                 model="bench", base_url=f"http://127.0.0.1:{port}/v1", concurrency=concurrency
             )
-            teacher = HttpTeacher(config, image_root=tasks.parent)
+            teacher = HttpTeacher(config)
             try:
                 warm = [TeacherJob(examples[i % len(examples)], 0, i) for i in range(concurrency)]
                 list(teacher.generate(warm))  # open the connections

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from geor1.cot.filter import CotFilter, Verdict
-from geor1.cot.teachers.base import Teacher, TeacherJob, TeacherResult, derive_seed, resolve_image
+from geor1.cot.teachers.base import Teacher, TeacherJob, TeacherResult, derive_seed
 from geor1.errors import ConfigError, RecordError
 from geor1.io import JsonlAppender, atomic_open
 from geor1.records import read_task_file
@@ -147,7 +147,8 @@ IGNORED_META = frozenset({"split_config"})  # bookkeeping that does not change w
 
 def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str:
     """Return a short hash of an example's content: ``CONTENT_FIELDS`` and the bytes of its images in
-    order (paths are resolved against ``image_root``; a file that cannot be read hashes as missing)."""
+    order (task examples' paths are absolute; an earlier output record's are relative to its folder,
+    ``image_root``; a file that cannot be read hashes as missing)."""
     from geor1.eval.fingerprint import image_digest
 
     h = hashlib.blake2b(digest_size=8)
@@ -156,7 +157,8 @@ def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str
         fields["meta"] = {k: v for k, v in fields["meta"].items() if k not in IGNORED_META}
     h.update(json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str).encode())
     for image in example.get("images") or []:
-        h.update(b"\0" + image_digest(resolve_image(image_root, str(image))).encode())
+        path = Path(image) if image_root is None else Path(image_root) / str(image)  # absolute stays
+        h.update(b"\0" + image_digest(path).encode())
     return h.hexdigest()
 
 
