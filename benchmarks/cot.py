@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 def pairing_examples(earth: Path, work: Path, places: int) -> tuple[Path, Path]:
     """Return (task file, places file): pairing examples over three view pairs, both directions."""
     from geor1.sources.earth import build_earth
-    from geor1.tasks.common import load_view_set, write_task_set
-    from geor1.tasks.pairing import PairingConfig, build_pairing
+    from geor1.builders.common import load_view_set, write_task_set
+    from geor1.builders.pairing import PairingConfig, build_pairing
 
     if not (earth / "views.jsonl").exists():
         build_earth(earth, places=places, progress=False)
@@ -103,7 +103,7 @@ def bench_http(tasks: Path, latency: float, levels: list[int], requests_per_leve
             config = HttpTeacherConfig(
                 model="bench", base_url=f"http://127.0.0.1:{port}/v1", concurrency=concurrency
             )
-            teacher = HttpTeacher(config, image_root=tasks.parent)
+            teacher = HttpTeacher(config)
             try:
                 warm = [TeacherJob(examples[i % len(examples)], 0, i) for i in range(concurrency)]
                 list(teacher.generate(warm))  # open the connections

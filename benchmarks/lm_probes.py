@@ -53,14 +53,14 @@ def image_probe(args: argparse.Namespace) -> None:
 
     from geor1.images import open_image
     from geor1.models import load_model, load_processor
-    from geor1.tasks.common import load_task_examples, resolve_images
+    from geor1.records import read_task_file
 
     run = Path(args.run)
     model_dir = run / "models" / args.model
     if args.contrastive:
         from geor1.train.contrastive import ContrastiveConfig, pretrain_vision, retrieval_accuracy
 
-        train_places = {str(e["meta"]["place"]) for e in load_task_examples(run / "data/pairing_train.jsonl")}
+        train_places = {str(e.meta["place"]) for e in read_task_file(run / "data/pairing_train.jsonl")}
         out = Path(args.workdir) / "vision"
         pretrain_vision(
             model_dir,
@@ -80,8 +80,8 @@ def image_probe(args: argparse.Namespace) -> None:
     def examples(name: str) -> list[tuple[dict[str, Any], list[Path]]]:
         path = run / "data" / name
         rows = []
-        for example in load_task_examples(path):
-            images = resolve_images(example, path)
+        for task_example in read_task_file(path):
+            example, images = task_example.to_dict(), [Path(p) for p in task_example.images]
             if args.probe == "identical":
                 images[1 + "ABCD".index(example["solution"])] = images[0]
             rows.append((example, images))

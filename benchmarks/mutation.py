@@ -64,7 +64,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_rewards.py", "tests/test_rewards_spec.py", "tests/test_judge.py"],
     ),
     "tasks": (
-        ["src/geor1/tasks/pairing.py", "src/geor1/tasks/split.py"],
+        ["src/geor1/builders/pairing.py", "src/geor1/builders/split.py"],
         [
             "tests/test_tasks_split.py",
             "tests/test_tasks_pairing_config.py",

@@ -69,7 +69,7 @@ def ceiling(example: dict[str, Any], cover: dict[str, str]) -> float:
 
 def seed_rows(run: Path) -> dict[str, Any]:
     """Return per-model, per-example observations and the cover-word ceiling of one demo run folder."""
-    from geor1.tasks.describe import cover_word
+    from geor1.builders.describe import cover_word
 
     cover = {p["place"]: cover_word(p["meta"]) for p in read_jsonl(run / "data/earth/places.jsonl")}
     examples = {e["id"]: e for e in read_jsonl(run / "data/pairing_test.jsonl")}

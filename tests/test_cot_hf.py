@@ -10,6 +10,7 @@ from geor1.cot.runner import CotRunConfig, CotRunner, log_path_for
 from geor1.cot.teachers.base import TeacherJob
 from geor1.cot.teachers.local_hf import HfTeacher, HfTeacherConfig, teacher_messages
 from geor1.io import read_jsonl
+from geor1.records import read_task_file
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,6 @@ def hf_teacher(tiny_model_dir, pairing_jsonl):
         HfTeacherConfig(
             model=str(tiny_model_dir), batch_size=2, max_new_tokens=8, temperature=0.0, system_prompt=None
         ),
-        image_root=pairing_jsonl.parent,
     )
     yield teacher
     teacher.close()
@@ -36,8 +36,9 @@ def test_tiny_model_garbage_is_rejected_not_fatal(hf_teacher, pairing_jsonl, tmp
 
 
 def test_failing_batches_and_missing_images_do_not_raise(hf_teacher, pairing_jsonl) -> None:
-    example = read_jsonl(pairing_jsonl)[0]
-    missing = {**example, "id": "missing", "images": ["images/none.png", *example["images"][1:]]}
+    example = read_task_file(pairing_jsonl)[0].to_dict()  # as the runner gives it: absolute image paths
+    none = str(pairing_jsonl.parent / "images" / "none.png")
+    missing = {**example, "id": "missing", "images": [none, *example["images"][1:]]}
     too_few = {**example, "id": "too-few", "images": example["images"][:2]}  # 5 image slots, 2 images
     results = {
         r.job.example_id: r

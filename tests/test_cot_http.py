@@ -20,11 +20,12 @@ from geor1.cot.runner import CotRunConfig, CotRunner, log_path_for  # noqa: E402
 from geor1.cot.teachers.base import TeacherJob  # noqa: E402
 from geor1.cot.teachers.http import HttpTeacher, HttpTeacherConfig, build_messages  # noqa: E402
 from geor1.io import read_jsonl  # noqa: E402
+from geor1.records import read_task_file  # noqa: E402
 
 SECRET = "sk-test-0123456789-SECRET"
 
 
-def teacher_for(server: FakeOpenAIServer, image_root: Path, **overrides) -> HttpTeacher:
+def teacher_for(server: FakeOpenAIServer, **overrides) -> HttpTeacher:
     settings = dict(
         model="fake-teacher",
         base_url=server.url,
@@ -38,7 +39,7 @@ def teacher_for(server: FakeOpenAIServer, image_root: Path, **overrides) -> Http
         price_output_per_mtok=8.0,
     )
     settings.update(overrides)
-    return HttpTeacher(HttpTeacherConfig(**settings), image_root=image_root)
+    return HttpTeacher(HttpTeacherConfig(**settings))
 
 
 def subset(pairing_jsonl: Path, folder: Path, n: int, name: str = "tasks.jsonl") -> tuple[Path, list[dict]]:
@@ -77,7 +78,7 @@ def test_faults_are_retried_counted_and_the_output_is_complete(
     faults = ["429", "500", "timeout", "503", "broken_json", "malformed", "429"]
     out = tmp_path / "cot.jsonl"
     with FakeOpenAIServer(latency_s=0.005, faults=faults, timeout_sleep_s=2.0, echo_auth=True) as server:
-        teacher = teacher_for(server, pairing_jsonl.parent)
+        teacher = teacher_for(server)
         try:
             config = CotRunConfig(samples_per_example=2, keep="first", retry_delay_s=0.0, progress=False)
             summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(
@@ -142,7 +143,7 @@ def test_teacher_errors_are_recorded_and_retried_in_a_later_round(
     # no client retries: each 500 fails the job at once; the runner asks again in the next round.
     # The server puts the request's Authorization header into its error body: the logged error is scrubbed.
     with FakeOpenAIServer(faults=["500"] * 6, echo_auth=True) as server:
-        teacher = teacher_for(server, tasks.parent, max_retries=0)
+        teacher = teacher_for(server, max_retries=0)
         try:
             config = CotRunConfig(error_rounds=3, retry_delay_s=0.0, progress=False)
             summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
@@ -169,14 +170,14 @@ def test_exhausted_errors_leave_examples_unfinished_and_a_rerun_finishes_them(
     out = tmp_path / "cot.jsonl"
     config = CotRunConfig(error_rounds=1, retry_delay_s=0.0, progress=False)
     with FakeOpenAIServer(faults=["500"] * 100) as server:
-        teacher = teacher_for(server, tasks.parent, max_retries=0)
+        teacher = teacher_for(server, max_retries=0)
         try:
             summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
         finally:
             teacher.close()
     assert summary.unfinished == 3 and summary.teacher_errors == 6 and not out.read_text()
     with FakeOpenAIServer() as server:
-        teacher = teacher_for(server, tasks.parent)
+        teacher = teacher_for(server)
         try:
             summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
         finally:
@@ -189,7 +190,7 @@ def test_bad_completions_are_rejections_by_reason(pairing_jsonl, tmp_path, secre
     tasks, examples = subset(pairing_jsonl, tmp_path, 6)
     out = tmp_path / "cot.jsonl"
     with FakeOpenAIServer(faults=["duplicate", "duplicate", "leak", "wrong", "malformed", "ok"]) as server:
-        teacher = teacher_for(server, tasks.parent, concurrency=1)
+        teacher = teacher_for(server, concurrency=1)
         try:
             config = CotRunConfig(samples_per_example=1, progress=False)
             summary = CotRunner(teacher, CotFilter(FilterConfig(min_think_words=10)), config).run(tasks, out)
@@ -200,10 +201,11 @@ def test_bad_completions_are_rejections_by_reason(pairing_jsonl, tmp_path, secre
 
 
 def test_non_retryable_status_and_unreadable_images_do_not_crash(pairing_jsonl, tmp_path, secret_key) -> None:
-    example = read_jsonl(pairing_jsonl)[0]
-    broken = {**example, "id": "broken", "images": ["images/missing.png", *example["images"][1:]]}
+    example = read_task_file(pairing_jsonl)[0].to_dict()  # as the runner gives it: absolute image paths
+    missing = str(pairing_jsonl.parent / "images" / "missing.png")
+    broken = {**example, "id": "broken", "images": [missing, *example["images"][1:]]}
     with FakeOpenAIServer() as server:
-        teacher = teacher_for(server, pairing_jsonl.parent, base_url=server.url.replace("/v1", "/nope"))
+        teacher = teacher_for(server, base_url=server.url.replace("/v1", "/nope"))
         try:
             results = {
                 r.job.example_id: r
@@ -216,8 +218,8 @@ def test_non_retryable_status_and_unreadable_images_do_not_crash(pairing_jsonl, 
 
 
 def test_build_messages_keeps_text_and_images_in_order(pairing_jsonl) -> None:
-    example = read_jsonl(pairing_jsonl)[0]
-    messages = build_messages(example, pairing_jsonl.parent)
+    example = read_task_file(pairing_jsonl)[0].to_dict()
+    messages = build_messages(example)
     kinds = [b["type"] for b in messages[1]["content"]]
     assert kinds[:2] == ["text", "image_url"] and kinds.count("image_url") == len(example["images"])
     assert messages[1]["content"][-1]["text"].startswith(
@@ -227,13 +229,11 @@ def test_build_messages_keeps_text_and_images_in_order(pairing_jsonl) -> None:
 
 
 def test_reasoning_model_parameters_are_chosen_by_the_user(pairing_jsonl, tmp_path, secret_key) -> None:
-    example = read_jsonl(pairing_jsonl)[0]
+    example = read_task_file(pairing_jsonl)[0].to_dict()
     jobs = [TeacherJob(example, 0, 1)]
     with FakeOpenAIServer(reject_params=("max_tokens", "temperature")) as server:
-        default = teacher_for(server, pairing_jsonl.parent)
-        reasoning = teacher_for(
-            server, pairing_jsonl.parent, max_tokens_param="max_completion_tokens", temperature=None
-        )
+        default = teacher_for(server)
+        reasoning = teacher_for(server, max_tokens_param="max_completion_tokens", temperature=None)
         try:
             (rejected,) = list(default.generate(jobs))
             (accepted,) = list(reasoning.generate(jobs))

@@ -49,8 +49,11 @@ def random_place(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def write_examples(folder: Path, n: int, seed: int = 0) -> tuple[Path, PlaceLookup]:
-    """Write ``n`` pairing examples over random places (one shared PNG as every image)."""
+def write_examples(
+    folder: Path, n: int, seed: int = 0, name_places: bool = False
+) -> tuple[Path, PlaceLookup]:
+    """Write ``n`` pairing examples over random places (one shared PNG as every image); with
+    ``name_places`` the lines name ``places.jsonl`` beside them as their places file, as the builders do."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "img").mkdir(exist_ok=True)
@@ -74,6 +77,7 @@ def write_examples(folder: Path, n: int, seed: int = 0) -> tuple[Path, PlaceLook
                     "candidate_view": "landcover",
                     "candidate_places": cands,
                 },
+                **({"places": "places.jsonl"} if name_places else {}),
             }
         )
     path = folder / "tasks.jsonl"
@@ -176,7 +180,7 @@ def test_keep_first_tries_more_samples_only_when_needed(tmp_path) -> None:
 def test_cli_prints_rejections_and_writes_a_hf_dataset(tmp_path) -> None:
     from datasets import load_from_disk
 
-    tasks, places = write_examples(tmp_path / "data", 12)
+    tasks, places = write_examples(tmp_path / "data", 12, name_places=True)
     places_file = tmp_path / "data" / "places.jsonl"
     write_jsonl(places_file, [{"place": k, "meta": v} for k, v in places._metas.items()])
     out = tmp_path / "cot.jsonl"
@@ -196,6 +200,7 @@ def test_cli_prints_rejections_and_writes_a_hf_dataset(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "rejections by reason" in result.output and "examples/s" in result.output
     records = read_jsonl(out)
+    assert {r["places"] for r in records} == {"data/places.jsonl"}  # the named file, relative to the output
     dataset = load_from_disk(str(tmp_path / "ds"))
     assert len(dataset) == len(records) > 0
     row = dataset[0]
@@ -234,7 +239,7 @@ def test_cli_resumes_by_content_after_the_task_file_is_regenerated(tmp_path) -> 
     """Same ids, other content (a new seed): the old CoT is set aside, not kept as done."""
 
     def build(seed: int) -> Path:
-        tasks, places = write_examples(tmp_path / "data", 12, seed=seed)
+        tasks, places = write_examples(tmp_path / "data", 12, seed=seed, name_places=True)
         write_jsonl(
             tmp_path / "data" / "places.jsonl", [{"place": k, "meta": v} for k, v in places._metas.items()]
         )

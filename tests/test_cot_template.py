@@ -5,6 +5,8 @@ The Earth here is a real (small) offline Earth build with real pairing, geolocat
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from geor1.cot.places import PlaceLookup, find_places_file
+from geor1.cot.places import PlaceLookup, named_places_file
 from geor1.cot.teachers.base import TeacherJob, derive_seed
 from geor1.cot.teachers.template import Abstain, Claim, TemplateTeacher
 from geor1.geo import haversine_km
@@ -24,11 +26,11 @@ SEEDS = (0, 1, 2)
 @pytest.fixture(scope="module")
 def earth(tmp_path_factory) -> dict[str, Any]:
     """A 40-place offline Earth with pairing (three view pairs, both directions), geolocation and questions."""
+    from geor1.builders.common import load_view_set
+    from geor1.builders.geolocation import GeolocationConfig, build_geolocation
+    from geor1.builders.pairing import PairingConfig, build_pairing
+    from geor1.builders.questions import QuestionsConfig, build_questions
     from geor1.sources.earth import build_earth
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
-    from geor1.tasks.pairing import PairingConfig, build_pairing
-    from geor1.tasks.questions import QuestionsConfig, build_questions
 
     root = tmp_path_factory.mktemp("earth")
     manifest = build_earth(root / "earth", places=40, size_px=32, progress=False)
@@ -395,7 +397,23 @@ def test_abstains_when_the_solution_is_not_the_query_place() -> None:
         TemplateTeacher(places).explain(example, 0)
 
 
-def test_places_file_is_found_from_the_image_paths(earth) -> None:
-    found = find_places_file(earth["path"])
-    assert found == earth["root"] / "earth" / "places.jsonl"
-    assert len(read_jsonl(found)) == len(earth["places"])
+def test_the_builder_names_the_places_file(earth, tmp_path) -> None:
+    from geor1.builders.common import load_view_set, write_task_set
+    from geor1.records import read_task_file
+
+    views = load_view_set(earth["root"] / "earth" / "views.jsonl")
+    assert views.places_file() == earth["root"] / "earth" / "places.jsonl"
+    task_file = earth["path"].parent / "named.jsonl"  # beside the lines' image paths
+    write_task_set(task_file, earth["examples"][:3], places=views.places_file())
+    rel = os.path.relpath(earth["root"] / "earth" / "places.jsonl", task_file.parent)
+    assert {json.loads(line)["places"] for line in task_file.read_text().splitlines()} == {rel}
+    named = named_places_file(task_file)
+    assert named == earth["root"] / "earth" / "places.jsonl"
+    assert len(read_jsonl(named)) == len(earth["places"])
+    assert read_task_file(task_file)[0].places == str(named)
+    assert named_places_file(earth["path"]) is None  # lines that name no places file: none is searched for
+    # a manifest without a places file beside it names itself (its views carry the place metadata)
+    lone = tmp_path / "lone" / "views.jsonl"
+    lone.parent.mkdir()
+    lone.write_text((earth["root"] / "earth" / "views.jsonl").read_text())
+    assert load_view_set(lone).places_file() == lone

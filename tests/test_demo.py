@@ -281,11 +281,11 @@ def test_compact_teacher_writes_coarse_to_fine_geolocation_traces(quick_run):
     from geor1.cot.places import PlaceLookup
     from geor1.cot.teachers.base import TeacherJob
     from geor1.demo.cot import CompactTemplateTeacher, cover_word
-    from geor1.tasks.common import load_task_examples
+    from geor1.records import read_task_file
 
     out, _ = quick_run
     teacher = CompactTemplateTeacher(PlaceLookup.from_jsonl(out / "data" / "earth" / "places.jsonl"))
-    examples = load_task_examples(out / "data" / "geolocation_test.jsonl")
+    examples = [e.to_dict() for e in read_task_file(out / "data" / "geolocation_test.jsonl")]
     results = list(teacher.generate([TeacherJob(e, 0, seed=i) for i, e in enumerate(examples)]))
     assert results and all(r.text for r in results)
     for example, result in zip(examples, results, strict=True):

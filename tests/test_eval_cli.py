@@ -69,7 +69,7 @@ def test_eval_refuses_test_data_that_shares_places_with_the_training_data(tmp_pa
     result = invoke([*args, "--train-data", str(train)])
     assert_clean_error(result, "shares 4 of its 4 places with the training data", "p0, p1, p2, p3")
     assert not (tmp_path / "runs").exists()
-    from geor1.tasks.split import check_no_shared_places
+    from geor1.builders.split import check_no_shared_places
 
     other = with_places(write_pairing_examples(tmp_path / "other", 3, name="train.jsonl"), "q")
     check_no_shared_places([{"place": "p0"}], [other], "x")  # disjoint places pass

@@ -76,6 +76,33 @@ def test_chain_on_earth_scores_truth_perfectly_and_writes_report(earth_views: Pa
     assert "| chain | accuracy ↑ | 1.000 [1.000, 1.000] | 0.000 [0.000, 0.000] |" in markdown
 
 
+def test_chain_reads_the_truth_the_earth_build_wrote(earth_views: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from geor1.eval.geochain import KEYS
+    from geor1.eval.placetruth import place_truth
+    from geor1.eval.tasks.chain import places_from_views
+    from geor1.io import read_jsonl
+
+    records = read_jsonl(earth_views.parent / "places.jsonl")
+    for record in records:  # the build's truth is what the chain would derive
+        derived = place_truth(record["lat"], record["lon"], record["meta"])
+        assert record["truth"] == {**derived, "coordinates": list(derived["coordinates"])}
+    derived_places = places_from_views(earth_views)
+    # a copy whose places file says otherwise for one place: the chain takes the build's word
+    copy = tmp_path / "earth"
+    shutil.copytree(earth_views.parent, copy)
+    records[0]["truth"]["city"] = "Atlantis"
+    write_jsonl(copy / "places.jsonl", records)
+    by_id = {p.id: p for p in places_from_views(copy / "views.jsonl")}
+    city = KEYS.index("city")
+    assert by_id[records[0]["place"]].truth[city] == "Atlantis"
+    assert all(by_id[p.id].truth == p.truth for p in derived_places if p.id != records[0]["place"])
+    # without a places file beside the manifest the truth is derived, as before
+    (copy / "places.jsonl").unlink()
+    assert [p.truth for p in places_from_views(copy / "views.jsonl")] == [p.truth for p in derived_places]
+
+
 def test_chain_on_a_geochain_csv(tmp_path: Path) -> None:
     (tmp_path / "moscow/query/images").mkdir(parents=True)
     Image.new("RGB", (24, 24), (90, 90, 90)).save(tmp_path / "moscow/query/images/k1.jpg")

@@ -95,8 +95,8 @@ def test_contrastive_config_names_the_bad_field() -> None:
 def test_instructions_describe_and_locate_single_views_of_the_given_places(
     earth: Path, tmp_path: Path
 ) -> None:
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.describe import InstructionConfig, build_instructions, view_words
+    from geor1.builders.common import load_view_set
+    from geor1.builders.describe import InstructionConfig, build_instructions, view_words
 
     views = load_view_set(earth)
     places = sorted({v.place for v in views.views})[:5]
@@ -118,7 +118,7 @@ def test_instructions_describe_and_locate_single_views_of_the_given_places(
 
 
 def test_view_words_name_cover_and_continent() -> None:
-    from geor1.tasks.describe import view_words
+    from geor1.builders.describe import view_words
 
     meta = {"landcover_dominant": "Evergreen Broadleaf Forests", "continent": "South America"}
     assert view_words(meta) == "rainforest, South America"
@@ -131,7 +131,7 @@ def test_cli_builds_instructions_and_pretrains_a_tower_on_the_training_places_on
     from typer.testing import CliRunner
 
     from geor1.cli import build_app
-    from geor1.tasks.common import load_task_examples
+    from geor1.records import read_task_file
 
     runner = CliRunner()
     tasks = tmp_path / "tasks"
@@ -141,9 +141,9 @@ def test_cli_builds_instructions_and_pretrains_a_tower_on_the_training_places_on
          "--test-fraction", "0.25", "--kinds", "describe"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    examples = load_task_examples(tasks / "instruct.jsonl")
-    train_places = {e["meta"]["place"] for e in examples}
-    assert examples and {e["task"] for e in examples} == {"describe"}
+    examples = read_task_file(tasks / "instruct.jsonl")
+    train_places = {e.meta["place"] for e in examples}
+    assert examples and {e.task for e in examples} == {"describe"}
     assert 0 < len(train_places) < 12
     out = tmp_path / "vision"
     result = runner.invoke(

@@ -364,8 +364,8 @@ def test_symlink_out_of_the_root_is_rejected_with_its_line(images: Path, tmp_pat
 def test_readme_views_command_with_read_only_root_and_outputs_elsewhere(tmp_path: Path) -> None:
     """README: ``geo-r1 data views --source manifest --manifest my_views.csv --root /data/photos --out
     runs/mine/views.jsonl``, then pairing, export and training data on the result."""
-    from geor1.tasks.common import load_task_examples
-    from geor1.tasks.export import export_examples, read_export
+    from geor1.builders.export import export_examples, read_export
+    from geor1.records import read_task_file
     from geor1.train.data import load_examples
 
     photos = tmp_path / "data" / "photos"
@@ -410,19 +410,23 @@ def test_readme_views_command_with_read_only_root_and_outputs_elsewhere(tmp_path
             ],
         )
         assert result.exit_code == 0, result.output
-        examples = load_task_examples(tasks)
+        examples = read_task_file(tasks)
         assert len(examples) == 24
-        for example in examples:  # task image paths lead from the task file to the photos
-            meta = example["meta"]
+        lines = [json.loads(line) for line in tasks.read_text().splitlines()]
+        for example, line in zip(examples, lines, strict=True):  # task image paths lead to the photos
+            meta = example.meta
             kinds = [meta["query_view"], *[meta["candidate_view"]] * 4]
-            for rel, kind in zip(example["images"], kinds, strict=True):
+            for rel, kind in zip(line["images"], kinds, strict=True):
                 assert (tasks.parent / rel).resolve().parent == (photos / kind).resolve()
+            assert [Path(p).resolve() for p in example.images] == [
+                (tasks.parent / rel).resolve() for rel in line["images"]
+            ]
         lf = tmp_path / "runs" / "export" / "train.json"
-        assert export_examples(examples, tasks, "llamafactory", lf) == 24
+        assert export_examples(examples, "llamafactory", lf) == 24
         back = read_export(lf, "llamafactory")
         assert all((lf.parent / p).is_file() for record in back for p in record["images"])
         vlm = tmp_path / "runs" / "export" / "vlm.jsonl"
-        assert export_examples(examples, tasks, "vlm-r1", vlm) == 24
+        assert export_examples(examples, "vlm-r1", vlm) == 24
         assert all(
             (vlm.parent / p).is_file() for record in read_export(vlm, "vlm-r1") for p in record["images"]
         )

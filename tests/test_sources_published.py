@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from geor1.builders.common import load_view_set
+from geor1.builders.pairing import PairingConfig, build_pairing
 from geor1.cli import build_app
 from geor1.commands.data_views import views_command
 from geor1.errors import ConfigError
@@ -21,8 +23,6 @@ from geor1.sources.folder import LayoutError, write_manifest
 from geor1.sources.registry import SOURCES, source_options
 from geor1.sources.university1652 import load_university1652
 from geor1.sources.vigor import load_vigor, tile_covers
-from geor1.tasks.common import load_view_set
-from geor1.tasks.pairing import PairingConfig, build_pairing
 
 
 def make_image(path: Path) -> Path:

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geor1.cli import build_app
-from geor1.tasks.common import load_task_examples
+from geor1.records import read_task_file
 from test_tasks_common import make_manifest
 
 runner = CliRunner()
@@ -48,8 +48,9 @@ def test_pairing_split_inspect_preview_export(manifest, tmp_path):
         )
         assert r.exit_code == 0, r.output
         assert "examples written" in r.output
-        ex = load_task_examples(out)
-        places[split] = {p for e in ex for p in [e["meta"]["place"], *e["meta"]["candidate_places"]]}
+        ex = read_task_file(out)
+        assert {e.places for e in ex} == {str(manifest)}  # no places.jsonl beside it: the manifest is named
+        places[split] = {p for e in ex for p in [e.meta["place"], *e.meta["candidate_places"]]}
     assert places["train"] and places["test"] and not places["train"] & places["test"]
     r = run("inspect", tmp_path / "train.jsonl", "--json")
     assert r.exit_code == 0, r.output
@@ -89,7 +90,7 @@ def test_geoloc_questions_and_hf_dataset(manifest, tmp_path):
         tmp_path / "g_hf",
     )
     assert r.exit_code == 0, r.output
-    assert len(load_task_examples(tmp_path / "g.jsonl")) == 7
+    assert len(read_task_file(tmp_path / "g.jsonl")) == 7
     from datasets import load_from_disk
 
     assert len(load_from_disk(str(tmp_path / "g_hf"))) == 7
@@ -105,8 +106,8 @@ def test_geoloc_questions_and_hf_dataset(manifest, tmp_path):
         3,
     )
     assert r.exit_code == 0, r.output
-    q = load_task_examples(tmp_path / "q.jsonl")
-    assert len(q) == 160 and {len(e["meta"]["options"]) for e in q} == {3}
+    q = read_task_file(tmp_path / "q.jsonl")
+    assert len(q) == 160 and {len(e.meta["options"]) for e in q} == {3}
 
 
 def test_bad_inputs_are_named(manifest, tmp_path):
@@ -140,11 +141,7 @@ def test_bad_inputs_are_named(manifest, tmp_path):
 
 def _task_places(path) -> set[str]:
     """Return every place an example of the task file shows (query and pairing candidates)."""
-    return {
-        p
-        for e in load_task_examples(path)
-        for p in [e["meta"]["place"], *e["meta"].get("candidate_places", [])]
-    }
+    return {p for e in read_task_file(path) for p in [e.meta["place"], *e.meta.get("candidate_places", [])]}
 
 
 def test_split_does_not_follow_the_sampling_seed(manifest, tmp_path):
@@ -173,7 +170,7 @@ def test_test_set_sharing_places_with_the_training_data_is_refused(manifest, tmp
     r = run("pairing", "--views", manifest, "--out", train, "--split", "train", "--test-fraction", 0.3,
             "--band", "easy")  # fmt: skip
     assert r.exit_code == 0, r.output
-    recorded = load_task_examples(train)[0]["meta"]["split_config"]
+    recorded = read_task_file(train)[0].meta["split_config"]
     assert recorded == {"split": "train", "by": "place", "test_fraction": 0.3, "seed": 0, "region_deg": 10.0}
     test = tmp_path / "geoloc_test.jsonl"
     args = ["geoloc", "--views", manifest, "--out", test, "--split", "test", "--train-tasks", train]

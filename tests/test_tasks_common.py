@@ -1,4 +1,4 @@
-"""Shared synthetic manifests for the task tests, and tests of geor1.tasks.common / split."""
+"""Shared synthetic manifests for the task tests, and tests of geor1.builders.common / split."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geor1.errors import RecordError
-from geor1.records import View, write_views
-from geor1.tasks.common import (
+from geor1.builders.common import (
     balanced_positions,
-    load_task_examples,
     load_view_set,
     option_letters,
     save_hf_dataset,
     write_task_set,
 )
-from geor1.tasks.split import SplitConfig, assign_splits, places_in_split, region_cell, unit_hash
+from geor1.builders.split import SplitConfig, assign_splits, places_in_split, region_cell, unit_hash
+from geor1.errors import RecordError
+from geor1.records import TaskExample, View, read_task_file, write_views
 
 KINDS = ("satellite", "terrain", "landcover")
 IGBP = (
@@ -136,7 +135,7 @@ def test_view_manifest_errors_name_file_and_line(tmp_path):
         views.image_relative_to(i, tmp_path / "out")
 
 
-def test_load_task_examples_names_line(tmp_path):
+def test_read_task_file_names_line(tmp_path):
     good = {
         "id": "a",
         "task": "geolocation",
@@ -151,7 +150,7 @@ def test_load_task_examples_names_line(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
     with pytest.raises(RecordError, match=r"t\.jsonl:2 field 'images'"):
-        load_task_examples(path)
+        read_task_file(path, check_images=False)
     with pytest.raises(RecordError, match="duplicate example id"):
         write_task_set(tmp_path / "u.jsonl", [good, good])
     assert not (tmp_path / "u.jsonl").exists()
@@ -171,8 +170,11 @@ def test_hf_dataset_has_trl_image_column(tmp_path):
         "solution": "(1.0000, 2.0000)",
         "meta": {"lat": 1.0},
     }
-    save_hf_dataset([example], tmp_path / "t.jsonl", tmp_path / "ds")
-    save_hf_dataset([example], tmp_path / "t.jsonl", tmp_path / "ds")  # replaces an existing copy
+    write_task_set(tmp_path / "t.jsonl", [example])
+    (read,) = read_task_file(tmp_path / "t.jsonl")
+    assert isinstance(read, TaskExample) and read.images == [str(tmp_path / "x.png")]
+    save_hf_dataset([read], tmp_path / "ds")
+    save_hf_dataset([read], tmp_path / "ds")  # replaces an existing copy
     ds = load_from_disk(str(tmp_path / "ds"))
     row = ds[0]
     assert row["images"][0].size == (8, 8) and json.loads(row["meta"]) == {"lat": 1.0}

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
+from geor1.builders.common import load_view_set, write_task_set
+from geor1.builders.export import export_examples, read_export
+from geor1.builders.geolocation import GeolocationConfig, build_geolocation
+from geor1.builders.pairing import PairingConfig, build_pairing
+from geor1.builders.questions import QuestionsConfig, build_questions
 from geor1.errors import ConfigError, RecordError
-from geor1.records import THINK_ANSWER_SUFFIX
-from geor1.tasks.common import load_task_examples, load_view_set, write_task_set
-from geor1.tasks.export import export_examples, read_export
-from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
-from geor1.tasks.pairing import PairingConfig, build_pairing
-from geor1.tasks.questions import QuestionsConfig, build_questions
+from geor1.records import THINK_ANSWER_SUFFIX, read_task_file
 from test_tasks_common import make_manifest
 
 
@@ -30,24 +32,24 @@ def task_file(tmp_path_factory):
     "fmt,suffix", [("vlm-r1", ".jsonl"), ("llamafactory", ".jsonl"), ("llamafactory", ".json")]
 )
 def test_round_trip(task_file, tmp_path, fmt, suffix):
-    examples = load_task_examples(task_file)
+    examples = read_task_file(task_file)
     out = tmp_path / "elsewhere" / f"data{suffix}"
-    assert export_examples(examples, task_file, fmt, out) == len(examples)
+    assert export_examples(examples, fmt, out) == len(examples)
     back = read_export(out, fmt)
     assert len(back) == len(examples)
     for ex, rt in zip(examples, back, strict=True):
-        assert rt["id"] == ex["id"]
-        assert rt["prompt"] == ex["prompt"]  # labels, question text and image slots identical
-        assert rt["solution"] == ex["solution"]
-        src = [(task_file.parent / p).resolve() for p in ex["images"]]
+        assert rt["id"] == ex.id
+        assert rt["prompt"] == ex.prompt  # labels, question text and image slots identical
+        assert rt["solution"] == ex.solution
+        src = [Path(p).resolve() for p in ex.images]
         dst = [(out.parent / p).resolve() for p in rt["images"]]
         assert src == dst  # same files, paths re-anchored to the export's folder
 
 
 def test_vlm_r1_layout(task_file, tmp_path):
-    examples = load_task_examples(task_file)
+    examples = read_task_file(task_file)
     out = tmp_path / "vlm.jsonl"
-    export_examples(examples, task_file, "vlm-r1", out)
+    export_examples(examples, "vlm-r1", out)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     pair = next(r for r in rows if r["id"].startswith("pairing"))
     geo = next(r for r in rows if r["id"].startswith("geolocation"))
@@ -62,18 +64,17 @@ def test_vlm_r1_layout(task_file, tmp_path):
 
 
 def pair_solution(examples, example_id):
-    return next(e["solution"] for e in examples if e["id"] == example_id)
+    return next(e.solution for e in examples if e.id == example_id)
 
 
 def test_llamafactory_layout_and_dataset_info(task_file, tmp_path):
-    examples = load_task_examples(task_file)
+    examples = read_task_file(task_file)
     (tmp_path / "dataset_info.json").write_text(json.dumps({"other": {"file_name": "x.json"}}))
-    cot = dict(
-        examples[0], completion=[{"role": "assistant", "content": "<think>x</think><answer>C</answer>"}]
+    cot = dataclasses.replace(
+        examples[0],
+        extra={"completion": [{"role": "assistant", "content": "<think>x</think><answer>C</answer>"}]},
     )
-    export_examples(
-        [cot, *examples[1:]], task_file, "llamafactory", tmp_path / "geo.jsonl", dataset_name="geo_pairing"
-    )
+    export_examples([cot, *examples[1:]], "llamafactory", tmp_path / "geo.jsonl", dataset_name="geo_pairing")
     info = json.loads((tmp_path / "dataset_info.json").read_text())
     assert set(info) == {"other", "geo_pairing"}
     assert (
@@ -90,12 +91,13 @@ def test_llamafactory_layout_and_dataset_info(task_file, tmp_path):
 
 
 def test_export_errors(task_file, tmp_path):
-    examples = load_task_examples(task_file)
+    examples = read_task_file(task_file)
     with pytest.raises(ConfigError, match="config key 'fmt': must be one of"):
-        export_examples(examples, task_file, "alpaca", tmp_path / "x.jsonl")
-    broken = [dict(examples[0], images=["missing.png", *examples[0]["images"][1:]])]
+        export_examples(examples, "alpaca", tmp_path / "x.jsonl")
+    missing = str(task_file.parent / "missing.png")
+    broken = [dataclasses.replace(examples[0], images=[missing, *examples[0].images[1:]])]
     with pytest.raises(RecordError, match=r"mixed\.jsonl:1 field 'images': image file not found"):
-        export_examples(broken, task_file, "vlm-r1", tmp_path / "x.jsonl")
+        export_examples(broken, "vlm-r1", tmp_path / "x.jsonl")
     assert not (tmp_path / "x.jsonl").exists()
     (tmp_path / "bad.jsonl").write_text('{"id": "a", "image": "x.png"}\n')
     with pytest.raises(RecordError, match=r"bad\.jsonl:1: not a vlm-r1 record"):

@@ -5,12 +5,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from geor1.builders.common import load_view_set
+from geor1.builders.pairing import BANDS, PairingConfig, ShortageError, build_pairing
+from geor1.builders.split import SplitConfig, assign_splits, places_in_split
 from geor1.errors import ConfigError
 from geor1.geo import destination, haversine_km
 from geor1.records import check_task_example, prompt_text
-from geor1.tasks.common import load_view_set
-from geor1.tasks.pairing import BANDS, PairingConfig, ShortageError, build_pairing
-from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
 from test_tasks_common import make_manifest
 
 

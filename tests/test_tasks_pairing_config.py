@@ -8,8 +8,8 @@ import collections
 import numpy as np
 import pytest
 
+from geor1.builders.pairing import BANDS, HALF_CIRCUMFERENCE_KM, PairingConfig, PairingReport, _assign_bands
 from geor1.errors import ConfigError
-from geor1.tasks.pairing import BANDS, HALF_CIRCUMFERENCE_KM, PairingConfig, PairingReport, _assign_bands
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from geor1.builders.common import load_view_set
+from geor1.builders.pairing import PairingConfig, build_pairing
 from geor1.sources.folder import write_manifest
 from geor1.sources.vigor import load_vigor
-from geor1.tasks.common import load_view_set
-from geor1.tasks.pairing import PairingConfig, build_pairing
 
 GRID = 4  # GRID x GRID satellite tiles about 70 m apart, one panorama in each
 

@@ -5,12 +5,12 @@ from collections import Counter
 
 import pytest
 
+from geor1.builders.common import load_view_set
+from geor1.builders.geolocation import GeolocationConfig, build_geolocation, format_coordinates
+from geor1.builders.questions import QUESTION_TYPES, QuestionsConfig, build_questions
 from geor1.errors import ConfigError
 from geor1.geography import lat_band
 from geor1.records import check_task_example, prompt_text
-from geor1.tasks.common import load_view_set
-from geor1.tasks.geolocation import GeolocationConfig, build_geolocation, format_coordinates
-from geor1.tasks.questions import QUESTION_TYPES, QuestionsConfig, build_questions
 from test_tasks_common import make_manifest
 
 

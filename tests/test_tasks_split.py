@@ -1,13 +1,11 @@
-"""Train/test splits (geor1.tasks.split): the hash and grid cells that decide a place's split, the keys of
+"""Train/test splits (geor1.builders.split): the hash and grid cells that decide a place's split, the keys of
 each --split-by, and the refusals a user sees."""
 
 from __future__ import annotations
 
 import pytest
 
-from geor1.errors import ConfigError, RecordError
-from geor1.records import View
-from geor1.tasks.split import (
+from geor1.builders.split import (
     SplitConfig,
     assign_splits,
     places_in_split,
@@ -16,6 +14,8 @@ from geor1.tasks.split import (
     split_places,
     unit_hash,
 )
+from geor1.errors import ConfigError, RecordError
+from geor1.records import View
 
 
 def view(place: str, lat: float = 0.0, lon: float = 0.0, **meta) -> View:

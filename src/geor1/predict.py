@@ -21,9 +21,9 @@ def build_prompt(
     task: str, n_images: int, question: str | None = None, view: str = "photo"
 ) -> list[dict[str, Any]]:
     """Return the conversational prompt for ``task`` over ``n_images`` images."""
+    from geor1.builders.geolocation import QUESTION as GEOLOCATION_QUESTION
+    from geor1.builders.pairing import QUESTION as PAIRING_QUESTION
     from geor1.parsing import option_letters
-    from geor1.tasks.geolocation import QUESTION as GEOLOCATION_QUESTION
-    from geor1.tasks.pairing import QUESTION as PAIRING_QUESTION
 
     if task == "question":
         if not question:

@@ -14,7 +14,12 @@ outputs elsewhere); image paths then stay root-relative and checked, and the lin
 Task example line (feeds TRL's SFTTrainer/GRPOTrainer unchanged)::
 
     {"id", "task", "images": [paths relative to the task file's folder], "prompt": [messages],
-     "solution": str, "meta": {...}}
+     "solution": str, "meta": {...}, "places"?: "path relative to the task file's folder"}
+
+``places`` (written by the task builders) names the file that holds the Earth metadata of the example's
+places (an Earth build's ``places.jsonl``, else the view manifest the set was built from), so the CoT
+stage reads it instead of searching for one. Every stage reads task (and CoT) files with
+``read_task_file``: one validation, absolute paths after load (``TaskExample``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from geor1.errors import RecordError
@@ -197,3 +202,125 @@ def check_task_example(
             line=line,
             field="images",
         )
+    if not isinstance(obj["meta"] or {}, dict):
+        raise RecordError("meta must be an object", path=path, line=line, field="meta")
+
+
+@dataclass
+class TaskExample:
+    """One task example as every stage uses it: read and validated once (``read_task_file``), with
+    ``images`` absolute paths (in prompt order); ``extra`` keeps the line's other fields (a CoT example's
+    ``completion``, ``teacher``, ``filter``, ``example_id``, ``sample``, …), ``path``/``line`` where it was
+    read. ``to_line`` gives the JSONL dict back, images relative to a folder."""
+
+    id: str
+    task: str
+    images: list[str]
+    prompt: list[dict[str, Any]]
+    solution: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    line: int | None = None
+    places: str | None = None  # absolute path of the places file the builder named (Earth metadata)
+
+    @property
+    def source(self) -> str | None:
+        """Return ``file:line`` of the line it was read from (None if not read from a file)."""
+        return None if self.path is None else f"{self.path}:{self.line}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the example as a JSONL-line dict with the absolute image paths."""
+        out = {
+            "id": self.id,
+            "task": self.task,
+            "images": list(self.images),
+            "prompt": self.prompt,
+            "solution": self.solution,
+            "meta": self.meta,
+        }
+        if self.places is not None:
+            out["places"] = self.places
+        out.update(self.extra)
+        return out
+
+    def to_line(self, folder: str | Path) -> dict[str, Any]:
+        """Return the JSONL-line dict with image paths relative to ``folder`` (POSIX), as a task file in
+        ``folder`` stores them."""
+        out = self.to_dict()
+        base = os.path.abspath(folder)
+        out["images"] = [Path(os.path.relpath(p, base)).as_posix() for p in self.images]
+        if self.places is not None:
+            out["places"] = Path(os.path.relpath(self.places, base)).as_posix()
+        return out
+
+
+def task_image_path(
+    folder: str | Path, image: str, *, path: str | Path | None, line: int | None, field: str = "images"
+) -> str:
+    """Return the absolute path of a task example's image (or of its places file: ``field``) given
+    relative to ``folder`` (the task file's folder; ``..`` is allowed, as task files point into their
+    views' folder); RecordError when it is absolute, so a task folder stays relocatable with its views."""
+    kind = "image path" if field == "images" else f"{field} path"
+    if PurePosixPath(image).is_absolute() or PureWindowsPath(image).is_absolute():
+        raise RecordError(f"{kind} {image!r} is absolute", path=path, line=line, field=field)
+    return os.path.normpath(os.path.join(os.path.abspath(folder), image))
+
+
+def read_task_file(
+    path: str | Path,
+    *,
+    task: str | None = None,
+    check_images: bool = True,
+    limit: int | None = None,
+) -> list[TaskExample]:
+    """Read a task-example (or CoT-example) JSONL file: the one reader every stage uses.
+
+    Every line is validated (``check_task_example``; ids unique in the file) and its image paths made
+    absolute (``task_image_path``); with ``check_images`` each image of a returned example must be a
+    file. Only examples of ``task`` are returned when it is given (every line is still validated), at
+    most ``limit`` of them. Errors are RecordErrors naming file:line and field.
+    """
+    path = Path(path)
+    folder = path.resolve().parent
+    examples: list[TaskExample] = []
+    seen: dict[str, int] = {}
+    for number, obj in iter_jsonl(path):
+        check_task_example(obj, path=path, line=number)
+        example_id = str(obj["id"])
+        if example_id in seen:
+            raise RecordError(
+                f"duplicate id (first on line {seen[example_id]})", path=path, line=number, field="id"
+            )
+        seen[example_id] = number
+        images = [task_image_path(folder, p, path=path, line=number) for p in obj["images"]]
+        places = obj.get("places")
+        if places is not None:
+            if not isinstance(places, str) or not places.strip():
+                raise RecordError("places must be a file path", path=path, line=number, field="places")
+            places = task_image_path(folder, places, path=path, line=number, field="places")
+        if task is not None and obj["task"] != task:
+            continue
+        if check_images:
+            for image in images:
+                if not os.path.isfile(image):
+                    raise RecordError(
+                        f"image file not found: {image}", path=path, line=number, field="images"
+                    )
+        examples.append(
+            TaskExample(
+                id=example_id,
+                task=str(obj["task"]),
+                images=images,
+                prompt=obj["prompt"],
+                solution=obj["solution"],
+                meta=dict(obj["meta"] or {}),
+                extra={k: v for k, v in obj.items() if k not in (*TASK_EXAMPLE_KEYS, "places")},
+                path=path,
+                line=number,
+                places=places,
+            )
+        )
+        if limit is not None and len(examples) >= limit:
+            break
+    return examples

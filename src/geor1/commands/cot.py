@@ -78,7 +78,7 @@ def cot(
         None,
         "--places",
         help="template: places.jsonl or views.jsonl with every place's Earth metadata "
-        "(default: found beside the input or one or two folders up).",
+        "(default: the file the input's lines name, written by the task builders).",
     ),
     samples_per_example: int = typer.Option(
         1, "--samples-per-example", help="Completions to try per example."
@@ -139,18 +139,18 @@ def cot(
                 min_think_words=min_words, max_think_words=max_words, near_duplicate_threshold=dedup_threshold
             )
         )
-        image_root = input_path.resolve().parent
         if teacher == "template":
-            from geor1.cot.places import PlaceLookup, find_places_file
+            from geor1.cot.places import PlaceLookup, named_places_file
             from geor1.cot.teachers.template import TemplateTeacher
 
-            places_file = places or find_places_file(input_path)
+            places_file = places or named_places_file(input_path)
             lookup = PlaceLookup.from_jsonl(places_file) if places_file else PlaceLookup()
             if places_file:
                 err.print(f"place metadata: {len(lookup)} places from {places_file}", highlight=False)
             else:
                 err.print(
-                    "[yellow]no places.jsonl/views.jsonl found: using only the metadata inside examples[/yellow]"
+                    "[yellow]the task file names no places file and --places is not given: using only the "
+                    "metadata inside examples[/yellow]"
                 )
             teacher_obj = TemplateTeacher(lookup)
         elif teacher == "http":
@@ -171,7 +171,6 @@ def cot(
                     price_input_per_mtok=price_input,
                     price_output_per_mtok=price_output,
                 ),
-                image_root=image_root,
             )
         else:
             from geor1.cot.teachers.local_hf import HfTeacher, HfTeacherConfig
@@ -183,7 +182,6 @@ def cot(
                     max_new_tokens=max_tokens,
                     temperature=temperature,
                 ),
-                image_root=image_root,
             )
         summary = CotRunner(teacher_obj, filter_, config).run(input_path, out_path)
         if hf_dataset is not None:

@@ -24,11 +24,11 @@ def export(
     ),
 ) -> None:
     """Export task examples for other trainers; image paths become relative to the output's folder."""
-    from geor1.tasks.common import load_task_examples
-    from geor1.tasks.export import export_examples
+    from geor1.builders.export import export_examples
+    from geor1.records import read_task_file
 
-    examples = load_task_examples(task_file)
-    n = export_examples(examples, task_file, to, out_path, dataset_name=name)
+    examples = read_task_file(task_file)
+    n = export_examples(examples, to, out_path, dataset_name=name)
     out.print(f"wrote {n} {to} records to {out_path}")
     if to == "llamafactory":
         out.print(f"registered dataset {name or out_path.stem!r} in {out_path.parent / 'dataset_info.json'}")

@@ -18,10 +18,10 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of tables."),
 ) -> None:
     """Counts per task / question type / band / direction, answer-letter balance, negatives' distances."""
-    from geor1.tasks.common import load_task_examples
-    from geor1.tasks.inspect import render, summarize
+    from geor1.builders.inspect import render, summarize
+    from geor1.records import read_task_file
 
-    summary = summarize(load_task_examples(task_file))
+    summary = summarize([e.to_dict() for e in read_task_file(task_file, check_images=False)])
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -43,16 +43,16 @@ def preview(
     """Contact sheet (PNG/JPEG/WebP): each example's images with labels, the correct candidate framed in green."""
     import numpy as np
 
-    from geor1.tasks.common import load_task_examples
-    from geor1.tasks.preview import contact_sheet
+    from geor1.builders.preview import contact_sheet
+    from geor1.records import read_task_file
 
     if n < 1 or tile < 16:
         raise GeoR1Error("--n must be >= 1 and --tile >= 16")
-    examples = load_task_examples(task_file)
+    examples = read_task_file(task_file, check_images=False)
     if seed is not None:
         pick = np.sort(np.random.default_rng(seed).permutation(len(examples))[:n])
         examples = [examples[i] for i in pick]
     else:
         examples = examples[:n]
-    contact_sheet(examples, task_file, out_path, tile=tile)
+    contact_sheet(examples, out_path, tile=tile)
     out.print(f"wrote a contact sheet of {len(examples)} examples to {out_path}")

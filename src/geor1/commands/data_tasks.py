@@ -64,7 +64,7 @@ def _split_places(
 ) -> tuple[set[str] | None, dict[str, Any]]:
     """Return the places of ``split`` (None for all) and the split record each example carries; the
     division depends on ``split_seed`` only."""
-    from geor1.tasks.split import SplitConfig, split_places, split_record
+    from geor1.builders.split import SplitConfig, split_places, split_record
 
     config = SplitConfig(by=split_by, test_fraction=test_fraction, seed=split_seed, region_deg=region_deg)
     places = split_places(views.views, split, config, manifest=str(views.manifest), lines=views.lines)
@@ -77,16 +77,17 @@ def _write(
     hf_dataset: Path | None,
     split_config: dict[str, Any],
     train_tasks: list[Path] | None = None,
+    places: Path | None = None,
 ) -> None:
-    from geor1.tasks.common import write_task_set
-    from geor1.tasks.split import check_no_shared_places
+    from geor1.builders.common import write_task_set
+    from geor1.builders.split import check_no_shared_places
 
     if not examples:
         raise GeoR1Error("no examples to write (see the skip counts above); nothing written")
     for example in examples:  # every task file records how its places were split
         example["meta"]["split_config"] = split_config
     check_no_shared_places([e["meta"] for e in examples], list(train_tasks or []), f"{out_path}")
-    n = write_task_set(out_path, examples, hf_dataset=hf_dataset)
+    n = write_task_set(out_path, examples, hf_dataset=hf_dataset, places=places)
     out.print(
         f"wrote {n} examples to {out_path}" + (f" and a 🤗 dataset to {hf_dataset}" if hf_dataset else "")
     )
@@ -141,8 +142,8 @@ def pairing(
     train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
     """Cross-view pairing: a query view and K candidates, one of them at the query's place."""
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.pairing import PairingConfig, build_pairing
+    from geor1.builders.common import load_view_set
+    from geor1.builders.pairing import PairingConfig, build_pairing
 
     config = PairingConfig(
         query_view=query_view,
@@ -164,7 +165,7 @@ def pairing(
     )
     for line in report.lines():
         out.print(line, highlight=False)
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())
 
 
 @data_app.command("geoloc")
@@ -184,8 +185,8 @@ def geoloc(
     train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
     """Geolocation: one view, answer "(lat, lon)"."""
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
+    from geor1.builders.common import load_view_set
+    from geor1.builders.geolocation import GeolocationConfig, build_geolocation
 
     config = GeolocationConfig(
         views=[v.strip() for v in view.split(",") if v.strip()], seed=seed, limit=limit
@@ -195,7 +196,7 @@ def geoloc(
     examples = build_geolocation(
         view_set, config, out_path.parent, places=places, split=split, progress=progress("geoloc")
     )
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())
 
 
 @data_app.command("questions")
@@ -219,8 +220,8 @@ def questions(
     train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
     """Place questions from metadata (continent, country, land cover, …), multiple choice."""
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.questions import QUESTION_TYPES, QuestionsConfig, build_questions
+    from geor1.builders.common import load_view_set
+    from geor1.builders.questions import QUESTION_TYPES, QuestionsConfig, build_questions
 
     chosen = [t.strip() for t in types.split(",") if t.strip()] if types else list(QUESTION_TYPES)
     config = QuestionsConfig(view=view, types=chosen, k=k, seed=seed, limit=limit)
@@ -231,7 +232,7 @@ def questions(
     )
     for line in report.lines():
         out.print(line, highlight=False)
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())
 
 
 @data_app.command("instruct")
@@ -256,8 +257,8 @@ def instruct(
     train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
     """Single-view instruction data with completions (SFT): describe a view, say where it was taken."""
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.describe import InstructionConfig, build_instructions
+    from geor1.builders.common import load_view_set
+    from geor1.builders.describe import InstructionConfig, build_instructions
 
     config = InstructionConfig(
         views=[v.strip() for v in view.split(",") if v.strip()],
@@ -268,4 +269,4 @@ def instruct(
     view_set = load_view_set(views)
     places, split_config = _split_places(view_set, split, split_by, test_fraction, region_deg, split_seed)
     examples = build_instructions(view_set, config, out_path.parent, places=places, split=split)
-    _write(examples, out_path, hf_dataset, split_config, train_tasks)
+    _write(examples, out_path, hf_dataset, split_config, train_tasks, view_set.places_file())

@@ -72,12 +72,14 @@ def pretrain(
     seed: int = typer.Option(0, "--seed", help="Seed of batches and view kinds."),
 ) -> None:
     """Pretrain a VLM's vision tower contrastively on views of places (CLIP-style; the LM is untouched)."""
-    from geor1.tasks.common import load_task_examples
+    from geor1.records import read_task_file
     from geor1.train.contrastive import ContrastiveConfig, pretrain_vision
 
     places = None
     if places_from:
-        places = {str((e.get("meta") or {}).get("place")) for f in places_from for e in load_task_examples(f)}
+        places = {
+            str(e.meta.get("place")) for f in places_from for e in read_task_file(f, check_images=False)
+        }
     config = ContrastiveConfig(
         kinds=[k.strip() for k in kinds.split(",") if k.strip()],
         steps=steps,

@@ -13,35 +13,32 @@ from pathlib import Path
 from typing import Any
 
 from geor1.errors import RecordError
-from geor1.io import atomic_save_dir, iter_jsonl
+from geor1.io import atomic_save_dir
+from geor1.records import read_task_file
 
 
 def cot_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Return the dataset rows of a CoT JSONL file (image paths made absolute; missing images raise)."""
+    """Return the dataset rows of a CoT JSONL file (read by ``read_task_file``: image paths made absolute;
+    missing images raise)."""
     path = Path(path)
-    folder = path.resolve().parent
     rows = []
-    for number, record in iter_jsonl(path):
-        for key in ("id", "task", "images", "prompt", "completion", "solution"):
-            if key not in record:
-                raise RecordError("missing required field", path=path, line=number, field=key)
-        images = [str((folder / p).resolve()) for p in record["images"]]
-        for image in images:
-            if not Path(image).is_file():
-                raise RecordError(f"image file not found: {image}", path=path, line=number, field="images")
+    for example in read_task_file(path):
+        if "completion" not in example.extra:
+            raise RecordError("missing required field", path=path, line=example.line, field="completion")
+        extra = example.extra
         rows.append(
             {
-                "id": str(record["id"]),
-                "example_id": str(record.get("example_id", record["id"])),
-                "sample": int(record.get("sample", 0)),
-                "task": record["task"],
-                "images": images,
-                "prompt": record["prompt"],
-                "completion": record["completion"],
-                "solution": record["solution"],
-                "meta": json.dumps(record.get("meta", {}), ensure_ascii=False, sort_keys=True),
-                "teacher": json.dumps(record.get("teacher", {}), ensure_ascii=False, sort_keys=True),
-                "filter": json.dumps(record.get("filter", {}), ensure_ascii=False, sort_keys=True),
+                "id": example.id,
+                "example_id": str(extra.get("example_id", example.id)),
+                "sample": int(extra.get("sample", 0)),
+                "task": example.task,
+                "images": list(example.images),
+                "prompt": example.prompt,
+                "completion": extra["completion"],
+                "solution": example.solution,
+                "meta": json.dumps(example.meta, ensure_ascii=False, sort_keys=True),
+                "teacher": json.dumps(extra.get("teacher", {}), ensure_ascii=False, sort_keys=True),
+                "filter": json.dumps(extra.get("filter", {}), ensure_ascii=False, sort_keys=True),
             }
         )
     return rows

@@ -2,7 +2,8 @@
 
 Task examples name their places (``meta.place``, ``meta.candidate_places``); the per-place Earth metadata
 (land cover, water, coast, relief, latitude band, …) lives in the Earth builder's ``places.jsonl`` or in
-every view's ``meta`` in ``views.jsonl``. Either file works here.
+every view's ``meta`` in ``views.jsonl``. Either file works here; the task builders name the one a task
+file was built from in its lines (``places``), so it is never searched for.
 """
 
 from __future__ import annotations
@@ -56,24 +57,10 @@ class PlaceLookup:
         return place in self._metas
 
 
-def find_places_file(task_file: str | Path) -> Path | None:
-    """Return the ``places.jsonl`` (else ``views.jsonl``) that describes a task file's places, or None.
+def named_places_file(task_file: str | Path) -> Path | None:
+    """Return the places file a task file names (``places`` of its first example, written by the task
+    builders: the Earth build's ``places.jsonl`` or the view manifest), or None if it names none."""
+    from geor1.records import read_task_file
 
-    Looks in the task file's folder and its parent, then beside the images of its first example and up to
-    three folders above them (an Earth build keeps images under ``DIR/images/<place>/``).
-    """
-    task_file = Path(task_file).resolve()
-    folders = [task_file.parent, task_file.parent.parent]
-    try:
-        first = next(iter_jsonl(task_file), None)
-    except RecordError:
-        first = None
-    images = first[1].get("images") if first else None
-    if isinstance(images, list) and images and isinstance(images[0], str):
-        image_dir = (task_file.parent / images[0]).resolve().parent
-        folders += [image_dir, *list(image_dir.parents)[:3]]
-    for name in ("places.jsonl", "views.jsonl"):
-        for folder in folders:
-            if (folder / name).is_file():
-                return folder / name
-    return None
+    first = read_task_file(task_file, check_images=False, limit=1)
+    return Path(first[0].places) if first and first[0].places is not None else None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import posixpath
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -31,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from geor1.cot.filter import CotFilter, Verdict
-from geor1.cot.teachers.base import Teacher, TeacherJob, TeacherResult, derive_seed, resolve_image
+from geor1.cot.teachers.base import Teacher, TeacherJob, TeacherResult, derive_seed
 from geor1.errors import ConfigError, RecordError
-from geor1.io import JsonlAppender, atomic_open, iter_jsonl
-from geor1.records import check_task_example
+from geor1.io import JsonlAppender, atomic_open
+from geor1.records import read_task_file
 
 KEEP_MODES = ("first", "all")
 
@@ -148,7 +147,8 @@ IGNORED_META = frozenset({"split_config"})  # bookkeeping that does not change w
 
 def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str:
     """Return a short hash of an example's content: ``CONTENT_FIELDS`` and the bytes of its images in
-    order (paths are resolved against ``image_root``; a file that cannot be read hashes as missing)."""
+    order (task examples' paths are absolute; an earlier output record's are relative to its folder,
+    ``image_root``; a file that cannot be read hashes as missing)."""
     from geor1.eval.fingerprint import image_digest
 
     h = hashlib.blake2b(digest_size=8)
@@ -157,7 +157,8 @@ def content_fingerprint(example: dict[str, Any], image_root: Path | None) -> str
         fields["meta"] = {k: v for k, v in fields["meta"].items() if k not in IGNORED_META}
     h.update(json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str).encode())
     for image in example.get("images") or []:
-        h.update(b"\0" + image_digest(resolve_image(image_root, str(image))).encode())
+        path = Path(image) if image_root is None else Path(image_root) / str(image)  # absolute stays
+        h.update(b"\0" + image_digest(path).encode())
     return h.hexdigest()
 
 
@@ -181,31 +182,18 @@ def record_id(example_id: str, sample: int, keep: str) -> str:
 
 
 def load_examples(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """Return the task examples of a JSONL file, validated (RecordError names file:line:field)."""
-    examples: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for number, obj in iter_jsonl(path):
-        check_task_example(obj, path=path, line=number)
-        example_id = str(obj["id"])
-        if example_id in seen:
-            raise RecordError(
-                f"duplicate id (first on line {seen[example_id]})", path=path, line=number, field="id"
-            )
-        seen[example_id] = number
-        examples.append(obj)
-        if limit is not None and len(examples) >= limit:
-            break
-    return examples
+    """Return the task examples of a JSONL file read by ``read_task_file`` (validated, ids unique;
+    RecordError names file:line:field) as line dicts with absolute image paths; a missing image is not
+    an error here (the teacher's call fails and is retried)."""
+    return [e.to_dict() for e in read_task_file(path, check_images=False, limit=limit)]
 
 
-def image_relocator(src_dir: Path, dst_dir: Path) -> Callable[[list[str]], list[str]]:
-    """Return a function that rewrites image paths relative to ``src_dir`` to be relative to ``dst_dir``."""
-    if src_dir == dst_dir:
-        return list
-    prefix = Path(os.path.relpath(src_dir, dst_dir)).as_posix()
+def image_relocator(dst_dir: Path) -> Callable[[list[str]], list[str]]:
+    """Return a function that rewrites absolute image paths to be relative to ``dst_dir`` (POSIX)."""
+    base = os.path.abspath(dst_dir)
 
     def relocate(images: list[str]) -> list[str]:
-        return [p if os.path.isabs(p) else posixpath.normpath(posixpath.join(prefix, p)) for p in images]
+        return [Path(os.path.relpath(p, base)).as_posix() for p in images]
 
     return relocate
 
@@ -400,8 +388,7 @@ class CotRunner:
         log_path = log_path_for(output)
         started = time.perf_counter()
         examples = load_examples(input_path, config.limit)
-        image_root = input_path.resolve().parent
-        current = {str(e["id"]): content_fingerprint(e, image_root) for e in examples}
+        current = {str(e["id"]): content_fingerprint(e, None) for e in examples}
         summary = RunSummary(examples=len(examples))
         changed = set_aside_changed(output, {str(e["id"]): e for e in examples}, current, summary)
         previous, written, kept_texts = read_state(output, log_path, current, changed)
@@ -418,7 +405,7 @@ class CotRunner:
                 states.append(state)
 
         teacher_info = self.teacher.describe()
-        relocate = image_relocator(input_path.resolve().parent, output.resolve().parent)
+        relocate = image_relocator(output.resolve().parent)
         with JsonlAppender(output) as out, JsonlAppender(log_path) as log:
             log.write(
                 {
@@ -525,6 +512,8 @@ class CotRunner:
                 record = dict(job.example)
                 record["id"] = rid
                 record["images"] = relocate(list(job.example["images"]))
+                if record.get("places"):
+                    record["places"] = relocate([record["places"]])[0]
                 record["completion"] = [{"role": "assistant", "content": result.text}]
                 record["teacher"] = teacher_info
                 record["filter"] = verdict.to_dict()

@@ -11,7 +11,7 @@ the teacher could justify):
 ``<think>query: grasslands, flat. A: croplands, no. B: grasslands, yes. C: barren, no. D: water, no.
 </think><answer>B</answer>``
 
-With ``words="cover_continent"`` each image is described by ``geor1.tasks.describe.view_words`` (main
+With ``words="cover_continent"`` each image is described by ``geor1.builders.describe.view_words`` (main
 land cover and continent: the words the demo's opt-in single-view pretraining teaches):
 ``<think>query: grassland, Africa. A: cropland, Asia, no. B: grassland, Africa, yes. …``
 
@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from geor1.builders.describe import cover_word, view_words
 from geor1.cot.places import PlaceLookup
 from geor1.cot.teachers.base import TeacherJob, TeacherResult
 from geor1.cot.teachers.template import Abstain, Explanation, TemplateTeacher
-from geor1.tasks.describe import cover_word, view_words
 
 
 def verdicts(explanation: Explanation) -> dict[str, bool]:

@@ -379,13 +379,13 @@ def example_traces(
 ) -> list[dict[str, Any]]:
     """Return a few held-out pairing examples the model got right and wrong: its completion, the answer
     key and a strip of the images."""
-    from geor1.tasks.common import load_task_examples, resolve_images
+    from geor1.records import read_task_file
 
     doc_path = paths.eval_dir(model) / "pairing.json"
     if not doc_path.exists():
         return []
     doc = json.loads(doc_path.read_text(encoding="utf-8"))
-    examples = {e["id"]: e for e in load_task_examples(paths.pairing_test)}
+    examples = {e.id: e for e in read_task_file(paths.pairing_test, check_images=False)}
     right = [r for r in doc["examples"] if r.get("correct")]
     wrong = [r for r in doc["examples"] if not r.get("correct")]
     picked = []
@@ -397,11 +397,9 @@ def example_traces(
         example = examples.get(record["id"])
         if example is None:
             continue
-        k = len(example["images"]) - 1
-        captions = [f"query ({example['meta'].get('query_view')})"] + [chr(ord("A") + j) for j in range(k)]
-        strip = example_strip(
-            resolve_images(example, paths.pairing_test), captions, assets / f"example_{i}.png"
-        )
+        k = len(example.images) - 1
+        captions = [f"query ({example.meta.get('query_view')})"] + [chr(ord("A") + j) for j in range(k)]
+        strip = example_strip([Path(p) for p in example.images], captions, assets / f"example_{i}.png")
         out.append(
             {
                 "id": record["id"],
@@ -410,8 +408,8 @@ def example_traces(
                 "correct": bool(record.get("correct")),
                 "completion": record.get("completion", ""),
                 "image": strip,
-                "place": example["meta"].get("place_name") or example["meta"].get("place"),
-                "country": example["meta"].get("country"),
+                "place": example.meta.get("place_name") or example.meta.get("place"),
+                "country": example.meta.get("country"),
             }
         )
     return out

@@ -105,13 +105,13 @@ def set_threads(config: DemoConfig) -> None:
 def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     """Build the offline Earth and the task files: pairing train (``train_rounds`` draws of negatives per
     training place) and test, geolocation test and the place-chain manifest, all split by place."""
+    from geor1.builders.common import load_view_set, write_task_set
+    from geor1.builders.describe import InstructionConfig, build_instructions
+    from geor1.builders.geolocation import GeolocationConfig, build_geolocation
+    from geor1.builders.pairing import PairingConfig, build_pairing
+    from geor1.builders.split import SplitConfig, assign_splits, places_in_split
     from geor1.records import View, write_views
     from geor1.sources.earth import EarthConfig, build_earth_from_config, is_complete_build
-    from geor1.tasks.common import load_view_set, write_task_set
-    from geor1.tasks.describe import InstructionConfig, build_instructions
-    from geor1.tasks.geolocation import GeolocationConfig, build_geolocation
-    from geor1.tasks.pairing import PairingConfig, build_pairing
-    from geor1.tasks.split import SplitConfig, assign_splits, places_in_split
 
     earth_config = EarthConfig(places=config.places, seed=config.seed)
     # The demo owns its Earth folder: a build made with other settings is replaced, not refused.
@@ -401,7 +401,7 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
     contrastively on views of the training places (models/vision), then single-view instruction SFT
     (describe a view, locate it) so it answers in the think/answer format; no pairing example is used.
     Without it, the random tiny model itself."""
-    from geor1.tasks.common import load_task_examples
+    from geor1.records import read_task_file
     from geor1.train.contrastive import ContrastiveConfig, pretrain_vision, retrieval_accuracy
 
     if not config.pretrain:
@@ -410,7 +410,7 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
         shutil.rmtree(paths.model("base"), ignore_errors=True)
         shutil.copytree(paths.model("init"), paths.model("base"))
         return {"pretrained": False}
-    train_places = {str(e["meta"]["place"]) for e in load_task_examples(paths.instruct_train)}
+    train_places = {str(e.meta["place"]) for e in read_task_file(paths.instruct_train, check_images=False)}
     vision = pretrain_vision(
         paths.model("init"),
         paths.earth / "views.jsonl",
@@ -443,15 +443,16 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
 def write_replay(config: DemoConfig, paths: DemoPaths, n_cot: int) -> int:
     """Write the instruction examples mixed into SFT (``sft_replay`` of the mixture, drawn with the seed)
     and return how many; 0 removes the file."""
-    from geor1.tasks.common import load_task_examples, write_task_set
+    from geor1.builders.common import write_task_set
+    from geor1.records import read_task_file
 
     n = round(n_cot * config.sft_replay / (1.0 - config.sft_replay))
     if n <= 0:
         paths.sft_replay.unlink(missing_ok=True)
         return 0
-    pool = load_task_examples(paths.instruct_train)
+    pool = read_task_file(paths.instruct_train, check_images=False)
     chosen = random.Random(config.seed).sample(pool, min(n, len(pool)))
-    write_task_set(paths.sft_replay, chosen)
+    write_task_set(paths.sft_replay, [e.to_line(paths.sft_replay.parent) for e in chosen])
     return len(chosen)
 
 

@@ -190,7 +190,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> Path:
         t.name: t.load(sources[t.name], limit=config.limit, seed=config.seed) for t in tasks
     }
     if config.train_data:  # a test set that shows training places measures memory, not skill: refuse
-        from geor1.tasks.split import check_no_shared_places
+        from geor1.builders.split import check_no_shared_places
 
         for task in tasks:
             metas = [e.meta for e in loaded[task.name]]

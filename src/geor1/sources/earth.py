@@ -5,7 +5,8 @@ and writes them with their metadata::
 
     out_dir/images/<place>/{satellite,terrain,landcover,context}.png
     out_dir/views.jsonl     view manifest (geor1.records), image paths relative to out_dir
-    out_dir/places.jsonl    one record per place: coordinates, GeoNames fields, metadata, view paths
+    out_dir/places.jsonl    one record per place: coordinates, GeoNames fields, metadata, view paths,
+                            and ``truth``: the place-chain answers (``geor1.eval.placetruth.place_truth``)
     out_dir/earth.json      build parameters, counts, and data provenance (files, package versions)
 
 Views (all ``size_px`` x ``size_px``):
@@ -710,6 +711,8 @@ def build_earth_from_config(
     manifest.unlink(missing_ok=True)
     write_json(out_dir / INFO_NAME, _build_info(config, complete=False))
 
+    from geor1.eval.placetruth import place_truth  # geography of a point; the chain eval reads it back
+
     selected = select_places(config)
     gaz = data.geonames()
     views: list[View] = []
@@ -749,6 +752,7 @@ def build_earth_from_config(
                 "country_code": gaz.country_code[row],
                 "views": rel,
                 "meta": meta,
+                "truth": _json_truth(place_truth(lat, lon, meta)),
             }
         )
         per_continent[meta["continent"]] = per_continent.get(meta["continent"], 0) + 1
@@ -762,6 +766,11 @@ def build_earth_from_config(
     write_json(out_dir / INFO_NAME, _build_info(config, complete=True, counts=counts))
     write_views(manifest, views)  # last: its presence marks a complete build
     return manifest
+
+
+def _json_truth(truth: dict[str, Any]) -> dict[str, Any]:
+    """Return a place truth as JSON stores it (coordinates as a list)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in truth.items()}
 
 
 def read_build_info(out_dir: str | Path) -> dict[str, Any]:

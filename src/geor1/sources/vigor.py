@@ -32,7 +32,7 @@ With ``split`` (``same_area_train``, ``same_area_test``, ``cross_area_train``, `
 label line yields the panorama (``street``, ``meta.panorama = True``) and its positive tile
 (``satellite``) sharing one ``place`` (``vigor/{city}/{tile stem}``); a tile that is the positive of
 two panoramas is written once. The panorama's ``meta`` keeps the positive's pixel offset and the
-semi-positive tile names (they show the same spot: ``geor1.tasks.pairing`` never draws them as negatives
+semi-positive tile names (they show the same spot: ``geor1.builders.pairing`` never draws them as negatives
 of the panorama, nor the panorama as a negative of them). With ``all_tiles`` every tile named in the
 city's ``satellite_list.txt`` becomes a view too (the whole gallery that VIGOR's retrieval evaluation
 searches); a tile that is nobody's positive has its own place.

@@ -7,7 +7,7 @@ of different kinds of each place (say its satellite and its context view) are em
 own vision tower (the merged visual tokens the language model reads, mean-pooled per image), and a
 symmetric InfoNCE loss pulls the two views of one place together and pushes every other place of the
 batch away. A second, image–text term (``text_weight``) aligns every view with the words that describe
-its place (``geor1.tasks.describe.view_words``: main land cover, continent) as the language model embeds
+its place (``geor1.builders.describe.view_words``: main land cover, continent) as the language model embeds
 them: the view's embedding is scored against the embeddings of every description seen in training and
 trained to pick its own (CLIP's zero-shot classifier, with the LM's own token embeddings as the text
 tower), so a visual token reads to the language model like the words of its place. Only the vision
@@ -75,8 +75,8 @@ def place_views_and_words(
 ) -> tuple[dict[str, dict[str, Path]], dict[str, str]]:
     """Return ``place_views`` and, for the same places, the words describing each place
     (``view_words`` of its first view's metadata)."""
-    from geor1.tasks.common import load_view_set
-    from geor1.tasks.describe import view_words
+    from geor1.builders.common import load_view_set
+    from geor1.builders.describe import view_words
 
     view_set = load_view_set(views_file)
     wanted = set(kinds)
@@ -244,16 +244,16 @@ def retrieval_accuracy(model_dir: str | Path, examples_file: str | Path) -> floa
 
     from geor1.images import open_image
     from geor1.models import load_model, load_processor
-    from geor1.tasks.common import load_task_examples, resolve_images
+    from geor1.records import read_task_file
 
     model = load_model(model_dir, dtype="float32")
     processor = load_processor(model_dir)
-    examples = load_task_examples(examples_file)
+    examples = read_task_file(examples_file)
     right = 0
     with torch.no_grad():
         for example in examples:
-            images = [open_image(p) for p in resolve_images(example, examples_file)]
+            images = [open_image(p) for p in example.images]
             emb = F.normalize(image_embeddings(model, processor, images), dim=-1)
             best = int((emb[1:] @ emb[0]).argmax())
-            right += chr(ord("A") + best) == str(example.get("solution", "")).strip()
+            right += chr(ord("A") + best) == str(example.solution).strip()
     return right / len(examples) if examples else 0.0

@@ -1,8 +1,8 @@
 """Task and CoT examples (JSONL) as 🤗 Datasets for TRL's SFTTrainer and GRPOTrainer.
 
-Each line is a task example (see ``geor1.records``); CoT examples add a ``completion``. Image paths are
-relative to the JSONL file's folder (``..`` allowed: task files point into their views' folder; absolute
-paths are rejected): they are resolved, checked to exist, and typed as
+Each line is a task example (see ``geor1.records``); CoT examples add a ``completion``. Files are read by
+``geor1.records.read_task_file`` (image paths relative to the JSONL file's folder, ``..`` allowed,
+absolute paths rejected; made absolute and checked to exist); images are typed as
 ``List(Image())`` so images are decoded lazily, row by row. A file that fails to decode then (corrupt,
 truncated, not an image) raises RecordError naming the task file and line, the example id and the image
 (``LocatedImage``), not a bare Pillow error. Columns of the dataset:
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from datasets import Image
@@ -26,8 +26,7 @@ from PIL import UnidentifiedImageError
 from PIL.Image import DecompressionBombError
 
 from geor1.errors import RecordError
-from geor1.io import iter_jsonl
-from geor1.records import check_task_example
+from geor1.records import read_task_file
 
 Purpose = Literal["sft", "grpo"]
 # image path -> (task file, line, example id) of the first example that shows it
@@ -126,38 +125,26 @@ def read_examples(path: str | Path, purpose: Purpose, origins: Origins | None = 
     image not already in it.
     """
     path = Path(path)
-    root = path.parent.resolve()
     rows = []
-    for line, obj in iter_jsonl(path):
-        check_task_example(obj, path=path, line=line)
-        images = []
-        for rel in obj["images"]:
-            # Task files point into their view set's folder (``../earth/images/…``), so ``..`` is allowed
-            # here; absolute paths are not, so a task folder stays relocatable with its views.
-            if PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).is_absolute():
-                raise RecordError(f"image path {rel!r} is absolute", path=path, line=line, field="images")
-            image = (root / rel).resolve()
-            if not image.is_file():
-                raise RecordError(f"image file not found: {image}", path=path, line=line, field="images")
-            if origins is None or str(image) not in origins:
-                _check_image_header(image, path=path, line=line, example_id=str(obj["id"]))
-            images.append(str(image))
+    for example in read_task_file(path):
+        line = example.line or 0
+        for image in example.images:
+            if origins is None or image not in origins:
+                _check_image_header(Path(image), path=path, line=line, example_id=example.id)
             if origins is not None:
-                origins.setdefault(str(image), (str(path), line, str(obj["id"])))
-        meta = obj.get("meta") or {}
-        if not isinstance(meta, dict):
-            raise RecordError("meta must be an object", path=path, line=line, field="meta")
+                origins.setdefault(image, (str(path), line, example.id))
+        meta = example.meta
         row = {
-            "id": str(obj["id"]),
-            "task": str(obj["task"]),
-            "prompt": _messages(obj["prompt"], path=path, line=line, where="prompt"),
-            "images": images,
-            "solution": str(obj["solution"]),
+            "id": example.id,
+            "task": example.task,
+            "prompt": _messages(example.prompt, path=path, line=line, where="prompt"),
+            "images": list(example.images),
+            "solution": str(example.solution),
             "band": str(meta.get("band") or ""),
             "meta": json.dumps(meta, ensure_ascii=False, sort_keys=True),
         }
         if purpose == "sft":
-            completion = obj.get("completion")
+            completion = example.extra.get("completion")
             if completion is None:
                 raise RecordError(
                     "SFT needs an assistant completion", path=path, line=line, field="completion"

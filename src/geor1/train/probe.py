@@ -114,9 +114,9 @@ def write_pairing_example(
     """Write pairing task examples (a street-view panorama query and ``n_images - 1`` satellite candidates,
     JPEG, each larger than the paper's pixel budget so the processor resizes them down to it) with a CoT
     completion; return the JSONL path. The same file serves SFT (completion) and GRPO (solution)."""
+    from geor1.builders.pairing import QUESTION
     from geor1.io import write_jsonl
     from geor1.records import user_prompt
-    from geor1.tasks.pairing import QUESTION
 
     if n_images < 2:
         raise ValueError(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -71,14 +70,6 @@ def derive_seed(seed: int, example_id: str, sample: int) -> int:
     """Return a 63-bit seed that depends only on the run seed, the example id and the sample index."""
     digest = hashlib.blake2b(f"{seed}\x1f{example_id}\x1f{sample}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
-
-
-def resolve_image(root: Path | None, image: str) -> Path:
-    """Return the path of a task example's image (relative paths are resolved against ``root``)."""
-    path = Path(image)
-    if path.is_absolute() or root is None:
-        return path
-    return root / path
 
 
 def rationalisation_hint(answer: str) -> str:

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from geor1.cot.teachers.base import (
@@ -28,7 +27,6 @@ from geor1.cot.teachers.base import (
     TeacherJob,
     TeacherResult,
     rationalisation_hint,
-    resolve_image,
 )
 from geor1.errors import ConfigError, RecordError
 from geor1.images import image_data_url
@@ -88,10 +86,11 @@ _cached_data_url = lru_cache(maxsize=512)(image_data_url)
 
 
 def build_messages(
-    example: dict[str, Any], image_root: Path | None, system_prompt: str = TEACHER_SYSTEM_PROMPT
+    example: dict[str, Any], system_prompt: str = TEACHER_SYSTEM_PROMPT
 ) -> list[dict[str, Any]]:
-    """Return chat-completions messages for ``example``: the system prompt, then the example's prompt with
-    image blocks as data URLs in order, then the rationalisation hint with the example's solution."""
+    """Return chat-completions messages for ``example`` (a task line with absolute image paths, as
+    ``TaskExample.to_dict`` gives it): the system prompt, then the example's prompt with image blocks as
+    data URLs in order, then the rationalisation hint with the example's solution."""
     images = iter(example.get("images") or [])
     content: list[dict[str, Any]] = []
     for message in example["prompt"]:
@@ -107,7 +106,7 @@ def build_messages(
                         f"example {example.get('id')!r}: the prompt has more image blocks than images",
                         field="prompt",
                     )
-                url = _cached_data_url(str(resolve_image(image_root, image)))
+                url = _cached_data_url(str(image))
                 content.append({"type": "image_url", "image_url": {"url": url}})
             elif block.get("text"):
                 content.append({"type": "text", "text": block["text"]})
@@ -120,11 +119,10 @@ class HttpTeacher:
 
     name = "http"
 
-    def __init__(self, config: HttpTeacherConfig, image_root: str | Path | None = None):
+    def __init__(self, config: HttpTeacherConfig):
         from openai import AsyncOpenAI
 
         self.config = config
-        self.image_root = Path(image_root) if image_root is not None else None
         self._key = os.environ.get(config.api_key_env) or ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="http-teacher", daemon=True)
@@ -183,7 +181,7 @@ class HttpTeacher:
 
         config = self.config
         try:
-            messages = build_messages(job.example, self.image_root, config.system_prompt)
+            messages = build_messages(job.example, config.system_prompt)
         except (OSError, ValueError) as exc:
             return TeacherResult(job, abstain=f"unreadable input: {exc}")
         faults: Counter[str] = Counter()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from geor1.cot.teachers.base import (
@@ -19,7 +18,6 @@ from geor1.cot.teachers.base import (
     TeacherJob,
     TeacherResult,
     rationalisation_hint,
-    resolve_image,
 )
 from geor1.errors import ConfigError, GeoR1Error
 
@@ -70,14 +68,12 @@ class HfTeacher:
     def __init__(
         self,
         config: HfTeacherConfig,
-        image_root: str | Path | None = None,
         model: Any = None,
         processor: Any = None,
     ):
         from geor1.models import load_model, load_processor
 
         self.config = config
-        self.image_root = Path(image_root) if image_root is not None else None
         self.processor = processor or load_processor(
             config.model, min_pixels=config.min_pixels, max_pixels=config.max_pixels, padding_side="left"
         )
@@ -99,9 +95,7 @@ class HfTeacher:
         ready: list[tuple[TeacherJob, list[Any]]] = []
         for job in jobs:
             try:
-                images = [
-                    open_image(resolve_image(self.image_root, p)) for p in job.example.get("images") or []
-                ]
+                images = [open_image(p) for p in job.example.get("images") or []]
             except (GeoR1Error, OSError) as exc:
                 yield TeacherResult(job, abstain=f"unreadable input: {exc}")
                 continue

@@ -676,7 +676,7 @@ QUESTION_SENTENCES: dict[str, tuple[str, ...]] = {
     "lat_band": ("So the scene lies at {fact}.", "That places it at {fact}."),
 }
 
-# Which metadata key decides each place-question type (geor1.tasks.questions).
+# Which metadata key decides each place-question type (geor1.builders.questions).
 QUESTION_CUES = {
     "continent": "continent",
     "hemisphere": "hemisphere_ns",

@@ -7,10 +7,11 @@ chained`` asks them as one conversation), followed by Geo-R1's think/answer inst
 Sources:
 
 - an offline-Earth view manifest (JSONL; one image per place, its satellite view when present). Truth
-  comes from the coordinates and the Earth metadata (``geor1.eval.placetruth``), so only the questions
-  it can answer are asked: hemisphere, equator, poles, continent, driving side, country, coast, desert,
-  mountainous (when the metadata has relief), climate, state, city (the nearest GeoNames place) and
-  coordinates. The visual questions, island, city size and languages have no truth there.
+  comes from the coordinates and the Earth metadata (``geor1.eval.placetruth``), computed once by the
+  Earth build and read from its ``places.jsonl`` (derived here for a manifest without one), so only
+  the questions it can answer are asked: hemisphere, equator, poles, continent, driving side, country,
+  coast, desert, mountainous (when the metadata has relief), climate, state, city (the nearest GeoNames
+  place) and coordinates. The visual questions, island, city size and languages have no truth there.
 - a GeoChain file (CSV or Parquet, see ``geor1.eval.geochain``): GeoChain's answers where it has the
   answer columns, its rule where not, every question with a truth. An image is the ``image`` cell when
   present, else ``ROOT/<city>/<sub_folder>/images/<key>.jpg``, ``ROOT/images/<key>.jpg`` or
@@ -58,12 +59,15 @@ def _yes_no(value: Any) -> str | None:
     return None if value is None else ("Yes" if value else "No")
 
 
-def earth_truth(lat: float, lon: float, meta: dict[str, Any]) -> tuple[dict[int, str | None], str | None]:
-    """Return GeoChain-format answers (``Yes``/``No``, names, ``"lat, lon"``) derived for an Earth place,
-    None for the questions the coordinates and metadata cannot answer, and the country code."""
+def earth_truth(
+    lat: float, lon: float, meta: dict[str, Any], truth: dict[str, Any] | None = None
+) -> tuple[dict[int, str | None], str | None]:
+    """Return GeoChain-format answers (``Yes``/``No``, names, ``"lat, lon"``) for an Earth place, None for
+    the questions the coordinates and metadata cannot answer, and the country code. ``truth`` is the
+    place's ``place_truth`` as the Earth build wrote it; without it the truth is derived here."""
     from geor1.eval.placetruth import place_truth
 
-    t = place_truth(lat, lon, meta)
+    t = truth if truth is not None else place_truth(lat, lon, meta)
     by_key: dict[str, Any] = {
         "near_equator": _yes_no(t["near_equator"]),
         "near_pole": _yes_no(t["near_pole"]),
@@ -82,11 +86,25 @@ def earth_truth(lat: float, lon: float, meta: dict[str, Any]) -> tuple[dict[int,
     return {i: by_key.get(key) for i, key in enumerate(KEYS)}, t["country_code"]
 
 
+def built_truth(places_file: Path) -> dict[str, dict[str, Any]]:
+    """Return ``{place: truth}`` that an Earth build wrote into its places file (``truth`` of a record)."""
+    from geor1.io import iter_jsonl
+
+    return {
+        str(record["place"]): record["truth"]
+        for _, record in iter_jsonl(places_file)
+        if record.get("place") and isinstance(record.get("truth"), dict)
+    }
+
+
 def places_from_views(path: Path) -> list[Place]:
-    """Return one Place per place of a view manifest (its satellite view when it has one)."""
-    from geor1.tasks.common import load_view_set
+    """Return one Place per place of a view manifest (its satellite view when it has one); its truth is
+    the one the Earth build wrote into its places file, derived here only for places without one."""
+    from geor1.builders.common import load_view_set
 
     view_set = load_view_set(path)
+    places_file = view_set.places_file()
+    built = built_truth(places_file) if places_file != view_set.manifest else {}
     chosen: dict[str, int] = {}
     for i, view in enumerate(view_set.views):
         best = chosen.get(view.place)
@@ -95,7 +113,7 @@ def places_from_views(path: Path) -> list[Place]:
     places = []
     for place, i in chosen.items():
         v = view_set.views[i]
-        truth, cc = earth_truth(v.lat, v.lon, dict(v.meta))
+        truth, cc = earth_truth(v.lat, v.lon, dict(v.meta), built.get(place))
         places.append(Place(place, v.lat, v.lon, str(view_set.image_path(i)), truth, cc))
     return places
 

@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from geor1.builders.common import ViewSet, balanced_positions, option_letters, place_info
 from geor1.errors import ConfigError, GeoR1Error
 from geor1.geo import EARTH_RADIUS_KM, SphereIndex, haversine_km
 from geor1.parsing import MAX_OPTIONS
 from geor1.records import user_prompt
-from geor1.tasks.common import ViewSet, balanced_positions, option_letters, place_info
 
 HALF_CIRCUMFERENCE_KM = math.pi * EARTH_RADIUS_KM
 BANDS: dict[str, tuple[float, float]] = {

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from geor1.builders.common import ViewSet, place_info
+from geor1.builders.geolocation import QUESTION as GEOLOCATION_QUESTION
+from geor1.builders.geolocation import format_coordinates
 from geor1.errors import ConfigError
 from geor1.records import user_prompt
-from geor1.tasks.common import ViewSet, place_info
-from geor1.tasks.geolocation import QUESTION as GEOLOCATION_QUESTION
-from geor1.tasks.geolocation import format_coordinates
 
 DESCRIBE_QUESTION = "Describe this {view} view: its main land cover and its continent."
 INSTRUCTION_KINDS = ("describe", "geolocation")

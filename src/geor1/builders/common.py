@@ -16,7 +16,14 @@ import numpy as np
 from geor1.errors import ConfigError, RecordError
 from geor1.io import atomic_save_dir, iter_jsonl, write_jsonl
 from geor1.parsing import option_letters as option_letters  # re-exported for the task builders
-from geor1.records import View, check_task_example, image_under_root, view_from_dict
+from geor1.records import (
+    TaskExample,
+    View,
+    check_task_example,
+    image_under_root,
+    read_task_file,
+    view_from_dict,
+)
 
 # View meta key listing other views of the same spot (VIGOR's semi-positive tiles): never negatives.
 SAME_SPOT_KEY = "semi_positives"
@@ -138,6 +145,15 @@ class ViewSet:
             )
         return Path(path)
 
+    def places_file(self) -> Path:
+        """Return the file holding the Earth metadata of these views' places, which task sets built from
+        them name (``places`` of a task line): the Earth build's places file beside the manifest when
+        there is one, else the manifest itself (every view carries its place's metadata in ``meta``)."""
+        from geor1.sources.earth import PLACES_NAME
+
+        places = self.manifest.parent / PLACES_NAME
+        return places if places.is_file() else self.manifest
+
     def image_relative_to(self, i: int, out_dir: Path) -> str:
         """Return view ``i``'s image path relative to ``out_dir`` (POSIX), checking the file exists."""
         return Path(os.path.relpath(self.image_path(i), os.path.abspath(out_dir))).as_posix()
@@ -167,11 +183,18 @@ def load_view_set(path: str | Path) -> ViewSet:
 
 
 def write_task_set(
-    path: str | Path, examples: Sequence[dict[str, Any]], hf_dataset: str | Path | None = None
+    path: str | Path,
+    examples: Sequence[dict[str, Any]],
+    hf_dataset: str | Path | None = None,
+    places: str | Path | None = None,
 ) -> int:
     """Validate and write task examples as JSONL atomically (and, if ``hf_dataset`` is given, as a 🤗
-    dataset saved there); return the number written."""
+    dataset saved there, from the file just written); return the number written. ``places`` (e.g.
+    ``ViewSet.places_file()``) is named in every line, relative to the file's folder."""
     path = Path(path)
+    if places is not None:
+        rel = Path(os.path.relpath(os.path.abspath(places), os.path.abspath(path.parent))).as_posix()
+        examples = [{**example, "places": rel} for example in examples]
     seen: set[str] = set()
     for n, example in enumerate(examples, start=1):
         check_task_example(example, path=path, line=n)
@@ -180,56 +203,36 @@ def write_task_set(
         seen.add(example["id"])
     count = write_jsonl(path, examples)
     if hf_dataset is not None:
-        save_hf_dataset(examples, path, hf_dataset)
+        save_hf_dataset(read_task_file(path), hf_dataset)
     return count
 
 
-def resolve_images(example: dict[str, Any], task_file: str | Path) -> list[Path]:
-    """Return the absolute image paths of an example whose paths are relative to ``task_file``'s folder."""
-    folder = Path(task_file).resolve().parent
-    return [(folder / p).resolve() for p in example["images"]]
-
-
-def to_hf_dataset(examples: Sequence[dict[str, Any]], task_file: str | Path) -> Any:
+def to_hf_dataset(examples: Sequence[TaskExample]) -> Any:
     """Return a ``datasets.Dataset`` of the examples in TRL's vision layout: ``images`` a list of
     ``Image()`` features (decoded to PIL on access), ``prompt`` conversational, ``meta`` a JSON string
     (its keys differ between tasks, which Arrow structs cannot hold)."""
     from datasets import Dataset, Image, List
 
-    rows = []
-    for n, example in enumerate(examples, start=1):
-        paths = resolve_images(example, task_file)
-        for p in paths:
-            if not p.is_file():
-                raise RecordError(f"image file not found: {p}", path=task_file, line=n, field="images")
-        rows.append(
-            {
-                "id": example["id"],
-                "task": example["task"],
-                "images": [str(p) for p in paths],
-                "prompt": example["prompt"],
-                "solution": example["solution"],
-                "meta": json.dumps(example["meta"], ensure_ascii=False, sort_keys=True),
-            }
-        )
+    rows = [
+        {
+            "id": example.id,
+            "task": example.task,
+            "images": list(example.images),
+            "prompt": example.prompt,
+            "solution": example.solution,
+            "meta": json.dumps(example.meta, ensure_ascii=False, sort_keys=True),
+        }
+        for example in examples
+    ]
     dataset = Dataset.from_list(rows)
     return dataset.cast_column("images", List(Image()))
 
 
-def save_hf_dataset(examples: Sequence[dict[str, Any]], task_file: str | Path, out_dir: str | Path) -> Path:
-    """Save the examples as a 🤗 dataset in ``out_dir`` (image bytes embedded), replacing it only once the
-    new copy is complete; return ``out_dir``."""
-    dataset = to_hf_dataset(examples, task_file)
+def save_hf_dataset(examples: Sequence[TaskExample], out_dir: str | Path) -> Path:
+    """Save the examples (read by ``read_task_file``) as a 🤗 dataset in ``out_dir`` (image bytes
+    embedded), replacing it only once the new copy is complete; return ``out_dir``."""
+    dataset = to_hf_dataset(examples)
     return atomic_save_dir(out_dir, lambda tmp: dataset.save_to_disk(str(tmp)))
-
-
-def load_task_examples(path: str | Path) -> list[dict[str, Any]]:
-    """Read a task-example JSONL file, validating every line (errors name file:line and field)."""
-    examples = []
-    for number, obj in iter_jsonl(path):
-        check_task_example(obj, path=path, line=number)
-        examples.append(obj)
-    return examples
 
 
 def count_by(examples: Iterable[dict[str, Any]], key: str) -> dict[str, int]:

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from geor1.builders.common import ViewSet, balanced_positions, option_letters, place_info
 from geor1.errors import ConfigError
 from geor1.geo import SphereIndex
 from geor1.geography import CONTINENTS, LAT_BANDS, NEAR_EQUATOR_LAT, lat_band
 from geor1.parsing import MAX_OPTIONS
 from geor1.records import View, user_prompt
-from geor1.tasks.common import ViewSet, balanced_positions, option_letters, place_info
 
 QUESTION_TYPES = (
     "continent",

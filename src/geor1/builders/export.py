@@ -34,8 +34,7 @@ from typing import Any
 
 from geor1.errors import ConfigError, RecordError
 from geor1.io import iter_jsonl, write_json, write_jsonl
-from geor1.records import THINK_ANSWER_SUFFIX, user_prompt
-from geor1.tasks.common import resolve_images
+from geor1.records import THINK_ANSWER_SUFFIX, TaskExample, user_prompt
 
 FORMATS = ("vlm-r1", "llamafactory")
 IMAGE_TAG = "<image>"
@@ -177,29 +176,30 @@ def llamafactory_dataset_info(file_name: str) -> dict[str, Any]:
 
 
 def export_examples(
-    examples: Sequence[dict[str, Any]],
-    task_file: str | Path,
+    examples: Sequence[TaskExample],
     fmt: str,
     out: str | Path,
     *,
     dataset_name: str | None = None,
 ) -> int:
-    """Write ``examples`` (read from ``task_file``) in format ``fmt`` to ``out`` atomically, with image
-    paths relative to ``out``'s folder (each checked to exist); for LLaMA-Factory also add/replace the
-    dataset's entry in ``dataset_info.json`` beside ``out``. Return the number of records."""
+    """Write ``examples`` (read by ``read_task_file``) in format ``fmt`` to ``out`` atomically, with
+    image paths relative to ``out``'s folder (each checked to exist); for LLaMA-Factory also add/replace
+    the dataset's entry in ``dataset_info.json`` beside ``out``. Return the number of records."""
     if fmt not in FORMATS:
         raise ConfigError("fmt", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(out)
     out_dir = out.resolve().parent
     records = []
-    for n, example in enumerate(examples, start=1):
+    for example in examples:
         images = []
-        for p in resolve_images(example, task_file):
-            if not p.is_file():
-                raise RecordError(f"image file not found: {p}", path=task_file, line=n, field="images")
+        for p in example.images:
+            if not os.path.isfile(p):
+                raise RecordError(
+                    f"image file not found: {p}", path=example.path, line=example.line, field="images"
+                )
             images.append(Path(os.path.relpath(p, out_dir)).as_posix())
         convert = to_vlm_r1 if fmt == "vlm-r1" else to_llamafactory
-        records.append(convert(example, images))
+        records.append(convert(example.to_dict(), images))
     if out.suffix == ".json":
         write_json(out, records)
     else:

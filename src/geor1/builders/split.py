@@ -144,17 +144,16 @@ def example_places(meta: dict[str, object]) -> set[str]:
 
 
 def read_train_places(paths: list[str] | list[object]) -> tuple[set[str], list[dict[str, object]]]:
-    """Return the places shown by the task/CoT examples of the JSONL files ``paths`` and the distinct
-    split records (``meta.split_config``) they carry; errors name file:line."""
-    from geor1.io import iter_jsonl
+    """Return the places shown by the task/CoT examples of the JSONL files ``paths`` (read by
+    ``read_task_file``) and the distinct split records (``meta.split_config``) they carry; errors name
+    file:line."""
+    from geor1.records import read_task_file
 
     places: set[str] = set()
     records: list[dict[str, object]] = []
     for path in paths:
-        for _, obj in iter_jsonl(str(path)):
-            meta = obj.get("meta")
-            if not isinstance(meta, dict):
-                continue
+        for example in read_task_file(str(path), check_images=False):
+            meta = example.meta
             places |= example_places(meta)
             record = meta.get("split_config")
             if isinstance(record, dict) and record not in records:

@@ -11,11 +11,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from geor1.builders.export import split_prompt
 from geor1.errors import GeoR1Error
 from geor1.images import open_image
 from geor1.io import atomic_write_bytes
-from geor1.tasks.common import resolve_images
-from geor1.tasks.export import split_prompt
+from geor1.records import TaskExample
 
 GREEN = (20, 170, 60)
 BACKGROUND = (250, 250, 250)
@@ -29,7 +29,7 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _tile(path: Path, size: int) -> Image.Image:
+def _tile(path: str | Path, size: int) -> Image.Image:
     """Return the image scaled so its longer side is ``size`` (pixel-sharp when enlarged a lot)."""
     image = open_image(path)
     scale = size / max(image.size)
@@ -37,9 +37,9 @@ def _tile(path: Path, size: int) -> Image.Image:
     return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), resample)
 
 
-def _captions(example: dict[str, Any]) -> list[str]:
-    labels, _ = split_prompt(example["prompt"])
-    kind = (example.get("meta") or {}).get("view")
+def _captions(example: TaskExample) -> list[str]:
+    labels, _ = split_prompt(example.prompt)
+    kind = example.meta.get("view")
     fallback = f"{kind} view" if kind and len(labels) == 1 else None
     return [(label or fallback or f"image {i + 1}").rstrip(":") for i, label in enumerate(labels)]
 
@@ -90,11 +90,8 @@ def caption_lines(
 SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
-def contact_sheet(
-    examples: Sequence[dict[str, Any]], task_file: str | Path, out: str | Path, *, tile: int = 160
-) -> Path:
-    """Draw ``examples`` (from ``task_file``, whose folder their image paths are relative to) as a
-    contact sheet at ``out`` (written atomically) in the format its suffix names (PNG, JPEG or WebP);
+def contact_sheet(examples: Sequence[TaskExample], out: str | Path, *, tile: int = 160) -> Path:
+    """Draw ``examples`` (read by ``read_task_file``: absolute image paths) as a contact sheet at ``out`` (written atomically) in the format its suffix names (PNG, JPEG or WebP);
     return ``out``."""
     fmt = SHEET_FORMATS.get(Path(out).suffix.lower())
     if fmt is None:
@@ -103,17 +100,17 @@ def contact_sheet(
         raise GeoR1Error("no examples to preview")
     pad, caption_h = 12, 34
     font, small = _font(15), _font(13)
-    max_images = max(len(ex["images"]) for ex in examples)
+    max_images = max(len(ex.images) for ex in examples)
     width = max(pad + max_images * (tile + pad), 760)
     wrap_chars = max(40, width // 8)
     rows = []
     for ex in examples:
-        _, question = split_prompt(ex["prompt"])
-        lines = [f"{ex['id']}  [{ex['task']}]"]
+        _, question = split_prompt(ex.prompt)
+        lines = [f"{ex.id}  [{ex.task}]"]
         for para in question.split("\n"):
             lines += textwrap.wrap(para, wrap_chars) or [""]
-        meta = ex.get("meta") or {}
-        solution = f"solution: {ex['solution']}"
+        meta = ex.meta
+        solution = f"solution: {ex.solution}"
         if "answer" in meta:
             solution += f" ({meta['answer']})"
         if "band" in meta:
@@ -129,16 +126,14 @@ def contact_sheet(
     draw = ImageDraw.Draw(sheet)
     y = pad
     for (ex, lines), h in zip(rows, heights, strict=True):
-        meta = ex.get("meta") or {}
+        meta = ex.meta
         for i, line in enumerate(lines):
             draw.text((pad, y + i * line_h), line, fill=TEXT, font=font)
         top = y + len(lines) * line_h + pad
-        correct = (
-            1 + int(meta["answer_index"]) if ex["task"] == "pairing" and "answer_index" in meta else None
-        )
+        correct = 1 + int(meta["answer_index"]) if ex.task == "pairing" and "answer_index" in meta else None
         captions = _captions(ex)
-        distances = meta.get("distractor_km") if ex["task"] == "pairing" else None
-        for j, path in enumerate(resolve_images(ex, task_file)):
+        distances = meta.get("distractor_km") if ex.task == "pairing" else None
+        for j, path in enumerate(ex.images):
             x = pad + j * (tile + pad)
             distance = distances[j - 1] if distances is not None and j >= 1 else None
             tile_caption = caption_lines(

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from geor1.builders.common import ViewSet, place_info
 from geor1.errors import ConfigError
 from geor1.records import user_prompt
-from geor1.tasks.common import ViewSet, place_info
 
 QUESTION = (
     "Where was this image taken? Answer with the coordinates as (latitude, longitude) in decimal degrees."
