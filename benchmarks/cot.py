@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def pairing_examples(earth: Path, work: Path, places: int) -> tuple[Path, Path]:
     """Return (task file, places file): pairing examples over three view pairs, both directions."""
-    from geor1.sources.earth import build_earth
     from geor1.builders.common import load_view_set, write_task_set
     from geor1.builders.pairing import PairingConfig, build_pairing
+    from geor1.sources.earth import build_earth
 
     if not (earth / "views.jsonl").exists():
         build_earth(earth, places=places, progress=False)
