@@ -22,59 +22,6 @@ eval_app = typer.Typer(
 _BACKENDS = ("hf", "http", "vllm")
 
 
-def _run_options(
-    model: str | None,
-    tasks: str,
-    data: list[str] | None,
-    run: str | None,
-    runs_dir: Path,
-    backend: str,
-    base_url: str | None,
-    api_key: str | None,
-    api_key_env: str,
-    batch_size: int,
-    concurrency: int,
-    limit: int | None,
-    seed: int,
-    temperature: float,
-    top_p: float,
-    max_new_tokens: int,
-    no_plots: bool,
-    train_data: list[Path] | None = None,
-) -> None:
-    from rich.console import Console
-
-    from geor1.eval.runner import EvalConfig, run_eval
-
-    if model is None:
-        raise typer.BadParameter("--model is required (a model folder, or the served model name for http)")
-    if backend not in _BACKENDS:
-        raise typer.BadParameter(f"--backend must be one of {', '.join(_BACKENDS)}")
-    config = EvalConfig(
-        model=model,
-        tasks=[t.strip() for t in tasks.split(",") if t.strip()],
-        data=list(data or []),
-        run=run or Path(model).name or "eval",
-        runs_dir=runs_dir,
-        backend=backend,
-        base_url=base_url,
-        api_key=api_key,
-        api_key_env=api_key_env,
-        batch_size=batch_size,
-        concurrency=concurrency,
-        limit=limit,
-        seed=seed,
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        plots=not no_plots,
-        train_data=[str(p) for p in train_data or []],
-    )
-    out = run_eval(config)
-    print_headline(config.eval_dir, config.tasks, seed=config.seed, n_boot=config.n_boot)
-    Console().print(f"[green]report:[/green] {out}")
-
-
 def print_headline(eval_dir: Path, tasks: list[str], *, seed: int = 0, n_boot: int = 2000) -> None:
     """Print each task's headline metrics (value and 95 % bootstrap CI), as report.md's table has them."""
     from rich.console import Console
@@ -137,8 +84,7 @@ _TRAIN_DATA = typer.Option(
 )
 
 
-@eval_app.callback()
-def eval_main(
+def evaluate(
     ctx: typer.Context,
     model: str | None = _MODEL,
     tasks: str = _TASKS,
@@ -159,44 +105,48 @@ def eval_main(
     no_plots: bool = _NO_PLOTS,
     train_data: list[Path] | None = _TRAIN_DATA,
 ) -> None:
-    """Evaluate a model on tasks (when no subcommand is given): ``geo-r1 eval --model DIR --tasks …``."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if model is None:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(0)
-    _run_options(
-        model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
-        limit, seed, temperature, top_p, max_new_tokens, no_plots, train_data,
-    )  # fmt: skip
-
-
-@eval_app.command("run")
-def eval_run(
-    model: str | None = _MODEL,
-    tasks: str = _TASKS,
-    data: list[str] | None = _DATA,
-    run: str | None = _RUN,
-    runs_dir: Path = _RUNS_DIR,
-    backend: str = _BACKEND,
-    base_url: str | None = _BASE_URL,
-    api_key: str | None = _API_KEY,
-    api_key_env: str = _API_KEY_ENV,
-    batch_size: int = _BATCH,
-    concurrency: int = _CONC,
-    limit: int | None = _LIMIT,
-    seed: int = _SEED,
-    temperature: float = _TEMP,
-    top_p: float = _TOP_P,
-    max_new_tokens: int = _MAX_NEW,
-    no_plots: bool = _NO_PLOTS,
-    train_data: list[Path] | None = _TRAIN_DATA,
-) -> None:
     """Evaluate a model on tasks and write RUNS_DIR/RUN/eval/<task>.json, report.md and plots."""
-    _run_options(
-        model, tasks, data, run, runs_dir, backend, base_url, api_key, api_key_env, batch_size, concurrency,
-        limit, seed, temperature, top_p, max_new_tokens, no_plots, train_data,
-    )  # fmt: skip
+    if ctx.invoked_subcommand is not None:
+        return  # the group's options were given to a subcommand (imageo, geochain, compare)
+    if model is None and ctx.info_name != "run":
+        typer.echo(ctx.get_help())  # bare `geo-r1 eval`
+        raise typer.Exit(0)
+    from rich.console import Console
+
+    from geor1.eval.runner import EvalConfig, run_eval
+
+    if model is None:
+        raise typer.BadParameter("--model is required (a model folder, or the served model name for http)")
+    if backend not in _BACKENDS:
+        raise typer.BadParameter(f"--backend must be one of {', '.join(_BACKENDS)}")
+    config = EvalConfig(
+        model=model,
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()],
+        data=list(data or []),
+        run=run or Path(model).name or "eval",
+        runs_dir=runs_dir,
+        backend=backend,
+        base_url=base_url,
+        api_key=api_key,
+        api_key_env=api_key_env,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        limit=limit,
+        seed=seed,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        plots=not no_plots,
+        train_data=[str(p) for p in train_data or []],
+    )
+    out = run_eval(config)
+    print_headline(config.eval_dir, config.tasks, seed=config.seed, n_boot=config.n_boot)
+    Console().print(f"[green]report:[/green] {out}")
+
+
+# `geo-r1 eval --model …` (the group's default action) and `geo-r1 eval run --model …` are one command.
+eval_app.callback()(evaluate)
+eval_app.command("run")(evaluate)
 
 
 @eval_app.command("imageo")
