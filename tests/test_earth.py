@@ -341,6 +341,23 @@ def test_complete_build_is_reused_and_other_parameters_rebuild(tmp_path: Path) -
     assert not is_complete_build(out, EarthConfig(places=3, seed=5))
     build_earth(out, places=3, seed=5, progress=False)
     assert is_complete_build(out, EarthConfig(places=3, seed=5))
+    # the same build described by a config is reused as it is
+    assert build_earth(out, EarthConfig(places=3, seed=5), progress=False).stat().st_mtime_ns == (
+        manifest.stat().st_mtime_ns
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "key"),
+    [((), {"place": 3}, "place"), ((EarthConfig(places=3),), {"seed": 1}, "seed")],
+)
+def test_build_earth_refuses_unknown_or_doubled_parameters(
+    tmp_path: Path, args: tuple, kwargs: dict, key: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_earth(tmp_path / "e", *args, progress=False, **kwargs)
+    assert info.value.key == key
+    assert not (tmp_path / "e").exists()  # refused before anything is written
 
 
 def test_terrain_source_switches_only_the_terrain_view() -> None:

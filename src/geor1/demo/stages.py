@@ -111,11 +111,11 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     from geor1.builders.pairing import PairingConfig, build_pairing
     from geor1.builders.split import SplitConfig, assign_splits, places_in_split
     from geor1.records import View, write_views
-    from geor1.sources.earth import EarthConfig, build_earth_from_config, is_complete_build
+    from geor1.sources.earth import EarthConfig, build_earth, is_complete_build
 
     earth_config = EarthConfig(places=config.places, seed=config.seed)
     # The demo owns its Earth folder: a build made with other settings is replaced, not refused.
-    manifest = build_earth_from_config(
+    manifest = build_earth(
         paths.earth, earth_config, force=not is_complete_build(paths.earth, earth_config), progress=False
     )
     views = load_view_set(manifest)

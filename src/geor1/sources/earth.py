@@ -66,7 +66,7 @@ import re
 import shutil
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -650,22 +650,16 @@ def is_complete_build(out_dir: str | Path, config: EarthConfig) -> bool:
 
 def build_earth(
     out_dir: str | Path,
-    places: int = 200,
-    seed: int = 0,
-    footprint_deg: float = 1.5,
-    size_px: int = 112,
-    context_factor: float = 4.0,
-    countries: Sequence[str] | None = None,
-    continents: Sequence[str] | None = None,
-    bbox: Sequence[float] | None = None,
-    min_spacing_km: float = 20.0,
-    min_land_share: float = 0.25,
-    terrain_source: str = "shadedrelief",
+    config: EarthConfig | None = None,
     *,
     force: bool = False,
     progress: bool = True,
+    **params: Any,
 ) -> Path:
     """Build the offline Earth into ``out_dir`` and return the path of its view manifest.
+
+    The build is described by ``config`` or by :class:`EarthConfig` fields given as keywords
+    (``build_earth(out, places=200, seed=0)``), not both.
 
     A finished build with the same parameters is reused as it is (unless ``force``). An unfinished one
     with the same parameters is resumed: PNGs already written are kept. An earlier build with other
@@ -674,26 +668,16 @@ def build_earth(
     presence marks a complete build. Raises ConfigError for bad parameters (naming the parameter) and
     GeoR1Error if the filters leave too few places or a data package is missing.
     """
-    config = EarthConfig(
-        places=places,
-        seed=seed,
-        footprint_deg=float(footprint_deg),
-        size_px=size_px,
-        context_factor=float(context_factor),
-        countries=list(countries) if countries else None,
-        continents=list(continents) if continents else None,
-        bbox=list(bbox) if bbox is not None else None,
-        min_spacing_km=float(min_spacing_km),
-        min_land_share=float(min_land_share),
-        terrain_source=terrain_source,
-    )
-    return build_earth_from_config(out_dir, config, force=force, progress=progress)
-
-
-def build_earth_from_config(
-    out_dir: str | Path, config: EarthConfig, *, force: bool = False, progress: bool = True
-) -> Path:
-    """Build (or reuse) the offline Earth described by ``config``; return the view manifest path."""
+    if config is None:
+        known = {f.name for f in fields(EarthConfig)}
+        for name in params:
+            if name not in known:
+                raise ConfigError(name, f"not an Earth build parameter (one of {', '.join(sorted(known))})")
+        config = EarthConfig(**params)
+    elif params:
+        raise ConfigError(
+            next(iter(params)), "give the Earth build parameters in config or as keywords, not both"
+        )
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
