@@ -28,6 +28,7 @@ from geor1.builders.describe import cover_word, view_words
 from geor1.cot.places import PlaceLookup
 from geor1.cot.teachers.base import TeacherJob, TeacherResult
 from geor1.cot.teachers.template import Abstain, Explanation, TemplateTeacher
+from geor1.parsing import OPTION_LETTERS
 
 
 def verdicts(explanation: Explanation) -> dict[str, bool]:
@@ -52,7 +53,7 @@ def compact_think(
     clauses = [f"query: {describe(query, words)}"]
     judged = verdicts(explanation)
     for i, place in enumerate(meta.get("candidate_places") or []):
-        letter = chr(ord("A") + i)
+        letter = OPTION_LETTERS[i]
         cand = teacher.place_meta(meta, place) or {}
         clauses.append(f"{letter}: {describe(cand, words)}, {'yes' if judged.get(letter) else 'no'}")
     return ". ".join(clauses) + "."

@@ -17,6 +17,7 @@ from typing import Any
 from geor1.demo.config import MODELS, DemoConfig
 from geor1.demo.stages import DemoPaths
 from geor1.io import atomic_write_bytes, atomic_write_text
+from geor1.parsing import option_letters
 
 ASSETS = "report_assets"
 TARGET_ACCURACY = 0.45
@@ -398,7 +399,7 @@ def example_traces(
         if example is None:
             continue
         k = len(example.images) - 1
-        captions = [f"query ({example.meta.get('query_view')})"] + [chr(ord("A") + j) for j in range(k)]
+        captions = [f"query ({example.meta.get('query_view')})"] + list(option_letters(k))
         strip = example_strip([Path(p) for p in example.images], captions, assets / f"example_{i}.png")
         out.append(
             {

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from geor1.errors import ConfigError
+from geor1.parsing import OPTION_LETTERS
 
 
 @dataclass
@@ -255,5 +256,5 @@ def retrieval_accuracy(model_dir: str | Path, examples_file: str | Path) -> floa
             images = [open_image(p) for p in example.images]
             emb = F.normalize(image_embeddings(model, processor, images), dim=-1)
             best = int((emb[1:] @ emb[0]).argmax())
-            right += chr(ord("A") + best) == str(example.solution).strip()
+            right += OPTION_LETTERS[best] == str(example.solution).strip()
     return right / len(examples) if examples else 0.0
