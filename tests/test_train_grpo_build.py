@@ -206,6 +206,29 @@ def test_grpo_trainer_curriculum_samples_the_band_of_its_checkpoint_and_moves_on
     assert sampled_bands() == {"hard"}
 
 
+def test_grpo_trainer_curriculum_watches_a_python_reward_by_its_name(tmp_path, tiny_model_dir, pairing_jsonl):
+    """A Python-API reward (not among the configured names) is watched under its own name."""
+
+    def always_right(completions, **kwargs):
+        return [1.0] * len(completions)
+
+    mapping = grpo_mapping(
+        tiny_model_dir,
+        pairing_jsonl,
+        tmp_path / "run",
+        reward_funcs=["accuracy"],  # as many configured names as Python rewards
+        reward_options={},
+        curriculum=True,
+        curriculum_threshold=0.5,
+        curriculum_window=1,
+        curriculum_reward="always_right",
+    )
+    trainer = build_grpo_trainer(*build_configs("grpo", mapping), reward_funcs=[always_right])
+    logs = {"rewards/always_right/mean": 1.0}
+    trainer.callback_handler.on_log(trainer.args, trainer.state, trainer.control, logs)
+    assert logs["curriculum/advanced_to"] == "medium"
+
+
 def test_grpo_trainer_curriculum_needs_a_band_of_the_examples(tmp_path, tiny_model_dir, pairing_jsonl):
     mapping = grpo_mapping(
         tiny_model_dir, pairing_jsonl, tmp_path / "run", curriculum=True, curriculum_bands=["warm", "hot"]
@@ -216,15 +239,22 @@ def test_grpo_trainer_curriculum_needs_a_band_of_the_examples(tmp_path, tiny_mod
     assert str(err.value) == "config key 'curriculum_bands': no example has a band in ['warm', 'hot']"
 
 
-def test_grpo_module_main_says_how_to_call_it_and_reports_a_bad_key(tmp_path, capsys):
+def test_grpo_module_main_says_how_to_call_it_and_reports_a_bad_key(tmp_path, capsys, monkeypatch):
+    usage = "usage: python -m geor1.train.grpo CONFIG [--key value ...]"
     with pytest.raises(SystemExit) as stop:
         main([])
-    assert stop.value.code == "usage: python -m geor1.train.grpo CONFIG [--key value ...]"
+    assert stop.value.code == usage
+    monkeypatch.setattr("sys.argv", ["grpo.py"])  # python -m geor1.train.grpo, no arguments
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == usage
     config = tmp_path / "grpo.yaml"
     config.write_text(
         f"model_name_or_path: m\ntrain_file: [{tmp_path / 't.jsonl'}]\noutput_dir: {tmp_path}\n"
     )
+    # python -m geor1.train.grpo CONFIG --curriculum_threshold 2: a GRPO key, read from the overrides
+    monkeypatch.setattr("sys.argv", ["grpo.py", str(config), "--curriculum_threshold", "2"])
     with pytest.raises(SystemExit) as stop:
-        main([str(config), "--curriculum_threshold", "2"])  # a GRPO key, read from the overrides
+        main()
     assert stop.value.code == 2
     assert capsys.readouterr().err == "error: config key 'curriculum_threshold': must be in [0, 1], got 2.0\n"
