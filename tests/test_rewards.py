@@ -520,6 +520,7 @@ def test_vlmr1_repetition_reads_the_block_the_reference_reads(text):
         ("<answer>C</answer>", "<answer>A\n</answer><answer>C</answer>"),  # the first block on one line
         ("<answer>B</answer>", "<answer>B</answer>\n<answer>C</answer>"),
         ("B", " <answer>B</answer> "),
+        ("<answer>B</answer>", "</answer> <answer>B</answer>"),  # the closing tag after the opening one
     ],
 )
 def test_vlmr1_accuracy_reads_the_solution_as_the_reference_does(completion, solution):
