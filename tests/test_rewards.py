@@ -521,6 +521,9 @@ def test_vlmr1_repetition_reads_the_block_the_reference_reads(text):
         ("<answer>B</answer>", "<answer>B</answer>\n<answer>C</answer>"),
         ("B", " <answer>B</answer> "),
         ("<answer>B</answer>", "</answer> <answer>B</answer>"),  # the closing tag after the opening one
+        ("<answer>B</answer>", "(B)"),  # no letter the reference reads: the solution text itself, 0.0
+        ("A. no, </answer>", "A"),  # a closing tag without an opening one: the whole text
+        ("</answer><answer>B</answer>", "B"),
     ],
 )
 def test_vlmr1_accuracy_reads_the_solution_as_the_reference_does(completion, solution):
@@ -544,6 +547,13 @@ def test_vlmr1_choice_scores_positions_on_collapsed_whitespace(text):
             assert VLMR1Accuracy()([completion], solution=[solution]) == ref.ref_accuracy_reward(
                 [completion], [solution]
             )
+
+
+# Over 256 characters the letters are read at the punctuation marks: a letter at position 0 counts, and with
+# the last character a letter too, the keyword score keeps the first (A: "THINK" near it and "." after it).
+@pytest.mark.parametrize("text", ["A." + "x " * 150, "A. I think the answer is this " + "x " * 120 + "z"])
+def test_vlmr1_choice_on_long_text_reads_a_letter_at_position_0(text):
+    assert vlmr1.extract_choice(text) == ref.ref_extract_choice(text) == "A"
 
 
 _JSON_PIECES = [
