@@ -556,6 +556,35 @@ def test_vlmr1_choice_on_long_text_reads_a_letter_at_position_0(text):
     assert vlmr1.extract_choice(text) == ref.ref_extract_choice(text) == "A"
 
 
+def test_vlmr1_options_reach_the_values_and_errors_name_the_reward():
+    class Chars:
+        def encode(self, text: str) -> list[str]:
+            return list(text)
+
+    texts = ["a bc", "d e f g h"]  # characters, not words, with this tokenizer
+    length = VLMR1Length(max_len=10, tokenizer=Chars())
+    assert length([conv(t) for t in texts]) == [vlmr1.cosine_length(len(t), 10) for t in texts]
+    with pytest.raises(ConfigError) as err:
+        VLMR1Length(unit="tokens", tokenizer=object())
+    assert str(err.value) == "config key 'tokenizer': has no encode() method: object"
+    with pytest.raises(ConfigError) as err:
+        VLMR1Length(unit="completion_ids")([conv("a")])
+    assert str(err.value) == (
+        "config key 'completion_ids': reward 'vlmr1_length' needs a dataset column 'completion_ids' "
+        "(one value per example)"
+    )
+    with pytest.raises(ConfigError) as err:
+        VLMR1Accuracy()([conv("a")])
+    assert str(err.value) == (
+        "config key 'solution': reward 'vlmr1_accuracy' needs a dataset column 'solution' (one value per example)"
+    )
+    # a repeated box out of two, scaled by max_penalty (-1 in the reference)
+    assert VLMR1Repetition(max_penalty=-0.5)([conv(f"```json\n{_DUP}\n```")]) == [-0.25]
+    # the reference's fullmatch: nothing before <think>, however long the text
+    text = "x<think>a</think><answer>b</answer>"
+    assert VLMR1Format()([conv(text)]) == ref.ref_format_reward([conv(text)]) == [0.0]
+
+
 _JSON_PIECES = [
     "```json",
     "```",
