@@ -522,6 +522,7 @@ def test_vlmr1_repetition_reads_the_block_the_reference_reads(text):
         ("B", " <answer>B</answer> "),
         ("<answer>B</answer>", "</answer> <answer>B</answer>"),  # the closing tag after the opening one
         ("<answer>B</answer>", "(B)"),  # no letter the reference reads: the solution text itself, 0.0
+        ("<answer>B</answer>", "<answer> B </answer>"),  # spaces inside one line's block
         ("A. no, </answer>", "A"),  # a closing tag without an opening one: the whole text
         ("</answer><answer>B</answer>", "B"),
     ],
