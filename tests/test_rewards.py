@@ -586,10 +586,11 @@ def test_vlmr1_options_reach_the_values_and_errors_name_the_reward():
     assert VLMR1Format()([conv(text)]) == ref.ref_format_reward([conv(text)]) == [0.0]
 
 
-# The keyword window (20 characters either side of a letter's first position) at its edges: a keyword at
-# position 0, and one 21 characters before. Found by searching short texts for each mutant of the window.
-@pytest.mark.parametrize("text", ["对   qq Z?X.Z?是Z?X?", "是 xx ANSWER   qq X.  qq Z?对 X."])
-def test_vlmr1_choice_keyword_window_edges(text):
+# The score's edges: a keyword at position 0, one 21 characters before a letter (the window is 20 either
+# side), and a letter followed by the text's last character, a full stop (+1). Found by searching short
+# texts for each mutant of the scoring.
+@pytest.mark.parametrize("text", ["对   qq Z?X.Z?是Z?X?", "是 xx ANSWER   qq X.  qq Z?对 X.", "B? A."])
+def test_vlmr1_choice_score_edges(text):
     assert vlmr1.extract_choice(text) == ref.ref_extract_choice(text)
 
 
