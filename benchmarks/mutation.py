@@ -88,14 +88,17 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_serve_requests.py", "tests/test_serve_request_contract.py"],
     ),
     # GRPO runs of the tiny model take seconds to minutes on a shared CPU: the mutants of grpo.py are judged by
-    # the tests that build a trainer or parse a config without training (the training tests run in CI)
+    # the tests that build a trainer or parse a config without training (test_train_grpo_build.py, a few of
+    # test_train_grpo.py); the training tests run in CI
     "grpo": (
         ["src/geor1/train/grpo.py"],
         [
+            "tests/test_train_grpo_build.py",
             "tests/test_train_grpo.py",
             "tests/test_train_config.py",
             "-k",
-            "reward_weights or curriculum_state or curriculum_callback or not grpo",
+            "grpo_build or reward_weights or length_reward_counts or curriculum_state or curriculum_callback"
+            " or not grpo",
         ],
     ),
 }

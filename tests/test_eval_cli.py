@@ -17,7 +17,7 @@ def invoke(args: list[str]):
 
 def assert_clean_error(result, *needles: str) -> None:
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert result.stderr.startswith("error: "), result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr  # one line
     assert "Traceback" not in result.output
     for needle in needles:
         assert needle in result.stderr

@@ -481,6 +481,119 @@ def test_vlmr1_repetition_scores_json_boxes(text, expected):
     assert value[0] == reference
 
 
+_BOX_A = '{"bbox_2d": [1, 2, 3, 4], "label": "car"}'
+_BOX_B = '{"bbox_2d": [5, 6, 7, 8], "label": "bus"}'
+_DUP, _DISTINCT = f"[{_BOX_A}, {_BOX_A}]", f"[{_BOX_A}, {_BOX_B}]"
+
+
+# Where the reference's searches start and stop: which fence or array it reads decides the value (-0.5 for a
+# repeated box, 0.0 for none repeated, else the words' penalty, about -0.9 after _LOOPED).
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{_LOOPED} "bbox_2d" [{{"label": 1}}]',  # "bbox_2d" only before the array: no box array
+        f'{_LOOPED} [{{"bbox_2d": 1, "label": 2}}, {{"bbox_2d": 3}}]',  # the first "bbox_2d" starts the span
+        f'{_LOOPED} [{{"label": 1, "bbox_2d": 2}}]',  # "label" only before "bbox_2d": no box array
+        f'{_LOOPED} [{{"bbox_2d": 1, "label": 2}}, {{"bbox_2d": 1, "label": 2}}] and "label"',  # first "label"
+        f'{_LOOPED} [{{"bbox_2d": 1}}]',  # no "label" at all
+        f'{_LOOPED} [{{"bbox_2d": 1}}] , "label" }}]',  # the closing "}]" after "label", not before
+        f'{_LOOPED} [{{"bbox_2d": 1}}]"label"}}]',
+        f"{_LOOPED} ```json\n{_DUP}\n``` ```json\n{_DISTINCT}\n```",  # the first json fence
+        f"{_LOOPED} ```json\n{_DUP}\n``` and ``` later",  # ... up to its first closing fence
+        f"{_LOOPED} ```\n{_DUP}\n``` ```\n{_DISTINCT}\n```",  # the first plain fence
+        f"```\nboxes: {_DUP}\n``` {_LOOPED}",  # a plain fence at position 0, not JSON: plain text
+        f"{_LOOPED} ```{_DUP}```{_DISTINCT}```",  # ... up to its first closing fence, no newline after it
+        f"{_LOOPED} ``````{_DUP}```",  # an empty plain fence: the bare array decides
+        f'{_LOOPED} ```json\n["bbox_2d", {_BOX_A}, {_BOX_A}]\n```',  # a string naming one key is skipped
+    ],
+)
+def test_vlmr1_repetition_reads_the_block_the_reference_reads(text):
+    assert VLMR1Repetition()([conv(text)]) == [ref.ref_repetition_reward(text)]
+
+
+@pytest.mark.parametrize(
+    ("completion", "solution"),
+    [
+        ("<answer>B</answer>", "<answer>B</answer>"),  # a tagged solution at position 0
+        ("<answer>C</answer>", "x <answer>B</answer> <answer>C</answer>"),  # the solution's FIRST block: 0.0
+        ("<answer>B</answer>", "<answer>\nB\n</answer>"),  # no DOTALL: the whole solution text, 0.0
+        ("<answer>C</answer>", "<answer>A\n</answer><answer>C</answer>"),  # the first block on one line
+        ("<answer>B</answer>", "<answer>B</answer>\n<answer>C</answer>"),
+        ("B", " <answer>B</answer> "),
+        ("<answer>B</answer>", "</answer> <answer>B</answer>"),  # the closing tag after the opening one
+        ("<answer>B</answer>", "(B)"),  # no letter the reference reads: the solution text itself, 0.0
+        ("<answer>B</answer>", "<answer> B </answer>"),  # spaces inside one line's block
+        ("A. no, </answer>", "A"),  # a closing tag without an opening one: the whole text
+        ("</answer><answer>B</answer>", "B"),
+    ],
+)
+def test_vlmr1_accuracy_reads_the_solution_as_the_reference_does(completion, solution):
+    assert VLMR1Accuracy()([conv(completion)], solution=[solution]) == ref.ref_accuracy_reward(
+        [conv(completion)], [solution]
+    )
+
+
+# Several letters: the keyword/position score decides, on the text with whitespace collapsed (a leading or
+# trailing space moves every position and the 70 % mark). Found by searching short texts for each mutant of
+# the collapsing; the first three are answers as the reward sees them (stripped).
+@pytest.mark.parametrize(
+    "text",
+    ["X.A", "A X.B.", ",\nX,B", "    X.A", "ANSWER X,B", "\n  B,.A,", "\nX,X,\n    A.  ", " ANSWER X,B.,\n"],
+)
+def test_vlmr1_choice_scores_positions_on_collapsed_whitespace(text):
+    assert vlmr1.extract_choice(text) == ref.ref_extract_choice(text)
+    if text == text.strip():
+        completion = conv(f"<answer>{text}</answer>")
+        for solution in "ABX":
+            assert VLMR1Accuracy()([completion], solution=[solution]) == ref.ref_accuracy_reward(
+                [completion], [solution]
+            )
+
+
+# Over 256 characters the letters are read at the punctuation marks: a letter at position 0 counts, and with
+# the last character a letter too, the keyword score keeps the first (A: "THINK" near it and "." after it).
+@pytest.mark.parametrize("text", ["A." + "x " * 150, "A. I think the answer is this " + "x " * 120 + "z"])
+def test_vlmr1_choice_on_long_text_reads_a_letter_at_position_0(text):
+    assert vlmr1.extract_choice(text) == ref.ref_extract_choice(text) == "A"
+
+
+def test_vlmr1_options_reach_the_values_and_errors_name_the_reward():
+    class Chars:
+        def encode(self, text: str) -> list[str]:
+            return list(text)
+
+    texts = ["a bc", "d e f g h"]  # characters, not words, with this tokenizer
+    length = VLMR1Length(max_len=10, tokenizer=Chars())
+    assert length([conv(t) for t in texts]) == [vlmr1.cosine_length(len(t), 10) for t in texts]
+    with pytest.raises(ConfigError) as err:
+        VLMR1Length(unit="tokens", tokenizer=object())
+    assert str(err.value) == "config key 'tokenizer': has no encode() method: object"
+    with pytest.raises(ConfigError) as err:
+        VLMR1Length(unit="completion_ids")([conv("a")])
+    assert str(err.value) == (
+        "config key 'completion_ids': reward 'vlmr1_length' needs a dataset column 'completion_ids' "
+        "(one value per example)"
+    )
+    with pytest.raises(ConfigError) as err:
+        VLMR1Accuracy()([conv("a")])
+    assert str(err.value) == (
+        "config key 'solution': reward 'vlmr1_accuracy' needs a dataset column 'solution' (one value per example)"
+    )
+    # a repeated box out of two, scaled by max_penalty (-1 in the reference)
+    assert VLMR1Repetition(max_penalty=-0.5)([conv(f"```json\n{_DUP}\n```")]) == [-0.25]
+    # the reference's fullmatch: nothing before <think>, however long the text
+    text = "x<think>a</think><answer>b</answer>"
+    assert VLMR1Format()([conv(text)]) == ref.ref_format_reward([conv(text)]) == [0.0]
+
+
+# The score's edges: a keyword at position 0, one 21 characters before a letter (the window is 20 either
+# side), and a letter followed by the text's last character, a full stop (+1). Found by searching short
+# texts for each mutant of the scoring.
+@pytest.mark.parametrize("text", ["对   qq Z?X.Z?是Z?X?", "是 xx ANSWER   qq X.  qq Z?对 X.", "B? A."])
+def test_vlmr1_choice_score_edges(text):
+    assert vlmr1.extract_choice(text) == ref.ref_extract_choice(text)
+
+
 _JSON_PIECES = [
     "```json",
     "```",

@@ -93,15 +93,26 @@ def chat_body(n_images=1, **extra) -> dict:
     return {"model": "tiny", "messages": [{"role": "user", "content": content}], "max_tokens": 8, **extra}
 
 
-def test_openai_client_gets_completion(server):
+def test_openai_client_gets_completion(server, engine):
     from openai import OpenAI
+
+    from geor1.serve.requests import parse_chat_request
 
     client = OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
     resp = client.chat.completions.create(**chat_body())
+    # the client reads the engine's greedy answer and its token counts
+    direct = engine.generate(
+        parse_chat_request(chat_body(), max_images=5, max_pixels=256 * 256, max_tokens_limit=64)
+    )
     assert resp.choices[0].message.role == "assistant"
-    assert isinstance(resp.choices[0].message.content, str)
+    assert resp.choices[0].message.content == direct.text
+    assert resp.choices[0].finish_reason == direct.finish_reason
     assert resp.model == "tiny"
     assert 1 <= resp.usage.completion_tokens <= 8 and resp.usage.prompt_tokens > 4
+    assert (resp.usage.prompt_tokens, resp.usage.completion_tokens) == (
+        direct.prompt_tokens,
+        direct.completion_tokens,
+    )
 
 
 def test_greedy_answer_matches_engine_directly(server, engine):
@@ -186,6 +197,8 @@ def test_oversized_and_malformed_images(server):
 
 def test_twenty_concurrent_requests_answered_or_cleanly_rejected(server):
     body = json.dumps(chat_body(max_tokens=16)).encode()
+    status, alone = post(server.url + "/v1/chat/completions", body)
+    assert status == 200
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(lambda _: post(server.url + "/v1/chat/completions", body), range(20)))
     codes = [code for code, _ in results]
@@ -194,8 +207,8 @@ def test_twenty_concurrent_requests_answered_or_cleanly_rejected(server):
     for code, payload in results:
         if code == 503:
             assert payload["error"]["code"] == "server_busy"
-        else:
-            assert payload["choices"][0]["message"]["content"] is not None
+        else:  # every admitted request gets the same greedy answer as a request alone
+            assert payload["choices"][0]["message"]["content"] == alone["choices"][0]["message"]["content"]
 
 
 def get(url: str, headers: dict | None = None) -> tuple[int, bytes]:

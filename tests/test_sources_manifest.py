@@ -223,8 +223,11 @@ def test_parquet_manifest_reports_row_index(images: Path) -> None:
     result = load_manifest(manifest)
     assert [v.id for v in result.views] == ["a"] and result.views[0].meta == {"city": "x"}
     assert [(p.row, p.field) for p in result.problems] == [(1, "lat"), (2, "image")]
-    assert all(isinstance(p, RowError) and p.path == str(manifest) for p in result.problems)
-    assert str(result.problems[0]).startswith(f"{manifest} row 1 field 'lat'")
+    assert all(p.path == str(manifest) for p in result.problems)
+    assert [str(p) for p in result.problems] == [
+        f"{manifest} row 1 field 'lat': missing required field",
+        f"{manifest} row 2 field 'image': image file not found: img/nope.png (under {images})",
+    ]
     with pytest.raises(RowError, match=r"m\.parquet row 1 field 'lat'"):
         load_manifest(manifest, strict=True)
     frame.drop(columns=["view"]).to_parquet(manifest)

@@ -71,6 +71,10 @@ def test_grpo_saves_the_trained_weights(tmp_path, tiny_model_dir, pairing_jsonl,
     trainer = run_grpo(*build_configs("grpo", mapping), mapping)
     assert trainer.state.global_step == 2
     check_saved_model(out, tiny_model_dir, trainer)
+    from geor1.io import current_umask
+
+    # the umask's mode, not the 0600 save_pretrained writes (others sharing the run folder can read it)
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 @pytest.mark.parametrize(

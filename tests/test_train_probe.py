@@ -4,6 +4,7 @@ the tiny model (the real-size run is tests/test_real_size.py)."""
 from __future__ import annotations
 
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from geor1.models.real import PAPER_LORA_TARGET_MODULES
 from geor1.train.config import build_configs
-from geor1.train.probe import ImageTokenAudit, StageResult, run_stage, stage_mapping, write_pairing_example
+from geor1.train.probe import ImageTokenAudit, run_stage, stage_mapping, write_pairing_example
 
 
 def test_stage_mappings_keep_the_paper_config_and_set_one_step(tmp_path):
@@ -139,7 +140,8 @@ def test_run_stage_measures_one_step_on_the_tiny_model(
         completion_tokens=4,
         max_pixels=3136,
     )
-    assert isinstance(result, StageResult) and result.stage == stage and result.dtype == "float32"
+    assert result.stage == stage and result.dtype == "float32"
+    assert result.loss is not None and math.isfinite(result.loss)  # the measured step logged its loss
     assert result.image_calls == image_calls  # GRPO: generation, reference (adapters off), policy
     assert result.image_mismatches == []
     assert result.step_seconds > 0 and result.peak_memory_bytes > 0 and result.tokens_per_second > 0
