@@ -323,6 +323,25 @@ def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
 
 # The tiny CPU recipes are the base of every training stage; the demo overlays its own settings.
 RECIPES = {"sft": "sft_tiny_cpu.yaml", "grpo": "grpo_tiny_cpu.yaml"}
+# Stage kind -> the recipe its training starts from (pretrain: the single-view instruction SFT).
+STAGE_RECIPES = {"pretrain": "sft", "sft": "sft", "grpo": "grpo"}
+
+
+def recipe_path(kind: str) -> Path:
+    """Return the packaged tiny CPU recipe of a run kind ("sft" or "grpo")."""
+    from geor1.train.config import recipes_dir
+
+    return recipes_dir() / RECIPES[kind]
+
+
+def recipe_params(stage_kind: str) -> dict[str, Any] | None:
+    """Return the settings of the recipe a demo stage of ``stage_kind`` trains from (None for stages that
+    train nothing), so that an edited recipe redoes that stage."""
+    import yaml
+
+    if stage_kind not in STAGE_RECIPES:
+        return None
+    return yaml.safe_load(recipe_path(STAGE_RECIPES[stage_kind]).read_text(encoding="utf-8"))
 
 
 def _train(
@@ -331,7 +350,7 @@ def _train(
     """Train like ``geo-r1 sft/grpo``: the tiny CPU recipe of ``kind`` with the demo's ``settings`` on top,
     parsed by ``load_config``, run by ``run_sft``/``run_grpo`` (run folder, config.yaml, metrics.jsonl,
     saved model) into ``out``; return the trainer."""
-    from geor1.train.config import load_config, recipes_dir
+    from geor1.train.config import load_config
 
     overlay = {
         "env": {"OMP_NUM_THREADS": str(config.threads)},
@@ -344,7 +363,7 @@ def _train(
         "disable_tqdm": True,  # the demo draws its own progress
         **settings,
     }
-    mapping, (script, model_args, args) = load_config(kind, recipes_dir() / RECIPES[kind], settings=overlay)
+    mapping, (script, model_args, args) = load_config(kind, recipe_path(kind), settings=overlay)
     if kind == "sft":
         from geor1.train.sft import run_sft
 
