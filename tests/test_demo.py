@@ -142,6 +142,28 @@ def test_changed_setting_redoes_that_stage_and_what_reads_it(quick_run):
     assert stale == {"sft"}
 
 
+def test_an_edited_recipe_redoes_the_stages_that_train_from_it(tmp_path, monkeypatch):
+    """The training stages start from the tiny CPU recipes: a changed setting there redoes them."""
+    import yaml
+
+    from geor1.demo import stages as demo_stage_functions
+
+    config, paths = DemoConfig.quick_variant(out=tmp_path), DemoPaths(tmp_path)
+    before = {s.name: stage_hash(config, paths, s)[0] for s in demo_stages()}
+    real = demo_stage_functions.recipe_path
+    for kind, expected in (("grpo", {"sft_grpo", "grpo"}), ("sft", {"pretrain", "sft"})):
+        edited = tmp_path / f"{kind}.yaml"
+        recipe = yaml.safe_load(real(kind).read_text(encoding="utf-8"))
+        edited.write_text(yaml.safe_dump({**recipe, "save_total_limit": 3}), encoding="utf-8")
+        monkeypatch.setattr(
+            demo_stage_functions,
+            "recipe_path",
+            lambda k, kind=kind, edited=edited: edited if k == kind else real(k),
+        )
+        after = {s.name: stage_hash(config, paths, s)[0] for s in demo_stages()}
+        assert {n for n in before if before[n] != after[n]} == expected, kind
+
+
 def test_config_rejects_impossible_settings():
     with pytest.raises(ConfigError, match="reward_weights"):
         DemoConfig(reward_funcs=["accuracy"], reward_weights=[1.0, 0.5])

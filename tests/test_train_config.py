@@ -114,6 +114,32 @@ def test_yaml_errors_and_env(tmp_path, monkeypatch):
     assert os.environ["GEOR1_TEST_ENV"] == "on"
 
 
+def test_typed_settings_replace_the_file_and_overrides_win(tmp_path, monkeypatch):
+    """``settings`` (Python values, as geo-r1 demo gives them) sit between the file and the overrides; a bad
+    one is reported under its key, not at a line of the file; their env block is applied."""
+    import os
+
+    monkeypatch.setenv("GEOR1_TEST_ENV", "unset")
+    config = write_yaml(
+        tmp_path / "c.yaml",
+        {"env": {"GEOR1_TEST_ENV": "file"}, "model_name_or_path": "m", "learning_rate": 1e-4, **CPU},
+    )
+    settings = {
+        "env": {"GEOR1_TEST_ENV": "settings"},
+        "learning_rate": 3e-3,
+        "max_steps": 5,
+        "reward_funcs": ["accuracy"],
+        "reward_options": {},
+    }
+    mapping, (script, _, args) = load_config("grpo", config, ["--max_steps", "7"], settings=settings)
+    assert (args.learning_rate, args.max_steps, script.reward_funcs) == (3e-3, 7, ["accuracy"])
+    assert mapping["learning_rate"] == 3e-3 and mapping["env"] == {"GEOR1_TEST_ENV": "settings"}
+    assert os.environ["GEOR1_TEST_ENV"] == "settings"
+    with pytest.raises(ConfigError, match="learning_rate") as info:
+        load_config("grpo", config, settings={"learning_rate": -1.0})
+    assert info.value.key == "learning_rate" and info.value.path is None
+
+
 def test_saved_run_config_reruns_to_the_same_values(tmp_path):
     mapping = {"model_name_or_path": "m", "output_dir": str(tmp_path), "learning_rate": 2e-5, **CPU}
     mapping.update(parse_overrides(["--max_steps", "9", "--reward_funcs", "accuracy,format"]))

@@ -144,8 +144,14 @@ def read_marker(paths: DemoPaths, name: str) -> dict[str, Any] | None:
 
 
 def stage_hash(config: DemoConfig, paths: DemoPaths, stage: Stage) -> tuple[str, dict[str, Any]]:
-    """Return ``(hash, params)`` of a stage: its own settings plus the run ids of its inputs."""
+    """Return ``(hash, params)`` of a stage: its own settings, the recipe it trains from (if any) and the
+    run ids of its inputs."""
+    from geor1.demo.stages import recipe_params
+
     params: dict[str, Any] = dict(config.stage_params(stage.kind))
+    recipe = recipe_params(stage.kind)
+    if recipe is not None:
+        params["recipe"] = params_hash(recipe)
     params["inputs"] = {name: (read_marker(paths, name) or {}).get("run_id") for name in stage.inputs}
     return params_hash(params), params
 

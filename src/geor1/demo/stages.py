@@ -321,39 +321,62 @@ def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- training
 
 
-def _common_trainer_keys(config: DemoConfig, out: Path) -> dict[str, Any]:
-    return {
-        "dtype": "float32",
-        "use_peft": False,
+# The tiny CPU recipes are the base of every training stage; the demo overlays its own settings.
+RECIPES = {"sft": "sft_tiny_cpu.yaml", "grpo": "grpo_tiny_cpu.yaml"}
+# Stage kind -> the recipe its training starts from (pretrain: the single-view instruction SFT).
+STAGE_RECIPES = {"pretrain": "sft", "sft": "sft", "grpo": "grpo"}
+
+
+def recipe_path(kind: str) -> Path:
+    """Return the packaged tiny CPU recipe of a run kind ("sft" or "grpo")."""
+    from geor1.train.config import recipes_dir
+
+    return recipes_dir() / RECIPES[kind]
+
+
+def recipe_params(stage_kind: str) -> dict[str, Any] | None:
+    """Return the settings of the recipe a demo stage of ``stage_kind`` trains from (None for stages that
+    train nothing), so that an edited recipe redoes that stage."""
+    import yaml
+
+    if stage_kind not in STAGE_RECIPES:
+        return None
+    return yaml.safe_load(recipe_path(STAGE_RECIPES[stage_kind]).read_text(encoding="utf-8"))
+
+
+def _train(
+    kind: str, config: DemoConfig, out: Path, settings: dict[str, Any], callbacks: list[Any] | None
+) -> Any:
+    """Train like ``geo-r1 sft/grpo``: the tiny CPU recipe of ``kind`` with the demo's ``settings`` on top,
+    parsed by ``load_config``, run by ``run_sft``/``run_grpo`` (run folder, config.yaml, metrics.jsonl,
+    saved model) into ``out``; return the trainer."""
+    from geor1.train.config import load_config
+
+    overlay = {
+        "env": {"OMP_NUM_THREADS": str(config.threads)},
         "min_pixels": config.min_pixels,
         "max_pixels": config.max_pixels,
-        "use_cpu": True,
-        "bf16": False,
-        "gradient_checkpointing": False,
-        "dataloader_num_workers": 0,
         "seed": config.seed,
         "data_seed": config.seed,
         "output_dir": str(out),
-        "logging_steps": 1,
-        "save_strategy": "no",
-        "report_to": "none",
-        "disable_tqdm": True,
+        "save_strategy": "no",  # the final model only
+        "disable_tqdm": True,  # the demo draws its own progress
+        **settings,
     }
+    mapping, (script, model_args, args) = load_config(kind, recipe_path(kind), settings=overlay)
+    if kind == "sft":
+        from geor1.train.sft import run_sft
+
+        return run_sft(script, model_args, args, mapping, callbacks=callbacks, quiet=True)
+    from geor1.train.grpo import run_grpo
+
+    return run_grpo(script, model_args, args, mapping, callbacks=callbacks, quiet=True)
 
 
-def _quiet(trainer: Any) -> None:
-    """Drop the Trainer's per-step printing of the log dict (the demo shows a progress bar; every record
-    is in metrics.jsonl)."""
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)
-
-
-def _clear_run(out: Path) -> None:
-    """Remove a partial run's metrics so a restarted stage logs from step 1."""
-    metrics = out / "metrics.jsonl"
-    if metrics.exists():
-        metrics.unlink()
+def _metrics(out: Path) -> list[dict[str, Any]]:
+    """Return the records of a run's metrics.jsonl ([] when missing)."""
+    path = out / "metrics.jsonl"
+    return [json.loads(line) for line in path.open(encoding="utf-8")] if path.exists() else []
 
 
 def _run_sft(
@@ -367,33 +390,20 @@ def _run_sft(
     batch: int,
     callbacks: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """Supervised fine-tuning of ``init`` on ``train_files`` through geor1's SFT trainer; saved in ``out``."""
-    from geor1.train.config import build_configs
-    from geor1.train.run import prepare_run_folder, run_callbacks
-    from geor1.train.sft import build_sft_trainer
-
-    _clear_run(out)
-    mapping = {
+    """Supervised fine-tuning of ``init`` on ``train_files`` (the SFT recipe with these settings); saved
+    in ``out``."""
+    settings = {
         "model_name_or_path": str(init),
         "train_file": [str(f) for f in train_files],
-        "max_length": None,
-        "completion_only_loss": True,
         "learning_rate": lr,
         "lr_scheduler_type": "cosine",
         "warmup_steps": max(1, steps // 20),
         "per_device_train_batch_size": batch,
         "max_steps": steps,
-        **_common_trainer_keys(config, out),
     }
-    script, model_args, args = build_configs("sft", mapping)
-    output_dir = prepare_run_folder("sft", args, mapping, (script, model_args, args))
-    trainer = build_sft_trainer(
-        script, model_args, args, callbacks=run_callbacks(output_dir) + list(callbacks or [])
-    )
-    _quiet(trainer)
-    result = trainer.train()
-    trainer.save_model(str(output_dir))
-    return {"steps": trainer.state.global_step, "train_loss": round(float(result.training_loss), 4)}
+    trainer = _train("sft", config, out, settings, callbacks)
+    loss = next(r["train_loss"] for r in reversed(_metrics(out)) if "train_loss" in r)
+    return {"steps": trainer.state.global_step, "train_loss": round(float(loss), 4)}
 
 
 def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None = None) -> dict[str, Any]:
@@ -480,43 +490,23 @@ def train_grpo(
 ) -> dict[str, Any]:
     """Elevating: GRPO on cross-view pairing only, from the model ``init`` (sft or base); saved in
     models/``name``."""
-    from geor1.train.config import build_configs
-    from geor1.train.grpo import build_grpo_trainer
-    from geor1.train.run import prepare_run_folder, run_callbacks
-
     out = paths.model(name)
-    _clear_run(out)
-    mapping = {
+    settings = {
         "model_name_or_path": str(paths.model(init)),
         "train_file": [str(paths.pairing_train)],
         "reward_funcs": list(config.reward_funcs),
         "reward_weights": list(config.reward_weights),
+        "reward_options": {},  # the rewards' own defaults (the recipe sets the length reward's)
         "beta": config.beta,
         "num_generations": config.num_generations,
         "max_completion_length": config.max_completion_length,
         "temperature": config.temperature,
-        "loss_type": "grpo",
-        "scale_rewards": "group",
         "learning_rate": config.grpo_lr,
-        "lr_scheduler_type": "constant",
         "per_device_train_batch_size": config.grpo_prompts * config.num_generations,
         "max_steps": config.grpo_steps,
-        **_common_trainer_keys(config, out),
     }
-    script, model_args, args = build_configs("grpo", mapping)
-    output_dir = prepare_run_folder("grpo", args, mapping, (script, model_args, args))
-    trainer = build_grpo_trainer(
-        script, model_args, args, callbacks=run_callbacks(output_dir) + list(callbacks or [])
-    )
-    _quiet(trainer)
-    if config.grpo_steps > 0:
-        trainer.train()
-    trainer.save_model(str(output_dir))
-    records = (
-        [json.loads(line) for line in (output_dir / "metrics.jsonl").open(encoding="utf-8")]
-        if (output_dir / "metrics.jsonl").exists()
-        else []
-    )
+    trainer = _train("grpo", config, out, settings, callbacks)
+    records = _metrics(out)
     steps = [r for r in records if "reward" in r]
     tail = steps[-max(1, len(steps) // 5) :] if steps else []
 

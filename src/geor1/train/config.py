@@ -432,19 +432,28 @@ def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
 
 
 def load_config(
-    kind: str, path: str | Path, overrides: list[str] | None = None
+    kind: str,
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], tuple]:
-    """Return ``(merged_mapping, (script_args, model_args, trainer_args))`` from a YAML file and
-    command-line overrides (overrides win)."""
+    """Return ``(merged_mapping, (script_args, model_args, trainer_args))`` from a YAML file, then
+    ``settings`` (already typed values from Python, e.g. ``geo-r1 demo`` on a recipe; an ``env`` mapping
+    among them is applied), then command-line overrides (overrides win)."""
     path = resolve_config_path(path, kind)
     mapping = read_yaml_config(path)
+    settings = dict(settings or {})
+    mapping.update(settings)
+    if "env" in settings:
+        apply_env(mapping["env"])
     given = parse_overrides(list(overrides or []))
     mapping.update(given)
     try:
         return mapping, build_configs(kind, mapping)
     except ConfigError as exc:
         top = re.split(r"[.\[]", exc.key, maxsplit=1)[0]
-        if exc.path is not None or top in given:
+        if exc.path is not None or top in given or top in settings:
             raise
         lines = _key_lines(path)
         if top not in lines:  # a key the file does not set (e.g. a required one it lacks)

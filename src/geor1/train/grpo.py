@@ -161,11 +161,18 @@ def run_grpo(
     mapping: dict[str, Any] | None = None,
     *,
     reward_funcs: list[Callable] | None = None,
+    callbacks: list[Any] | None = None,
+    quiet: bool = False,
 ):
-    """Train with GRPO, save the final model + processor in ``output_dir``; return the trainer."""
+    """Train with GRPO, save the final model + processor in ``output_dir``; return the trainer.
+
+    ``reward_funcs`` (Python API) replaces the config's named rewards; ``callbacks`` are added to every
+    run's own (metrics.jsonl, rank markers); ``quiet`` drops the Trainer's printing of each log record
+    (all of them are in metrics.jsonl)."""
     from geor1.train.run import (
         prepare_hf_folder_saves,
         prepare_run_folder,
+        quiet_trainer,
         resolve_checkpoint,
         run_callbacks,
     )
@@ -177,9 +184,11 @@ def run_grpo(
         model_args,
         args,
         reward_funcs=reward_funcs,
-        callbacks=run_callbacks(output_dir),
+        callbacks=run_callbacks(output_dir) + list(callbacks or []),
         curriculum_checkpoint=checkpoint,
     )
+    if quiet:
+        quiet_trainer(trainer)
     # written only once the config has proved valid (building the trainer checks it): a rejected
     # config leaves no run folder behind
     prepare_hf_folder_saves(trainer)

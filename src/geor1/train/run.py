@@ -87,6 +87,14 @@ def run_callbacks(output_dir: Path) -> list[Any]:
     return [MetricsJsonlCallback(output_dir), RankDoneCallback(output_dir)]
 
 
+def quiet_trainer(trainer: Any) -> None:
+    """Drop the Trainer's printing of each log record (with ``disable_tqdm`` it prints every log dict;
+    every record is in metrics.jsonl)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
 def prepare_hf_folder_saves(trainer: Any) -> None:
     """Make every save of a DeepSpeed ZeRO-3 run (checkpoints and the final model) an ordinary HF folder.
 

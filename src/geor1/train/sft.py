@@ -55,18 +55,34 @@ def build_sft_trainer(
     )
 
 
-def run_sft(script: SFTScriptArguments, model_args: Any, args: Any, mapping: dict[str, Any] | None = None):
-    """Train with SFT, save the final model + processor in ``output_dir``; return the trainer."""
+def run_sft(
+    script: SFTScriptArguments,
+    model_args: Any,
+    args: Any,
+    mapping: dict[str, Any] | None = None,
+    *,
+    callbacks: list[Any] | None = None,
+    quiet: bool = False,
+):
+    """Train with SFT, save the final model + processor in ``output_dir``; return the trainer.
+
+    ``callbacks`` are added to every run's own (metrics.jsonl, rank markers); ``quiet`` drops the
+    Trainer's printing of each log record (all of them are in metrics.jsonl)."""
     from geor1.train.run import (
         prepare_hf_folder_saves,
         prepare_run_folder,
+        quiet_trainer,
         resolve_checkpoint,
         run_callbacks,
     )
 
     checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
     output_dir = Path(args.output_dir)
-    trainer = build_sft_trainer(script, model_args, args, callbacks=run_callbacks(output_dir))
+    trainer = build_sft_trainer(
+        script, model_args, args, callbacks=run_callbacks(output_dir) + list(callbacks or [])
+    )
+    if quiet:
+        quiet_trainer(trainer)
     # written only once the config has proved valid (building the trainer checks it): a rejected
     # config leaves no run folder behind
     prepare_hf_folder_saves(trainer)
