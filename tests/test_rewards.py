@@ -770,7 +770,7 @@ def test_registry_names_and_options():
     funcs = build_reward_funcs([*_ALL, *VLMR1_REWARDS], n_options=4)
     assert [f.__name__ for f in funcs] == [*_ALL, *VLMR1_REWARDS]
     assert funcs[0].n_options == 4 and funcs[2].n_options == 4
-    assert set(REWARD_FUNCS) == {*_ALL, *VLMR1_REWARDS}
+    assert set(REWARD_FUNCS) == {*_ALL, "pairing_gps", *VLMR1_REWARDS}
     (length,) = build_reward_funcs(["length"], length={"max_len": 2048}, n_options=4)
     assert (length.max_len, length.n_options) == (2048, 4)
     restored = pickle.loads(pickle.dumps(funcs))  # TRL's async rollout worker pickles reward functions

@@ -1,4 +1,5 @@
-"""Verifiable rewards for GRPO: accuracy (option letter), format, cosine length, repetition, geodesic.
+"""Verifiable rewards for GRPO: accuracy (option letter), format, cosine length, repetition, geodesic,
+graded pairing.
 
 Every reward is a TRL reward callable ``reward(completions, **columns) -> list[float | None]``: completions are
 strings or conversational message lists, the answer key comes from the dataset column ``solution`` (a letter,
@@ -15,6 +16,7 @@ format            ``<think>…</think><answer>…</answer>``              {0, 1}
 length            cosine of the length, by correctness                [−0.5, 1]
 repetition        share of repeated word 6-grams × −1                 [−1, 0]
 geodesic          ``exp(−d / 1492.7 km)`` or distance thresholds      [0, 1]
+pairing_gps       ``exp(−d / 1492.7 km)``, d from query to the choice  [0, 1]
 vlmr1_accuracy    the reference's MCQ rule (first block, heuristics)  {0, 1}
 vlmr1_format      the reference's format regex                        {0, 1}
 vlmr1_length      the reference's cosine (always the "correct" curve) [0.5, 1]
@@ -31,6 +33,7 @@ from geor1.rewards.base import Reward, completion_text, completion_texts
 from geor1.rewards.format import ThinkAnswerFormat, think_answer_format
 from geor1.rewards.geodesic import DEFAULT_THRESHOLDS, GeodesicReward
 from geor1.rewards.length import CosineLength, cosine_schedule
+from geor1.rewards.pairing_gps import PairingGPS
 from geor1.rewards.registry import (
     GEO_R1_REWARDS,
     REWARD_FUNCS,
@@ -51,6 +54,7 @@ __all__ = [
     "AccuracyMCQ",
     "CosineLength",
     "GeodesicReward",
+    "PairingGPS",
     "RepetitionPenalty",
     "Reward",
     "ThinkAnswerFormat",

@@ -13,6 +13,7 @@ from geor1.rewards.accuracy import AccuracyMCQ
 from geor1.rewards.format import ThinkAnswerFormat
 from geor1.rewards.geodesic import GeodesicReward
 from geor1.rewards.length import CosineLength
+from geor1.rewards.pairing_gps import PairingGPS
 from geor1.rewards.repetition import RepetitionPenalty
 from geor1.rewards.vlmr1 import VLMR1Accuracy, VLMR1Format, VLMR1Length, VLMR1Repetition
 
@@ -23,6 +24,7 @@ REWARD_FUNCS: dict[str, Callable[..., Callable[..., list[float | None]]]] = {
     "length": CosineLength,
     "repetition": RepetitionPenalty,
     "geodesic": GeodesicReward,
+    "pairing_gps": PairingGPS,
     "vlmr1_accuracy": VLMR1Accuracy,
     "vlmr1_format": VLMR1Format,
     "vlmr1_length": VLMR1Length,
