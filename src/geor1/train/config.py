@@ -10,7 +10,8 @@ the file or the command line, goes through the parser's argparse type conversion
 error becomes a ``ConfigError`` naming the key. geor1 adds what the parser lacks: an unknown key is
 refused with the closest match, string choices TRL checks late (or never) are checked up front,
 numeric settings are checked against their ranges, and values that TRL's own ``__post_init__`` rejects
-are reported under the key its message names.
+are reported under the key its message names. ``parse_dataclasses`` is that parser for any dataclasses;
+``geo-r1 demo --set section.field=value`` types its settings with it too.
 
 ``reward_weights`` (GRPO) is a list aligned with ``reward_funcs`` or a mapping from reward name to weight
 (``{accuracy: 1.0, format: 0.5}``; rewards left out weigh 1.0), turned into the list ``GRPOConfig`` holds.
