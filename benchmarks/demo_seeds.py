@@ -3,7 +3,7 @@ every model and of every paired difference (SFT+GRPO − SFT, GRPO-only − base
 
 A learning claim of the demo holds only if it holds across seeds: one seed's table is not the result.
 Each seed runs in its own folder under ``--root`` (resumable: finished stages are skipped), with the
-demo's default settings unless ``--set KEY=VALUE`` says otherwise (the same for every seed).
+demo's default settings unless ``--set section.field=value`` says otherwise (the same for every seed).
 
     python benchmarks/demo_seeds.py --seeds 0 1 2 --root runs/demo_seeds
     python benchmarks/demo_seeds.py --seeds 0 1 2 --quick        # the --quick settings, minutes
@@ -47,7 +47,11 @@ def seed_results(root: Path, seed: int, overrides: list[str], quick: bool, worke
     for a, b, _label in DIFFERENCES:
         for task, metric, _l, _p in TASKS:
             deltas[f"{a}-{b}/{task}"] = paired_delta(
-                docs.get(a, {}).get(task), docs.get(b, {}).get(task), metric, seed=seed, n_boot=config.n_boot
+                docs.get(a, {}).get(task),
+                docs.get(b, {}).get(task),
+                metric,
+                seed=seed,
+                n_boot=config.eval.n_boot,
             )
     parsed = {}
     for name, _ in MODELS:
@@ -149,7 +153,7 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--root", default="runs/demo_seeds", help="One folder per seed under it.")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     parser.add_argument("--quick", action="store_true", help="The --quick settings (a smoke run).")
     parser.add_argument("--workers", type=int, default=2, help="Stages at once within a seed's run.")
     parser.add_argument("--json", help="Also write every result to this JSON file.")

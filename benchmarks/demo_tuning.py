@@ -1,19 +1,19 @@
 """Tuning experiments for ``geo-r1 demo``: run variants of the demo's settings and print a table of
 config → held-out pairing accuracy and time.
 
-Each variant is the demo's own pipeline (``geor1.demo``) with some ``DemoConfig`` fields overridden,
+Each variant is the demo's own pipeline (``geor1.demo``) with some ``DemoConfig`` settings overridden,
 in its own folder (resumable: rerunning a variant skips what is done). ``--until`` stops early for cheap
 probes: ``sft`` trains and evaluates the SFT model only (does scaffolding learn the matching at all? it
 bounds what GRPO can start from), ``sft_grpo`` adds GRPO after SFT, ``all`` runs every stage.
 
-    python benchmarks/demo_tuning.py --until sft \\
-        --variant base: --variant px56:min_pixels=3136,max_pixels=3136 --variant deep:layers=4
+    python benchmarks/demo_tuning.py --until sft --variant base: \\
+        --variant px56:model.min_pixels=3136,model.max_pixels=3136 --variant deep:model.layers=4
 
-Values are parsed as YAML (``lr=1e-3``, ``reward_funcs=[accuracy,format]``). The table lists, per
-variant: pairing accuracy of each trained model on held-out places with its 95 % bootstrap CI, wall and
-CPU seconds of the training stages, and the 1-minute load average while they ran (the CPU is shared:
-CPU seconds estimate the idle-machine wall time of these one-thread runs). Rows are also appended to
-``--results`` (JSONL).
+Keys and values are those of ``geo-r1 demo --set`` (``sft.lr=1e-3``,
+``grpo.reward_funcs=[accuracy,format]``), typed by the same parser. The table lists, per variant: pairing
+accuracy of each trained model on held-out places with its 95 % bootstrap CI, wall and CPU seconds of the
+training stages, and the 1-minute load average while they ran (the CPU is shared: CPU seconds estimate
+the idle-machine wall time of these one-thread runs). Rows are also appended to ``--results`` (JSONL).
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import os
 import time
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 UNTIL = {
     "sft": {"data", "model", "pretrain", "cot", "sft", "eval_base", "eval_sft"},
@@ -46,7 +44,8 @@ UNTIL = {
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    """Return (name, overrides) from ``name:key=value,key=value`` (a bare ``name:`` is the defaults)."""
+    """Return (name, overrides) from ``name:section.field=value,…`` (a bare ``name:`` is the defaults);
+    values stay text, typed when the config is built."""
     name, _, rest = text.partition(":")
     overrides: dict[str, Any] = {}
     depth, start = 0, 0
@@ -62,7 +61,7 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
         key, sep, value = part.partition("=")
         if not sep:
             raise SystemExit(f"--variant {text!r}: {part!r} is not key=value")
-        overrides[key.strip()] = yaml.safe_load(value)
+        overrides[key.strip()] = value.strip()
     return name.strip() or "default", overrides
 
 
@@ -82,18 +81,17 @@ def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace) 
     from geor1.demo.pipeline import read_marker
 
     settings = dict(overrides)
-    settings.setdefault("eval_tasks", ["pairing"] if args.until != "all" else None)
-    if settings["eval_tasks"] is None:
-        settings.pop("eval_tasks")
+    if args.until != "all":
+        settings.setdefault("eval.tasks", "[pairing]")
     out = Path(args.root) / name
     maker = DemoConfig.quick_variant if args.quick else DemoConfig
-    config = maker(out=out, seed=args.seed, **settings)
+    config = maker(out=out, seed=args.seed).with_values(settings)
     started = time.perf_counter()
     run_demo(config, only=UNTIL[args.until], force=args.force, workers=args.workers)
     paths = DemoPaths(out)
     row: dict[str, Any] = {"variant": name, "overrides": overrides, "seed": args.seed, "until": args.until}
     for model in ("base", "sft", "sft_grpo", "grpo"):
-        row[f"acc_{model}"] = accuracy_with_ci(paths.eval_dir(model), config.seed, config.n_boot)
+        row[f"acc_{model}"] = accuracy_with_ci(paths.eval_dir(model), config.seed, config.eval.n_boot)
     for stage in ("cot", "sft", "sft_grpo", "grpo"):
         marker = read_marker(paths, stage)
         if marker:

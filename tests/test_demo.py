@@ -10,7 +10,16 @@ import pytest
 from typer.testing import CliRunner
 
 from geor1.cli import build_app
-from geor1.demo.config import MODELS, STAGE_FIELDS, DemoConfig
+from geor1.demo.config import (
+    MODELS,
+    RUN_WIDE,
+    SECTIONS,
+    DataSettings,
+    DemoConfig,
+    EvalSettings,
+    GRPOSettings,
+    setting_names,
+)
 from geor1.demo.pipeline import demo_stages, read_marker, stage_hash
 from geor1.demo.stages import DemoPaths
 from geor1.errors import ConfigError
@@ -126,14 +135,14 @@ def test_changed_setting_redoes_that_stage_and_what_reads_it(quick_run):
     # unchanged settings: every stage's hash matches its marker
     for name, stage in stages.items():
         assert stage_hash(config, paths, stage)[0] == read_marker(paths, name)["params_hash"], name
-    changed = DemoConfig.quick_variant(out=out, grpo_lr=1e-3)
+    changed = DemoConfig.quick_variant(out=out).with_values({"grpo.lr": 1e-3})
     stale = {
         n
         for n, s in stages.items()
         if stage_hash(changed, paths, s)[0] != read_marker(paths, n)["params_hash"]
     }
     assert stale == {"sft_grpo", "grpo"}  # eval/report follow through the run ids once these rerun
-    sft_changed = DemoConfig.quick_variant(out=out, sft_steps=21)
+    sft_changed = DemoConfig.quick_variant(out=out).with_values({"sft.steps": 21})
     stale = {
         n
         for n, s in stages.items()
@@ -165,32 +174,113 @@ def test_an_edited_recipe_redoes_the_stages_that_train_from_it(tmp_path, monkeyp
 
 
 def test_config_rejects_impossible_settings():
-    with pytest.raises(ConfigError, match="reward_weights"):
-        DemoConfig(reward_funcs=["accuracy"], reward_weights=[1.0, 0.5])
-    with pytest.raises(ConfigError, match="candidate_view"):
-        DemoConfig(query_view="satellite", candidate_view="satellite")
-    with pytest.raises(ConfigError, match="num_generations"):
-        DemoConfig(num_generations=1)
+    with pytest.raises(ConfigError, match=r"'grpo\.reward_weights'"):
+        DemoConfig(grpo=GRPOSettings(reward_funcs=["accuracy"], reward_weights=[1.0, 0.5]))
+    with pytest.raises(ConfigError, match=r"'data\.candidate_view'"):
+        DemoConfig(data=DataSettings(query_view="satellite", candidate_view="satellite"))
+    with pytest.raises(ConfigError, match=r"'grpo\.num_generations'"):
+        DemoConfig(grpo=GRPOSettings(num_generations=1))
+    with pytest.raises(ConfigError, match=r"'sft\.replay'.*pretrain\.enabled=true"):
+        DemoConfig.from_overrides(["sft.replay=0.25"])
+    with pytest.raises(ConfigError, match=r"'sft\.steps': must be at least 1, got 0"):
+        DemoConfig.from_overrides(["sft.steps=0"])
     quick = DemoConfig.quick_variant()
-    assert quick.quick and quick.sft_steps < DemoConfig().sft_steps
+    assert quick.quick and quick.sft.steps < DemoConfig().sft.steps
 
 
-# DemoConfig fields no stage's output depends on: where the run is written, and the --quick flag (its
-# settings reach the stages through the fields it changes).
-STAGE_FREE = {"out", "quick"}
+def _other(value):
+    """Return a value of the same type that differs from ``value`` (validity does not matter here)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, list):
+        return [*value, value[0] if value else "x"]
+    assert value is None, value
+    return 1
 
 
-def test_every_setting_is_in_a_stage_hash_or_declared_stage_free():
-    """A new DemoConfig field must be listed in STAGE_FIELDS under the stages it changes (or above as
-    stage-free); otherwise changing it would not redo those stages."""
+def test_every_setting_reaches_its_stage_hash():
+    """A stage hashes its whole section, so no section field can be left out; the run-wide fields a
+    stage needs are named by its section, and out/quick (where the run goes, the --quick flag whose
+    settings arrive through the sections) reach none."""
+    import copy
     import dataclasses
 
-    fields = {f.name for f in dataclasses.fields(DemoConfig)}
-    listed = set().union(*STAGE_FIELDS.values())
-    assert fields - listed - STAGE_FREE == set(), "add these to STAGE_FIELDS in geor1/demo/config.py"
-    assert listed - fields == set(), "STAGE_FIELDS names settings DemoConfig lacks"
-    assert STAGE_FREE & listed == set(), "a stage-free setting is listed in a stage"
-    assert {s.kind for s in demo_stages()} == set(STAGE_FIELDS), "every stage kind has a field list"
+    assert [f.name for f in dataclasses.fields(DemoConfig)] == [*RUN_WIDE, *SECTIONS]
+    assert {s.kind for s in demo_stages()} == set(SECTIONS), "every stage kind is a section"
+    config = DemoConfig.quick_variant()
+    for kind, cls in SECTIONS.items():
+        assert isinstance(getattr(config, kind), cls)
+        for f in dataclasses.fields(cls):
+            changed = copy.deepcopy(config)
+            setattr(getattr(changed, kind), f.name, _other(getattr(getattr(config, kind), f.name)))
+            assert changed.stage_params(kind) != config.stage_params(kind), f"{kind}.{f.name}"
+            # and no other section's stage sees it
+            for other in SECTIONS.keys() - {kind}:
+                assert changed.stage_params(other) == config.stage_params(other), (kind, f.name, other)
+    used = {name for cls in SECTIONS.values() for name in cls.RUN_FIELDS}
+    assert used == {"seed", "threads"} and used | {"out", "quick"} == set(RUN_WIDE)
+    for name in used:
+        changed = dataclasses.replace(config, **{name: getattr(config, name) + 1})
+        for kind, cls in SECTIONS.items():
+            assert (changed.stage_params(kind) != config.stage_params(kind)) == (name in cls.RUN_FIELDS)
+
+
+def _stale_after(config: DemoConfig, changed: DemoConfig, paths: DemoPaths) -> set[str]:
+    """Mark every stage done with ``config`` (no training: markers only), then return the stages a run
+    with ``changed`` redoes: a stage whose hash differs, which gives it a new run id that the stages
+    reading it hash in turn, as the pipeline does."""
+    from geor1.demo.config import params_hash
+    from geor1.io import write_json
+
+    def mark(cfg: DemoConfig, tag: str) -> set[str]:
+        redone = set()
+        for stage in demo_stages():
+            digest, _ = stage_hash(cfg, paths, stage)
+            marker = read_marker(paths, stage.name)
+            if marker is None or marker["params_hash"] != digest:
+                redone.add(stage.name)
+                run_id = params_hash({"hash": digest, "run": tag})
+                write_json(paths.stages / f"{stage.name}.json", {"params_hash": digest, "run_id": run_id})
+        return redone
+
+    assert len(mark(config, "first")) == len(demo_stages())
+    assert mark(config, "again") == set(), "unchanged settings redo nothing"
+    return mark(changed, "changed")
+
+
+EVALS = {f"eval_{name}" for name, _ in MODELS}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("data.k", 3, {"data", "pretrain", "cot", "sft", "sft_grpo", "grpo", *EVALS, "report"}),
+        ("model.hidden", 64, {"model", "pretrain", "sft", "sft_grpo", "grpo", *EVALS, "report"}),
+        ("pretrain.instruct_lr", 1e-3, {"pretrain", "sft", "sft_grpo", "grpo", *EVALS, "report"}),
+        ("cot.words", "cover_continent", {"cot", "sft", "sft_grpo", "eval_sft", "eval_sft_grpo", "report"}),
+        ("sft.lr", 1e-3, {"sft", "sft_grpo", "eval_sft", "eval_sft_grpo", "report"}),
+        ("grpo.lr", 1e-3, {"sft_grpo", "grpo", "eval_sft_grpo", "eval_grpo", "report"}),
+        ("eval.batch", 4, {*EVALS, "report"}),
+        ("report.n_examples", 5, {"report"}),
+    ],
+)
+def test_a_changed_section_redoes_its_stage_and_what_reads_it(tmp_path, key, value, expected):
+    config = DemoConfig.quick_variant(out=tmp_path)
+    changed = config.with_values({key: value})
+    assert changed.get(key) == value and config.get(key) != value
+    assert _stale_after(config, changed, DemoPaths(tmp_path)) == expected
+
+
+def test_changed_threads_redo_the_torch_stages_only(tmp_path):
+    import dataclasses
+
+    config = DemoConfig.quick_variant(out=tmp_path)
+    stale = _stale_after(config, dataclasses.replace(config, threads=2), DemoPaths(tmp_path))
+    assert stale == {"pretrain", "sft", "sft_grpo", "grpo", *EVALS, "report"}
 
 
 def test_same_seed_gives_the_same_results_whatever_the_schedule(quick_run, tmp_path):
@@ -217,7 +307,7 @@ def test_compact_cot_states_the_template_teachers_verdicts(quick_run):
     out, _ = quick_run
     rows = [json.loads(line) for line in (out / "cot" / "cot.jsonl").read_text().splitlines()]
     assert rows
-    assert {row["task"] for row in rows} == set(DemoConfig.quick_variant().scaffold_tasks)
+    assert {row["task"] for row in rows} == set(DemoConfig.quick_variant().data.scaffold_tasks)
     for row in rows:
         think, answer = split_completion(row["completion"][0]["content"])
         assert answer == row["solution"] and think.startswith("query: ")
@@ -236,14 +326,89 @@ def test_compact_cot_states_the_template_teachers_verdicts(quick_run):
 
 
 def test_set_overrides_settings_and_names_a_bad_key(tmp_path):
-    config = DemoConfig.from_overrides(["grpo_steps=7", "reward_funcs=[accuracy]", "reward_weights=[1.0]"])
-    assert config.grpo_steps == 7 and config.reward_funcs == ["accuracy"]
-    result = CliRunner().invoke(build_app(), ["demo", "--out", str(tmp_path / "x"), "--set", "grpo_stesp=7"])
+    config = DemoConfig.from_overrides(
+        ["grpo.steps=7", "grpo.reward_funcs=[accuracy]", "grpo.reward_weights=[1.0]"]
+    )
+    assert config.grpo.steps == 7 and config.grpo.reward_funcs == ["accuracy"]
+    assert config.grpo.reward_weights == [1.0]
+    result = CliRunner().invoke(build_app(), ["demo", "--out", str(tmp_path / "x"), "--set", "grpo.stesp=7"])
     assert result.exit_code == 2
     assert result.output == (
-        "error: config key 'grpo_stesp': not a demo setting (see geor1.demo.config.DemoConfig)\n"
+        "error: config key 'grpo.stesp': not a demo setting (section.field, see "
+        "geor1.demo.config.DemoConfig); did you mean 'grpo.steps'?\n"
     )
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        (
+            "sft.stepz=1",
+            "error: config key 'sft.stepz': not a demo setting (section.field, see "
+            "geor1.demo.config.DemoConfig); did you mean 'sft.steps'?",
+        ),
+        (  # the flat key of earlier versions points at its section
+            "sft_steps=100",
+            "error: config key 'sft_steps': not a demo setting (section.field, see "
+            "geor1.demo.config.DemoConfig); did you mean 'sft.steps'?",
+        ),
+        ("sft.steps=abc", "error: config key 'sft.steps': invalid int value: 'abc'"),
+        ("grpo.lr=[1, 2]", "error: config key 'grpo.lr': invalid float value: '[1, 2]'"),
+        ("cot.words=nouns", "error: config key 'cot.words': must be cover or cover_continent, got 'nouns'"),
+        ("sft.steps", "error: config key 'sft.steps': expected section.field=value"),
+        ("seed=3", "error: option --seed: not a --set key (it has an option of its own)"),
+    ],
+)
+def test_a_bad_set_is_one_error_line_and_exit_2(tmp_path, setting, line):
+    result = CliRunner().invoke(build_app(), ["demo", "--out", str(tmp_path / "x"), "--set", setting])
+    assert result.exit_code == 2, result.output
+    assert result.output == line + "\n"
+    assert not (tmp_path / "x").exists()
+
+
+def test_set_values_are_typed_by_their_field():
+    config = DemoConfig.from_overrides(
+        ["grpo.lr=1e-3", "pretrain.enabled=true", "sft.replay=0.25", "data.test_pairing_limit=null",
+         "eval.tasks=pairing,chain", "grpo.reward_weights=[1, 0.5]", "model.hidden=64"],
+        quick=True,
+    )  # fmt: skip
+    assert config.grpo.lr == 1e-3 and isinstance(config.grpo.lr, float)
+    assert config.pretrain.enabled is True and config.sft.replay == 0.25
+    assert config.data.test_pairing_limit is None and config.eval.tasks == ["pairing", "chain"]
+    assert config.grpo.reward_weights == [1.0, 0.5] and all(
+        isinstance(w, float) for w in config.grpo.reward_weights
+    )
+    assert config.model.hidden == 64
+    # settings not named keep the variant's values
+    assert config.quick and config.data.places == DemoConfig.quick_variant().data.places
+    # typed Python values take the same path
+    assert (
+        DemoConfig().with_values({"grpo.lr": 1e-3, "data.k": 3}).to_dict()
+        == DemoConfig.from_overrides(["grpo.lr=0.001", "data.k=3"]).to_dict()
+    )
+
+
+def test_every_section_field_is_a_set_key():
+    import dataclasses
+
+    names = setting_names()
+    assert len(names) == len(set(names)) == sum(len(dataclasses.fields(c)) for c in SECTIONS.values())
+    assert {"sft.steps", "grpo.lr", "pretrain.enabled", "data.scaffold_tasks", "eval.n_boot"} <= set(names)
+
+
+def test_saved_config_is_the_nested_form(tmp_path):
+    import dataclasses
+
+    config = DemoConfig.from_overrides(["sft.steps=9"], out=tmp_path, seed=2)
+    data = config.to_dict()
+    assert list(data) == [*RUN_WIDE, *SECTIONS]
+    assert data["out"] == str(tmp_path) and data["seed"] == 2 and data["sft"]["steps"] == 9
+    assert json.loads(json.dumps(data)) == data
+    rebuilt = DemoConfig(
+        **{k: data[k] for k in RUN_WIDE}, **{k: cls(**data[k]) for k, cls in SECTIONS.items()}
+    )
+    assert dataclasses.asdict(rebuilt) == dataclasses.asdict(config)
 
 
 def test_reproduce_command_round_trips_every_changed_setting():
@@ -252,7 +417,11 @@ def test_reproduce_command_round_trips_every_changed_setting():
     from geor1.demo.report import reproduce_command
 
     config = DemoConfig.from_overrides(
-        ["grpo_steps=9", "reward_funcs=[accuracy, format, length]", "reward_weights=[1, 0.5, 0.25]"],
+        [
+            "grpo.steps=9",
+            "grpo.reward_funcs=[accuracy, format, length]",
+            "grpo.reward_weights=[1, 0.5, 0.25]",
+        ],
         quick=True,
         threads=2,
         seed=3,
@@ -284,7 +453,7 @@ def test_findings_are_computed_from_the_results():
     that learned is not told it could not start, and the base model's parse share is measured."""
     from geor1.demo.report import findings
 
-    config = DemoConfig(n_boot=200)
+    config = DemoConfig(eval=EvalSettings(n_boot=200))
     n = 200
     sft = [i % 2 == 0 for i in range(n)]  # 50 %
     worse = [i % 5 == 0 for i in range(n)]  # 20 %, below SFT on every resample
@@ -324,9 +493,10 @@ def test_compact_teacher_writes_coarse_to_fine_geolocation_traces(quick_run):
         where = [meta[k] for k in ("lat_band", "hemisphere_ns", "hemisphere_ew", "continent") if meta.get(k)]
         assert think == f"query: {cover_word(meta)}. " + ", ".join(where) + "."
         assert answer == example["solution"]
-    assert DemoConfig(scaffold_tasks=["pairing", "geolocation"]).scaffold_tasks[1] == "geolocation"
-    with pytest.raises(ConfigError, match="scaffold_tasks"):
-        DemoConfig(scaffold_tasks=["geolocation"])
+    both = DemoConfig(data=DataSettings(scaffold_tasks=["pairing", "geolocation"]))
+    assert both.data.scaffold_tasks[1] == "geolocation"
+    with pytest.raises(ConfigError, match=r"'data\.scaffold_tasks'"):
+        DemoConfig(data=DataSettings(scaffold_tasks=["geolocation"]))
 
 
 def _places_in(path) -> set[str]:

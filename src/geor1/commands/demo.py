@@ -23,7 +23,10 @@ def demo(
         1, "--threads", help="Torch threads per process (1 is fastest on a shared CPU)."
     ),
     settings: list[str] = typer.Option(
-        [], "--set", help="Override a setting, e.g. --set grpo_steps=200 (repeatable; see DemoConfig)."
+        [],
+        "--set",
+        help="Override a setting as section.field=value, e.g. --set sft.steps=100 --set grpo.lr=1e-3 "
+        "(repeatable; sections: data, model, pretrain, cot, sft, grpo, eval, report; see DemoConfig).",
     ),
     workers: int = typer.Option(
         2,

@@ -1,7 +1,8 @@
 """Run the demo's stages in order, resumably: each finished stage leaves a done-marker
 (``stages/<name>.json``) with its parameters, summary, wall and CPU time; a stage is skipped when its
-marker holds the same parameter hash (its own settings plus the run ids of the stages it reads), so a
-changed setting or a rebuilt input redoes it and everything downstream. ``timings.json`` records every
+marker holds the same parameter hash (its config section, the run-wide fields that section names, the
+recipe it trains from and the run ids of the stages it reads), so a changed setting or a rebuilt input
+redoes it and everything downstream. ``timings.json`` records every
 stage's time and the machine load."""
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ StageFn = Callable[[DemoConfig, DemoPaths, list[Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Stage:
-    """One step of the demo: its name, the config kind its parameters come from, the stages it reads,
-    what it does, and a one-line label."""
+    """One step of the demo: its name, its kind (the ``DemoConfig`` section its parameters come from),
+    the stages it reads, what it does, and a one-line label."""
 
     name: str
     kind: str
@@ -144,8 +145,8 @@ def read_marker(paths: DemoPaths, name: str) -> dict[str, Any] | None:
 
 
 def stage_hash(config: DemoConfig, paths: DemoPaths, stage: Stage) -> tuple[str, dict[str, Any]]:
-    """Return ``(hash, params)`` of a stage: its own settings, the recipe it trains from (if any) and the
-    run ids of its inputs."""
+    """Return ``(hash, params)`` of a stage: its config section and the run-wide fields it names, the
+    recipe it trains from (if any) and the run ids of its inputs."""
     from geor1.demo.stages import recipe_params
 
     params: dict[str, Any] = dict(config.stage_params(stage.kind))
@@ -263,8 +264,8 @@ def _init_worker() -> None:
     os.environ["TQDM_DISABLE"] = "1"
 
 
-def _execute_in_worker(config_data: dict[str, Any], name: str) -> dict[str, Any]:
-    return execute_stage(DemoConfig(**config_data), name, lines=True)
+def _execute_in_worker(config: DemoConfig, name: str) -> dict[str, Any]:
+    return execute_stage(config, name, lines=True)
 
 
 def run_demo(
@@ -353,7 +354,7 @@ def run_demo(
                 if pool is None:
                     finish(stage, digest, params, execute_stage(config, stage.name))
                 else:
-                    future = pool.submit(_execute_in_worker, config.to_dict(), stage.name)
+                    future = pool.submit(_execute_in_worker, config, stage.name)
                     running[future] = (stage, digest, params)
             if running:
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)

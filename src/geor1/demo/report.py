@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from geor1.demo.config import MODELS, DemoConfig
+from geor1.demo.config import MODELS, DemoConfig, setting_names
 from geor1.demo.stages import DemoPaths
 from geor1.io import atomic_write_bytes, atomic_write_text
 from geor1.parsing import option_letters
@@ -37,8 +37,8 @@ VIEW_NOTES = {
 
 def view_pair_note(config: DemoConfig, baseline: dict[str, float | None]) -> str:
     """Return why the demo pairs these view kinds, with the measured no-learning colour baseline."""
-    note = VIEW_NOTES.get(config.candidate_view, "another view kind")
-    text = f"{config.query_view} → {config.candidate_view} is {note}."
+    note = VIEW_NOTES.get(config.data.candidate_view, "another view kind")
+    text = f"{config.data.query_view} → {config.data.candidate_view} is {note}."
     measured = [
         f"{pair.replace('->', ' → ')} {value:.0%}" for pair, value in baseline.items() if value is not None
     ]
@@ -47,7 +47,7 @@ def view_pair_note(config: DemoConfig, baseline: dict[str, float | None]) -> str
             " A rule that learns nothing — pick the candidate whose mean colour is nearest the query's — "
             "scores on the held-out places: "
             + ", ".join(measured)
-            + f" (chance {1 / config.k:.0%}). The demo "
+            + f" (chance {1 / config.data.k:.0%}). The demo "
             "trains on the pair whose answer is in the pixels, so a tiny randomly initialised model can learn "
             "it in minutes; the cross-modal pairs first need the mapping between modalities."
         )
@@ -98,7 +98,9 @@ def comparison(config: DemoConfig, docs: dict[str, dict[str, dict[str, Any]]]) -
     table: dict[str, dict[str, Any]] = {}
     for name, _ in MODELS:
         table[name] = {
-            task: metric_with_ci(docs.get(name, {}).get(task), metric, seed=config.seed, n_boot=config.n_boot)
+            task: metric_with_ci(
+                docs.get(name, {}).get(task), metric, seed=config.seed, n_boot=config.eval.n_boot
+            )
             for task, metric, _ in MAIN_METRICS
         }
     return table
@@ -187,7 +189,7 @@ def findings(
             docs.get(b, {}).get(task),
             metric,
             seed=config.seed,
-            n_boot=config.n_boot,
+            n_boot=config.eval.n_boot,
         )
 
     rl = delta("pairing", "accuracy")
@@ -235,7 +237,7 @@ def findings(
     if isinstance(final_acc, (int, float)) and isinstance(zero_std, (int, float)):
         text = (
             f"**GRPO without SFT** started from the "
-            f"{'pretrained base' if config.pretrain else 'random-init model'}: over the last fifth of its steps the "
+            f"{'pretrained base' if config.pretrain.enabled else 'random-init model'}: over the last fifth of its steps the "
             f"mean accuracy reward was {final_acc:.3f} and {zero_std:.0%} of the prompt groups had rewards that "
             "all tie, which give GRPO no gradient."
         )
@@ -252,7 +254,7 @@ def findings(
     ):
         d = delta(task, metric)
         if d and d["ci"]:
-            seen = "in the SFT data" if task in config.scaffold_tasks else "never trained on"
+            seen = "in the SFT data" if task in config.data.scaffold_tasks else "never trained on"
             lines.append(
                 f"**Transfer to {label}** ({seen}; GRPO saw pairing only): SFT+GRPO − SFT "
                 f"{_delta_text(d, percent)}."
@@ -390,7 +392,7 @@ def example_traces(
     right = [r for r in doc["examples"] if r.get("correct")]
     wrong = [r for r in doc["examples"] if not r.get("correct")]
     picked = []
-    while len(picked) < config.n_examples and (right or wrong):
+    while len(picked) < config.report.n_examples and (right or wrong):
         source = right if (len(picked) % 2 == 0 and right) or not wrong else wrong
         picked.append(source.pop(0))
     out = []
@@ -433,7 +435,7 @@ def _markers(paths: DemoPaths) -> dict[str, dict[str, Any]]:
 
 def _pretrain_line(config: DemoConfig, summary: dict[str, Any]) -> str:
     """Return the report's line on the base model's pretraining stage."""
-    if not config.pretrain or not summary.get("pretrained"):
+    if not config.pretrain.enabled or not summary.get("pretrained"):
         return (
             "- **Base model**: the random-init tiny model itself (`--set pretrain=true` pretrains it first)."
         )
@@ -467,8 +469,8 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
     lines = [
         "# geor1 demo: the Geo-R1 loop on CPU",
         "",
-        f"Offline Earth → cross-view pairing ({config.query_view} → {config.candidate_view}, K = {config.k}, "
-        f"{config.band} band) → tiny Qwen2.5-VL → template-teacher CoT → SFT (scaffolding) → GRPO on "
+        f"Offline Earth → cross-view pairing ({config.data.query_view} → {config.data.candidate_view}, K = {config.data.k}, "
+        f"{config.data.band} band) → tiny Qwen2.5-VL → template-teacher CoT → SFT (scaffolding) → GRPO on "
         f"pairing only (elevating) → evaluation on **held-out places** (no test place appears in training, "
         f"not even as a distractor). Seed {config.seed}{', --quick smoke run' if config.quick else ''}.",
         "",
@@ -483,7 +485,7 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
     n_pair = (table["base"]["pairing"] or {}).get("n")
     lines += [
         "",
-        f"Values with 95 % percentile-bootstrap CIs ({config.n_boot} resamples). Pairing: {n_pair} held-out "
+        f"Values with 95 % percentile-bootstrap CIs ({config.eval.n_boot} resamples). Pairing: {n_pair} held-out "
         f"queries, chance {chance:.0%}. "
         if chance is not None
         else "",
@@ -500,7 +502,9 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
 
     runs = [str(paths.eval_root / name) for name, _ in MODELS if name in docs]
     if runs:
-        names, rows = comparison_rows(runs, runs_dir=paths.eval_root, seed=config.seed, n_boot=config.n_boot)
+        names, rows = comparison_rows(
+            runs, runs_dir=paths.eval_root, seed=config.seed, n_boot=config.eval.n_boot
+        )
         lines += ["### Every headline metric (geo-r1 eval compare)", ""]
         lines += ["| task | metric | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
         lines += [f"| {task} | {metric} | " + " | ".join(cells) + " |" for task, metric, cells in rows]
@@ -544,24 +548,26 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
         f"- **View pair**: {view_pair_note(config, data.get('nearest_colour_accuracy') or {})}",
         f"- **Data**: {data.get('places')} offline-Earth places, split by place: {data.get('train_places')} "
         f"train / {data.get('test_places')} test. Pairing train: {data.get('pairing_train')} examples "
-        f"({config.train_rounds} draws of negatives per training query); pairing test "
+        f"({config.data.train_rounds} draws of negatives per training query); pairing test "
         f"{data.get('pairing_test')}; geolocation test {data.get('geolocation_test')}; place chain "
         f"{data.get('chain_places')} places.",
-        f"- **Model**: tiny Qwen2.5-VL, {model.get('parameters', '?'):,} parameters (hidden {config.hidden}, "
-        f"{config.layers} layers, vision {config.vision_dim}×{config.vision_depth}), "
+        f"- **Model**: tiny Qwen2.5-VL, {model.get('parameters', '?'):,} parameters (hidden {config.model.hidden}, "
+        f"{config.model.layers} layers, vision {config.model.vision_dim}×{config.model.vision_depth}), "
         f"{model.get('visual_tokens_per_image')} visual token(s) per 112-px view "
-        f"(min/max_pixels {config.min_pixels}/{config.max_pixels}); random init, seed {config.seed}.",
+        f"(min/max_pixels {config.model.min_pixels}/{config.model.max_pixels}); random init, seed {config.seed}.",
         _pretrain_line(config, pretrain),
         f"- **Scaffolding**: `{cot.get('teacher')}` teacher on the training places' "
-        f"{' and '.join(config.scaffold_tasks)} examples, {cot.get('kept')} of {cot.get('examples')} "
-        f"kept (rejections: {cot.get('rejections') or 'none'}); SFT {config.sft_steps} steps, "
-        f"batch {config.sft_batch}, lr {config.sft_lr}.",
-        f"- **Elevating**: GRPO {config.grpo_steps} steps, {config.grpo_prompts} prompts × "
-        f"{config.num_generations} completions, lr {config.grpo_lr}, β {config.beta}, temperature "
-        f"{config.temperature}, max completion {config.max_completion_length} tokens, rewards "
-        + ", ".join(f"{n}×{w}" for n, w in zip(config.reward_funcs, config.reward_weights, strict=True))
+        f"{' and '.join(config.data.scaffold_tasks)} examples, {cot.get('kept')} of {cot.get('examples')} "
+        f"kept (rejections: {cot.get('rejections') or 'none'}); SFT {config.sft.steps} steps, "
+        f"batch {config.sft.batch}, lr {config.sft.lr}.",
+        f"- **Elevating**: GRPO {config.grpo.steps} steps, {config.grpo.prompts} prompts × "
+        f"{config.grpo.num_generations} completions, lr {config.grpo.lr}, β {config.grpo.beta}, temperature "
+        f"{config.grpo.temperature}, max completion {config.grpo.max_completion_length} tokens, rewards "
+        + ", ".join(
+            f"{n}×{w}" for n, w in zip(config.grpo.reward_funcs, config.grpo.reward_weights, strict=True)
+        )
         + ". GRPO without SFT uses the same settings from the base model.",
-        f"- **Evaluation**: greedy decoding, at most {config.eval_max_new_tokens} new tokens.",
+        f"- **Evaluation**: greedy decoding, at most {config.eval.max_new_tokens} new tokens.",
         "",
         "## Time per stage",
         "",
@@ -600,8 +606,7 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
 
 def reproduce_command(config: DemoConfig, paths: DemoPaths) -> str:
     """Return the ``geo-r1 demo`` command line that reruns these settings: ``--quick``, ``--threads`` and
-    one ``--set KEY=VALUE`` per setting that differs from the defaults it starts from."""
-    import dataclasses
+    one ``--set section.field=value`` per setting that differs from the defaults it starts from."""
     import shlex
 
     import yaml
@@ -612,14 +617,12 @@ def reproduce_command(config: DemoConfig, paths: DemoPaths) -> str:
         parts.append("--quick")
     if config.threads != 1:
         parts += ["--threads", str(config.threads)]
-    for f in dataclasses.fields(DemoConfig):
-        if f.name in ("out", "seed", "quick", "threads"):
-            continue
-        value = getattr(config, f.name)
-        if value != getattr(defaults, f.name):
+    for key in setting_names():
+        value = config.get(key)
+        if value != defaults.get(key):
             text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
             text = text.removesuffix("\n...").strip()
-            parts += ["--set", f"{f.name}={text}"]
+            parts += ["--set", f"{key}={text}"]
     return " ".join(shlex.quote(p) for p in parts)
 
 

@@ -103,8 +103,8 @@ def set_threads(config: DemoConfig) -> None:
 
 
 def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
-    """Build the offline Earth and the task files: pairing train (``train_rounds`` draws of negatives per
-    training place) and test, geolocation test and the place-chain manifest, all split by place."""
+    """Build the offline Earth and the task files: pairing train (``data.train_rounds`` draws of negatives
+    per training place) and test, geolocation test and the place-chain manifest, all split by place."""
     from geor1.builders.common import load_view_set, write_task_set
     from geor1.builders.describe import InstructionConfig, build_instructions
     from geor1.builders.geolocation import GeolocationConfig, build_geolocation
@@ -113,14 +113,14 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     from geor1.records import View, write_views
     from geor1.sources.earth import EarthConfig, build_earth, is_complete_build
 
-    earth_config = EarthConfig(places=config.places, seed=config.seed)
+    earth_config = EarthConfig(places=config.data.places, seed=config.seed)
     # The demo owns its Earth folder: a build made with other settings is replaced, not refused.
     manifest = build_earth(
         paths.earth, earth_config, force=not is_complete_build(paths.earth, earth_config), progress=False
     )
     views = load_view_set(manifest)
     assignment = assign_splits(
-        views.views, SplitConfig(by="place", test_fraction=config.test_fraction, seed=config.seed)
+        views.views, SplitConfig(by="place", test_fraction=config.data.test_fraction, seed=config.seed)
     )
     train_places = places_in_split(assignment, "train")
     test_places = places_in_split(assignment, "test")
@@ -129,10 +129,10 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         seed: int, places: set[str] | None, split: str, limit: int | None = None, candidate_view: str = ""
     ) -> list[dict]:
         pairing_config = PairingConfig(
-            query_view=config.query_view,
-            candidate_view=candidate_view or config.candidate_view,
-            k=config.k,
-            band=config.band,
+            query_view=config.data.query_view,
+            candidate_view=candidate_view or config.data.candidate_view,
+            k=config.data.k,
+            band=config.data.band,
             seed=seed,
             limit=limit,
         )
@@ -140,17 +140,17 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         return examples
 
     train: list[dict[str, Any]] = []
-    for round_ in range(config.train_rounds):
+    for round_ in range(config.data.train_rounds):
         for example in pairing(config.seed * 1000 + round_, train_places, "train"):
             example["id"] = f"{example['id']}#r{round_}"
             example["meta"]["round"] = round_
             train.append(example)
-    test = pairing(config.seed * 1000 + 999, test_places, "test", config.test_pairing_limit)
+    test = pairing(config.seed * 1000 + 999, test_places, "test", config.data.test_pairing_limit)
     scaffold = list(train)
-    if "geolocation" in config.scaffold_tasks:
+    if "geolocation" in config.data.scaffold_tasks:
         scaffold += build_geolocation(
             views,
-            GeolocationConfig(views=[config.query_view], seed=config.seed),
+            GeolocationConfig(views=[config.data.query_view], seed=config.seed),
             paths.data,
             places=train_places,
             split="train",
@@ -158,14 +158,14 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
         random.Random(config.seed).shuffle(scaffold)
     geoloc = build_geolocation(
         views,
-        GeolocationConfig(views=[config.query_view], seed=config.seed, limit=config.geoloc_limit),
+        GeolocationConfig(views=[config.data.query_view], seed=config.seed, limit=config.data.geoloc_limit),
         paths.data,
         places=test_places,
         split="test",
     )
     instructions = build_instructions(
         views,
-        InstructionConfig(views=[config.query_view, config.candidate_view], seed=config.seed),
+        InstructionConfig(views=[config.data.query_view, config.data.candidate_view], seed=config.seed),
         paths.data,
         places=train_places,
         split="train",
@@ -178,8 +178,8 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
 
     # The chain asks about held-out places, one view each (the query kind): a subset manifest whose image
     # paths are relative to the data folder.
-    chosen = sorted({views.views[i].place for i in views.of_kind(config.query_view)} & test_places)
-    chosen = chosen[: config.chain_places]
+    chosen = sorted({views.views[i].place for i in views.of_kind(config.data.query_view)} & test_places)
+    chosen = chosen[: config.data.chain_places]
     chain = [
         View(
             id=v.id,
@@ -191,22 +191,26 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
             meta=v.meta,
         )
         for i, v in enumerate(views.views)
-        if v.view == config.query_view and v.place in chosen
+        if v.view == config.data.query_view and v.place in chosen
     ]
     write_views(paths.chain_views, chain)
     # How much of each pairing task plain colour solves, with no learning: the reason for the view pair.
     baseline: dict[str, float | None] = {}
-    for kind in dict.fromkeys([config.candidate_view, *BASELINE_KINDS]):
-        if kind == config.query_view or kind not in views.kinds():
+    for kind in dict.fromkeys([config.data.candidate_view, *BASELINE_KINDS]):
+        if kind == config.data.query_view or kind not in views.kinds():
             continue
         examples = (
             test
-            if kind == config.candidate_view
+            if kind == config.data.candidate_view
             else pairing(
-                config.seed * 1000 + 999, test_places, "test", config.test_pairing_limit, candidate_view=kind
+                config.seed * 1000 + 999,
+                test_places,
+                "test",
+                config.data.test_pairing_limit,
+                candidate_view=kind,
             )
         )
-        baseline[f"{config.query_view}->{kind}"] = nearest_colour_accuracy(examples, paths.data)
+        baseline[f"{config.data.query_view}->{kind}"] = nearest_colour_accuracy(examples, paths.data)
     return {
         "places": len(assignment),
         "train_places": len(train_places or ()),
@@ -257,16 +261,16 @@ def make_model(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
 
     spec = TinySpec(
         arch="qwen2_5_vl",
-        hidden=config.hidden,
-        layers=config.layers,
-        heads=config.heads,
-        kv_heads=config.kv_heads,
-        intermediate=config.intermediate,
-        vision_dim=config.vision_dim,
-        vision_depth=config.vision_depth,
-        vocab_size=config.vocab_size,
-        min_pixels=config.min_pixels,
-        max_pixels=config.max_pixels,
+        hidden=config.model.hidden,
+        layers=config.model.layers,
+        heads=config.model.heads,
+        kv_heads=config.model.kv_heads,
+        intermediate=config.model.intermediate,
+        vision_dim=config.model.vision_dim,
+        vision_depth=config.model.vision_depth,
+        vocab_size=config.model.vocab_size,
+        min_pixels=config.model.min_pixels,
+        max_pixels=config.model.max_pixels,
         seed=config.seed,
     )
     spec.check()
@@ -292,14 +296,14 @@ def make_cot(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
 
     places = PlaceLookup.from_jsonl(paths.earth / "places.jsonl")
     teacher = (
-        CompactTemplateTeacher(places, config.cot_words)
-        if config.cot_style == "compact"
+        CompactTemplateTeacher(places, config.cot.words)
+        if config.cot.style == "compact"
         else TemplateTeacher(places)
     )
     # Compact traces are short by design; every training place appears in several rounds with other
     # negatives, so near-duplicate removal (which would drop those rounds) is off.
     filter_ = CotFilter(
-        FilterConfig(min_think_words=5 if config.cot_style == "compact" else 20, near_duplicate_threshold=1.0)
+        FilterConfig(min_think_words=5 if config.cot.style == "compact" else 20, near_duplicate_threshold=1.0)
     )
     paths.cot.parent.mkdir(parents=True, exist_ok=True)
     summary = CotRunner(teacher, filter_, CotRunConfig(seed=config.seed, progress=False)).run(
@@ -354,8 +358,8 @@ def _train(
 
     overlay = {
         "env": {"OMP_NUM_THREADS": str(config.threads)},
-        "min_pixels": config.min_pixels,
-        "max_pixels": config.max_pixels,
+        "min_pixels": config.model.min_pixels,
+        "max_pixels": config.model.max_pixels,
         "seed": config.seed,
         "data_seed": config.seed,
         "output_dir": str(out),
@@ -407,14 +411,14 @@ def _run_sft(
 
 
 def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """The base model (models/base): with ``pretrain``, the random tiny model's vision tower pretrained
-    contrastively on views of the training places (models/vision), then single-view instruction SFT
-    (describe a view, locate it) so it answers in the think/answer format; no pairing example is used.
+    """The base model (models/base): with ``pretrain.enabled``, the random tiny model's vision tower
+    pretrained contrastively on views of the training places (models/vision), then single-view instruction
+    SFT (describe a view, locate it) so it answers in the think/answer format; no pairing example is used.
     Without it, the random tiny model itself."""
     from geor1.records import read_task_file
     from geor1.train.contrastive import ContrastiveConfig, pretrain_vision, retrieval_accuracy
 
-    if not config.pretrain:
+    if not config.pretrain.enabled:
         import shutil
 
         shutil.rmtree(paths.model("base"), ignore_errors=True)
@@ -426,11 +430,11 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
         paths.earth / "views.jsonl",
         paths.model("vision"),
         ContrastiveConfig(
-            kinds=[config.query_view, config.candidate_view],
-            steps=config.contrastive_steps,
-            batch=min(config.contrastive_batch, len(train_places)),
-            lr=config.contrastive_lr,
-            text_weight=config.contrastive_text_weight,
+            kinds=[config.data.query_view, config.data.candidate_view],
+            steps=config.pretrain.contrastive_steps,
+            batch=min(config.pretrain.contrastive_batch, len(train_places)),
+            lr=config.pretrain.contrastive_lr,
+            text_weight=config.pretrain.contrastive_text_weight,
             seed=config.seed,
         ),
         places=train_places,
@@ -442,21 +446,21 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
         paths.model("vision"),
         [paths.instruct_train],
         paths.model("base"),
-        steps=config.instruct_steps,
-        lr=config.instruct_lr,
-        batch=config.instruct_batch,
+        steps=config.pretrain.instruct_steps,
+        lr=config.pretrain.instruct_lr,
+        batch=config.pretrain.instruct_batch,
         callbacks=callbacks,
     )
     return {"pretrained": True, "vision": vision, "instruct": instruct}
 
 
 def write_replay(config: DemoConfig, paths: DemoPaths, n_cot: int) -> int:
-    """Write the instruction examples mixed into SFT (``sft_replay`` of the mixture, drawn with the seed)
+    """Write the instruction examples mixed into SFT (``sft.replay`` of the mixture, drawn with the seed)
     and return how many; 0 removes the file."""
     from geor1.builders.common import write_task_set
     from geor1.records import read_task_file
 
-    n = round(n_cot * config.sft_replay / (1.0 - config.sft_replay))
+    n = round(n_cot * config.sft.replay / (1.0 - config.sft.replay))
     if n <= 0:
         paths.sft_replay.unlink(missing_ok=True)
         return 0
@@ -477,9 +481,9 @@ def train_sft(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | None 
         paths.model("base"),
         files,
         paths.model("sft"),
-        steps=config.sft_steps,
-        lr=config.sft_lr,
-        batch=config.sft_batch,
+        steps=config.sft.steps,
+        lr=config.sft.lr,
+        batch=config.sft.batch,
         callbacks=callbacks,
     )
     return {**summary, "cot_examples": n_cot, "replay_examples": replay}
@@ -494,16 +498,16 @@ def train_grpo(
     settings = {
         "model_name_or_path": str(paths.model(init)),
         "train_file": [str(paths.pairing_train)],
-        "reward_funcs": list(config.reward_funcs),
-        "reward_weights": list(config.reward_weights),
+        "reward_funcs": list(config.grpo.reward_funcs),
+        "reward_weights": list(config.grpo.reward_weights),
         "reward_options": {},  # the rewards' own defaults (the recipe sets the length reward's)
-        "beta": config.beta,
-        "num_generations": config.num_generations,
-        "max_completion_length": config.max_completion_length,
-        "temperature": config.temperature,
-        "learning_rate": config.grpo_lr,
-        "per_device_train_batch_size": config.grpo_prompts * config.num_generations,
-        "max_steps": config.grpo_steps,
+        "beta": config.grpo.beta,
+        "num_generations": config.grpo.num_generations,
+        "max_completion_length": config.grpo.max_completion_length,
+        "temperature": config.grpo.temperature,
+        "learning_rate": config.grpo.lr,
+        "per_device_train_batch_size": config.grpo.prompts * config.grpo.num_generations,
+        "max_steps": config.grpo.steps,
     }
     trainer = _train("grpo", config, out, settings, callbacks)
     records = _metrics(out)
@@ -534,7 +538,7 @@ def evaluate_model(config: DemoConfig, paths: DemoPaths, name: str) -> dict[str,
 
     eval_config = EvalConfig(
         model=str(paths.model(name)),
-        tasks=list(config.eval_tasks),
+        tasks=list(config.eval.tasks),
         data=[
             f"pairing={paths.pairing_test}",
             f"geolocation={paths.geolocation_test}",
@@ -542,20 +546,20 @@ def evaluate_model(config: DemoConfig, paths: DemoPaths, name: str) -> dict[str,
         ],
         run=name,
         runs_dir=paths.eval_root,
-        batch_size=config.eval_batch,
+        batch_size=config.eval.batch,
         seed=config.seed,
         temperature=0.0,
-        max_new_tokens=config.eval_max_new_tokens,
+        max_new_tokens=config.eval.max_new_tokens,
         plots=False,
-        n_boot=config.n_boot,
+        n_boot=config.eval.n_boot,
     )
-    backend = HFBackend(eval_config.model, batch_size=config.eval_batch)
+    backend = HFBackend(eval_config.model, batch_size=config.eval.batch)
     try:
         run_eval(eval_config, backend=backend)
     finally:
         backend.close()
     metrics: dict[str, Any] = {"pairing": {}, "geolocation": {}, "chain": {}}
-    for task in config.eval_tasks:
+    for task in config.eval.tasks:
         doc = json.loads((paths.eval_dir(name) / f"{task}.json").read_text(encoding="utf-8"))
         metrics[task] = {h["metric"]: _mean_or_median(h) for h in doc["headline"]}
     return {

@@ -10,7 +10,8 @@ the file or the command line, goes through the parser's argparse type conversion
 error becomes a ``ConfigError`` naming the key. geor1 adds what the parser lacks: an unknown key is
 refused with the closest match, string choices TRL checks late (or never) are checked up front,
 numeric settings are checked against their ranges, and values that TRL's own ``__post_init__`` rejects
-are reported under the key its message names.
+are reported under the key its message names. ``parse_dataclasses`` is that parser for any dataclasses;
+``geo-r1 demo --set section.field=value`` types its settings with it too.
 
 ``reward_weights`` (GRPO) is a list aligned with ``reward_funcs`` or a mapping from reward name to weight
 (``{accuracy: 1.0, format: 0.5}``; rewards left out weigh 1.0), turned into the list ``GRPOConfig`` holds.
@@ -201,8 +202,13 @@ def type_name(hint: Any) -> str:
 
 def field_hints(kind: str) -> dict[str, tuple[type, Any]]:
     """Return ``{key: (dataclass, type hint)}`` of every config key of a run kind (first class wins)."""
+    return class_field_hints(trainer_classes(kind))
+
+
+def class_field_hints(classes: tuple[type, ...]) -> dict[str, tuple[type, Any]]:
+    """Return ``{key: (dataclass, type hint)}`` of every init field of ``classes`` (first class wins)."""
     index: dict[str, tuple[type, Any]] = {}
-    for cls in trainer_classes(kind):
+    for cls in classes:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.init and f.name not in index:
@@ -372,63 +378,87 @@ def _text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """Return ``(script_args, model_args, trainer_args)`` built from a flat mapping by TRL's ``TrlParser``;
-    a bad key or value raises ConfigError naming it."""
-    classes = trainer_classes(kind)
-    hints = field_hints(kind)
-    choices = {**CHOICES, **TRAINER_CHOICES[kind]}
+def parse_dataclasses(
+    classes: tuple[type, ...],
+    mapping: dict[str, Any],
+    *,
+    choices: dict[str, tuple[Any, ...]] | None = None,
+    defaults: dict[str, Any] | None = None,
+    what: str = "this config",
+) -> tuple[Any, ...]:
+    """Return instances of ``classes`` built by TRL's ``TrlParser`` from a flat mapping of keys to values
+    (YAML values or command-line strings), each typed by the parser's argparse conversion, on top of
+    ``defaults`` (typed values replacing the dataclasses' own defaults). An unknown key raises ConfigError
+    with the closest match (``what`` names the config in the message), a bad value one naming its key;
+    ``choices`` are checked up front. The key ``env`` is TrlParser's and skipped."""
+    hints = class_field_hints(classes)
+    choices = choices or {}
     parser = _parser(classes)
     list_keys = {a.dest for a in parser._actions if a.nargs == "+"}
     # Every value goes through the parser's own type conversion as --key value (TrlParser's
     # set_defaults_with_config would pass a YAML value of the wrong type through unchecked); only values
     # that are already typed (None, a checked choice, a mapping) are set as defaults.
     argv: list[str] = []
-    defaults: dict[str, Any] = {}
-    named_weights: dict[str, Any] | None = None
+    typed: dict[str, Any] = dict(defaults or {})
     for key, value in mapping.items():
         if key == "env":  # reserved, as in TrlParser: applied by read_yaml_config
             continue
         if key not in hints:
             close = difflib.get_close_matches(key, list(hints), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(key, f"unknown key for a {kind} run{hint}")
+            raise ConfigError(key, f"unknown key for {what}{hint}")
         _, hint_type = hints[key]
-        named = isinstance(value, dict) or (isinstance(value, str) and value.lstrip().startswith("{"))
-        if key == "reward_weights" and kind == "grpo" and named:
-            named_weights = _as_mapping(key, value)  # aligned with reward_funcs once the scripts are built
-        elif key in choices:
+        if key in choices:
             raw = _choice_value(value, choices[key])
             if raw not in choices[key]:
                 shown = ", ".join(str(c) for c in choices[key])
                 raise ConfigError(key, f"expected one of {shown}; got {value!r}")
-            defaults[key] = raw
+            typed[key] = raw
         elif _is_null(value, hint_type):
-            defaults[key] = None
+            typed[key] = None
         elif typing.get_origin(hint_type) is dict or hint_type is dict:
-            defaults[key] = _as_mapping(key, value)
+            typed[key] = _as_mapping(key, value)
         elif key in list_keys and isinstance(value, list | tuple) and not value:
-            defaults[key] = []
+            typed[key] = []
         else:
             argv += _argv(key, value, key in list_keys)
-    parser.set_defaults_with_config(**defaults)
+    parser.set_defaults_with_config(**typed)
     try:
         built = parser.parse_args_into_dataclasses(args=argv)
     except ConfigError:
         raise
     except (ValueError, TypeError) as exc:
         raise ConfigError(_key_in_message(str(exc), list(mapping) or list(hints)), str(exc)) from None
+    return tuple(built)
+
+
+def _named_weights(value: Any) -> bool:
+    """Whether a ``reward_weights`` value is the mapping form (``{accuracy: 1.0}``), as data or text."""
+    return isinstance(value, dict) or (isinstance(value, str) and value.lstrip().startswith("{"))
+
+
+def build_configs(kind: str, mapping: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Return ``(script_args, model_args, trainer_args)`` built from a flat mapping by TRL's ``TrlParser``
+    (``parse_dataclasses``); a bad key or value raises ConfigError naming it."""
+    named_weights: dict[str, Any] | None = None
+    if kind == "grpo" and _named_weights(mapping.get("reward_weights")):
+        # aligned with reward_funcs once the scripts are built
+        named_weights = _as_mapping("reward_weights", mapping["reward_weights"])
+        mapping = {k: v for k, v in mapping.items() if k != "reward_weights"}
+    choices = {**CHOICES, **TRAINER_CHOICES[kind]}
+    script, model_args, trainer = parse_dataclasses(
+        trainer_classes(kind), mapping, choices=choices, what=f"a {kind} run"
+    )
     if kind == "grpo":
         from geor1.rewards.registry import check_reward_names
 
-        check_reward_names(built[0].reward_funcs)  # a bad name or import path fails before the model loads
+        check_reward_names(script.reward_funcs)  # a bad name or import path fails before the model loads
     if named_weights is not None:
         from geor1.rewards import reward_weights_for
 
-        script, _, trainer = built
         trainer.reward_weights = reward_weights_for(script.reward_funcs, named_weights)
-    check_bounds(tuple(built))
-    return tuple(built)
+    check_bounds((script, model_args, trainer))
+    return script, model_args, trainer
 
 
 def load_config(
