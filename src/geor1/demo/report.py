@@ -436,9 +436,7 @@ def _markers(paths: DemoPaths) -> dict[str, dict[str, Any]]:
 def _pretrain_line(config: DemoConfig, summary: dict[str, Any]) -> str:
     """Return the report's line on the base model's pretraining stage."""
     if not config.pretrain.enabled or not summary.get("pretrained"):
-        return (
-            "- **Base model**: the random-init tiny model itself (`--set pretrain.enabled=true` pretrains it first)."
-        )
+        return "- **Base model**: the random-init tiny model itself (`--set pretrain.enabled=true` pretrains it first)."
     vision, instruct = summary.get("vision") or {}, summary.get("instruct") or {}
     cosine = vision.get("pairing_by_cosine")
     return (
