@@ -41,3 +41,14 @@ def test_help_keeps_every_choice_at_80_columns():
     for command in (["eval"], ["eval", "run"]):
         text = invoke(*command, "--help").output
         assert "chai…" not in text and "retention" in text
+
+
+def test_python_dash_m_geor1_is_the_geo_r1_command():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "geor1", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert __version__ in done.stdout

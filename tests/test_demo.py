@@ -554,3 +554,15 @@ def test_each_training_stage_saved_weights_that_differ_from_its_start(quick_run)
         (json.loads(x).get("grad_norm") or 0) > 0
         for x in (paths.model("sft_grpo") / "metrics.jsonl").read_text().splitlines()
     ), "the quick SFT+GRPO run never had a gradient, so this test checks nothing for it"
+
+
+def test_nearest_colour_rule_picks_the_candidate_whose_mean_colour_is_the_querys(pairing_jsonl):
+    from geor1.demo.stages import nearest_colour_accuracy
+
+    examples = [json.loads(line) for line in pairing_jsonl.read_text().splitlines()]
+    root = pairing_jsonl.parent
+    assert nearest_colour_accuracy(examples, root) == 1.0
+    for example in examples:  # the letter after the answer's: the rule must now be wrong on every one
+        example["solution"] = "ABCD"[("ABCD".index(example["solution"]) + 1) % 4]
+    assert nearest_colour_accuracy(examples, root) == 0.0
+    assert nearest_colour_accuracy([], root) is None

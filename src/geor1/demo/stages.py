@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from geor1.demo.config import DemoConfig
+from geor1.parsing import OPTION_LETTERS
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ def nearest_colour_accuracy(examples: list[dict[str, Any]], root: Path) -> float
     for example in examples:
         query, *candidates = (mean_colour(p) for p in example["images"])
         chosen = int(np.argmin([np.linalg.norm(query - c) for c in candidates]))
-        right += chr(ord("A") + chosen) == example["solution"]
+        right += OPTION_LETTERS[chosen] == example["solution"]
     return round(right / len(examples), 4)
 
 
