@@ -10,6 +10,7 @@ from typing import Any
 from geor1.geo import haversine_km
 from geor1.geography import GEOSCORE_SCALE_KM
 from geor1.judge import judge
+from geor1.parsing import OPTION_LETTERS
 from geor1.rewards.accuracy import check_n_options
 from geor1.rewards.base import Reward, check_number, column, completion_text
 
@@ -68,7 +69,7 @@ class PairingGPS(Reward):
             if verdict.kind != "letter":
                 out.append(None)
                 continue
-            index = None if verdict.choice is None else ord(verdict.choice) - ord("A")
+            index = None if verdict.choice is None else OPTION_LETTERS.index(verdict.choice)
             if index is None or index >= len(candidates):
                 out.append(0.0)
                 continue
