@@ -141,6 +141,37 @@ def check_saved_model():
     return assert_saved_model_is_the_trained_one
 
 
+class QuietRunCheck:
+    """An extra training callback that records each step, and the check that a run given it with
+    ``quiet=True`` called it on every step while the Trainer printed no log record."""
+
+    def __init__(self) -> None:
+        from transformers import TrainerCallback
+
+        steps: list[int] = []
+
+        class StepRecorder(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                steps.append(state.global_step)
+
+        self.steps = steps
+        self.callback = StepRecorder()
+
+    def check(self, trainer, printed: str, logged_key: str, n_steps: int = 2) -> None:
+        """Assert the callback saw steps 1..n_steps and ``printed`` holds no ``'logged_key'`` record."""
+        from transformers.trainer_callback import PrinterCallback
+
+        assert self.steps == list(range(1, n_steps + 1))
+        assert not any(isinstance(c, PrinterCallback) for c in trainer.callback_handler.callbacks)
+        assert f"'{logged_key}'" not in printed
+
+
+@pytest.fixture
+def quiet_run() -> QuietRunCheck:
+    """A fresh :class:`QuietRunCheck` (pass ``.callback`` to the run, then call ``.check``)."""
+    return QuietRunCheck()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Say loudly, at the end of the run, when the browser tests were skipped for want of a browser."""
     skipped = [

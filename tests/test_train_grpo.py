@@ -78,27 +78,16 @@ def test_grpo_saves_the_trained_weights(tmp_path, tiny_model_dir, pairing_jsonl,
 
 
 def test_grpo_runs_extra_callbacks_and_prints_no_log_records_when_quiet(
-    tmp_path, tiny_model_dir, pairing_jsonl, capsys
+    tmp_path, tiny_model_dir, pairing_jsonl, capsys, quiet_run
 ):
     """``callbacks`` join the run's own (metrics.jsonl still written); ``quiet`` drops the Trainer's
     printing of each log record (what geo-r1 demo trains with)."""
-    from transformers import TrainerCallback
-    from transformers.trainer_callback import PrinterCallback
-
-    steps = []
-
-    class Steps(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            steps.append(state.global_step)
-
     out = tmp_path / "run"
     mapping = grpo_mapping(
         tiny_model_dir, pairing_jsonl, out, max_steps=2, save_strategy="no", disable_tqdm=True
     )
-    trainer = run_grpo(*build_configs("grpo", mapping), mapping, callbacks=[Steps()], quiet=True)
-    assert steps == [1, 2]
-    assert not any(isinstance(c, PrinterCallback) for c in trainer.callback_handler.callbacks)
-    assert "'reward'" not in capsys.readouterr().out
+    trainer = run_grpo(*build_configs("grpo", mapping), mapping, callbacks=[quiet_run.callback], quiet=True)
+    quiet_run.check(trainer, capsys.readouterr().out, "reward")
     assert [r["step"] for r in read_metrics(out) if "reward" in r] == [1, 2]
 
 
