@@ -26,6 +26,9 @@ data and base model:
     python benchmarks/lm_probes.py --run runs/demo --probe recall --steps 3000 --lr 1e-2
     python benchmarks/lm_probes.py --run runs/demo --probe adjacent --steps 1500 --every 250
     python benchmarks/lm_probes.py --run runs/demo --probe interleaved --steps 1500 --every 250
+
+``--model`` picks another model folder under ``<run>/models``, e.g. one built with
+``geo-r1 model tiny --heads 8 --kv-heads 8 …`` to see how the attention layout changes what is learnt.
 """
 
 from __future__ import annotations
@@ -232,7 +235,11 @@ def train_loop(model: Any, args: argparse.Namespace, sample: Any, loss_of: Any, 
     """AdamW on ``loss_of(*sample())``; print held-out accuracy every ``args.every`` steps."""
     import torch
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    if getattr(args, "freeze_visual", False):
+        # keeps the visual tokens as the tower gives them: only the language model learns to compare
+        for param in model.model.visual.parameters():
+            param.requires_grad_(False)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     started = time.perf_counter()
     print(f"step 0: held-out accuracy {accuracy():.3f} (chance 0.25)", flush=True)
     for step in range(1, args.steps + 1):
@@ -264,6 +271,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--freeze-visual", action="store_true", help="Train the language model only, not the vision tower."
+    )
     parser.add_argument("--workdir", default="/tmp/lm_probes")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
