@@ -180,8 +180,9 @@ def test_config_rejects_impossible_settings():
         DemoConfig(data=DataSettings(query_view="satellite", candidate_view="satellite"))
     with pytest.raises(ConfigError, match=r"'grpo\.num_generations'"):
         DemoConfig(grpo=GRPOSettings(num_generations=1))
-    with pytest.raises(ConfigError, match=r"'sft\.replay'.*pretrain\.enabled=true"):
-        DemoConfig.from_overrides(["sft.replay=0.25"])
+    with pytest.raises(ConfigError, match=r"'sft\.replay'.*pretrain\.enabled=true \(or sft\.replay=0\)"):
+        DemoConfig.from_overrides(["pretrain.enabled=false"])
+    assert not DemoConfig.from_overrides(["pretrain.enabled=false", "sft.replay=0"]).pretrain.enabled
     with pytest.raises(ConfigError, match=r"'sft\.steps': must be at least 1, got 0"):
         DemoConfig.from_overrides(["sft.steps=0"])
     quick = DemoConfig.quick_variant()
