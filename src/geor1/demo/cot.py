@@ -12,7 +12,7 @@ the teacher could justify):
 </think><answer>B</answer>``
 
 With ``words="cover_continent"`` each image is described by ``geor1.builders.describe.view_words`` (main
-land cover and continent: the words the demo's opt-in single-view pretraining teaches):
+land cover and continent: the words the demo's single-view pretraining teaches):
 ``<think>query: grassland, Africa. A: cropland, Asia, no. B: grassland, Africa, yes. …``
 
 Geolocation examples get the same treatment, coarse to fine from the place's metadata:
