@@ -235,7 +235,7 @@ def train_loop(model: Any, args: argparse.Namespace, sample: Any, loss_of: Any, 
     """AdamW on ``loss_of(*sample())``; print held-out accuracy every ``args.every`` steps."""
     import torch
 
-    if getattr(args, "freeze_visual", False):
+    if args.freeze_visual:
         # keeps the visual tokens as the tower gives them: only the language model learns to compare
         for param in model.model.visual.parameters():
             param.requires_grad_(False)
