@@ -183,6 +183,9 @@ def test_config_rejects_impossible_settings():
     with pytest.raises(ConfigError, match=r"'sft\.replay'.*pretrain\.enabled=true \(or sft\.replay=0\)"):
         DemoConfig.from_overrides(["pretrain.enabled=false"])
     assert not DemoConfig.from_overrides(["pretrain.enabled=false", "sft.replay=0"]).pretrain.enabled
+    with pytest.raises(ConfigError, match=r"'data\.instructions': must be a non-empty subset of describe, "):
+        DemoConfig.from_overrides(["data.instructions=[describe,pairing]"])
+    assert DemoConfig.from_overrides(["data.instructions=[choose]"]).data.instructions == ["choose"]
     with pytest.raises(ConfigError, match=r"'sft\.steps': must be at least 1, got 0"):
         DemoConfig.from_overrides(["sft.steps=0"])
     quick = DemoConfig.quick_variant()

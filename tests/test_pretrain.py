@@ -117,6 +117,41 @@ def test_instructions_describe_and_locate_single_views_of_the_given_places(
         assert example["task"] in ("describe", "geolocation")
 
 
+def test_choose_instructions_ask_which_of_four_views_shows_a_cover(earth: Path, tmp_path: Path) -> None:
+    from geor1.builders.common import load_view_set
+    from geor1.builders.describe import InstructionConfig, build_instructions, cover_word
+
+    views = load_view_set(earth)
+    places = sorted({v.place for v in views.views})
+    examples = build_instructions(
+        views, InstructionConfig(kinds=["choose"], views=["satellite"]), tmp_path, places=set(places)
+    )
+    assert examples and all(e["task"] == "choose" for e in examples)
+    by_id = {v.id: v for v in views.views}
+    letters_seen = set()
+    for example in examples:
+        shown = [by_id[i] for i in example["meta"]["candidate_ids"]]
+        covers = [cover_word(v.meta) for v in shown]
+        answer = example["meta"]["answer_index"]
+        assert len(set(covers)) == 4 and len({v.place for v in shown}) == 4  # one answer, four places
+        assert shown[answer].id == example["meta"]["view_id"] and all(v.view == "satellite" for v in shown)
+        assert [(tmp_path / rel).is_file() for rel in example["images"]] == [True] * 4
+        letter = "ABCD"[answer]
+        letters_seen.add(letter)
+        assert example["solution"] == letter
+        question = example["prompt"][0]["content"][-1]["text"]
+        assert f"main land cover is {covers[answer]}?" in question
+        text = example["completion"][0]["content"][0]["text"]
+        verdicts = [f"{'ABCD'[j]}: {c}, {'yes' if j == answer else 'no'}" for j, c in enumerate(covers)]
+        assert (
+            text == f"<think>query: {covers[answer]}. {'. '.join(verdicts)}.</think><answer>{letter}</answer>"
+        )
+    assert len(letters_seen) > 1  # the answer's position is drawn, not fixed
+    # a pool with too few distinct covers gives no choose example rather than an ambiguous one
+    one_cover = {v.place for v in views.views if cover_word(v.meta) == cover_word(views.views[0].meta)}
+    assert build_instructions(views, InstructionConfig(kinds=["choose"]), tmp_path, places=one_cover) == []
+
+
 def test_view_words_name_cover_and_continent() -> None:
     from geor1.builders.describe import view_words
 

@@ -8,6 +8,15 @@ or where it was taken (coordinates), and carries its ``completion`` in Geo-R1's
 ``<think>satellite view: grassland, Africa.</think><answer>grassland, Africa</answer>``
 ``<think>grassland, Africa, tropical, north, east.</think><answer>(8.4689, -0.0113)</answer>``
 
+The ``choose`` kind shows four views of four places with different land covers, asks which one shows a
+named cover, and answers with a letter after one clause per view, in the demo's compact pairing trace
+form (the named cover stands where a pairing trace describes the query image):
+
+``<think>query: water. A: grassland, no. B: water, yes. C: barren, no. D: cropland, no.</think><answer>B</answer>``
+
+It teaches a base model to read several images in one prompt and answer a multiple-choice question
+with a letter, still without any cross-view pairing.
+
 The description words (``view_words``) are the same ones the demo's compact pairing traces use per
 image, so a model that learned them here can compare views in those words later. The examples are SFT
 data (``geo-r1 sft`` reads the ``completion``); built from the places given only (the demo passes its
@@ -27,10 +36,15 @@ from geor1.builders.common import ViewSet, place_info
 from geor1.builders.geolocation import QUESTION as GEOLOCATION_QUESTION
 from geor1.builders.geolocation import format_coordinates
 from geor1.errors import ConfigError
+from geor1.parsing import OPTION_LETTERS
 from geor1.records import user_prompt
 
 DESCRIBE_QUESTION = "Describe this {view} view: its main land cover and its continent."
-INSTRUCTION_KINDS = ("describe", "geolocation")
+CHOOSE_QUESTION = "Which candidate's main land cover is {cover}? Answer with the letter of the candidate."
+INSTRUCTION_KINDS = ("describe", "geolocation", "choose")
+# The instruction kinds built when none are named: the single-view ones.
+SINGLE_VIEW_KINDS = ("describe", "geolocation")
+CHOOSE_K = 4
 
 # Short names of the MODIS IGBP land-cover classes, one or two words each.
 SHORT_CLASS = {
@@ -76,10 +90,11 @@ def where_words(meta: Mapping[str, Any]) -> str:
 
 @dataclass
 class InstructionConfig:
-    """Which single-view instructions to build: view kinds shown, instruction kinds, a cap, the seed."""
+    """Which instructions to build: view kinds shown, instruction kinds (``choose`` is opt-in), a cap, the
+    seed."""
 
     views: Sequence[str] = field(default_factory=lambda: ["satellite", "context"])
-    kinds: Sequence[str] = INSTRUCTION_KINDS
+    kinds: Sequence[str] = SINGLE_VIEW_KINDS
     seed: int = 0
     limit: int | None = None
 
@@ -107,6 +122,36 @@ def geolocation_completion(meta: Mapping[str, Any], lat: float, lon: float) -> s
     return f"<think>{think}</think><answer>{format_coordinates(lat, lon)}</answer>"
 
 
+def choose_completion(asked: str, covers: Sequence[str], answer: int) -> str:
+    """Return the completion of a choose instruction: the asked cover, each candidate's cover with its
+    verdict, then the letter of the one that shows it."""
+    clauses = [f"query: {asked}"] + [
+        f"{OPTION_LETTERS[j]}: {cover}, {'yes' if j == answer else 'no'}" for j, cover in enumerate(covers)
+    ]
+    return f"<think>{'. '.join(clauses)}.</think><answer>{OPTION_LETTERS[answer]}</answer>"
+
+
+def _choose_views(
+    views: ViewSet, i: int, pool: Sequence[int], rng: np.random.Generator
+) -> tuple[list[int], int] | None:
+    """Return the candidate view indices of a choose instruction for view ``i`` (``i`` among views of
+    ``CHOOSE_K - 1`` other places of the pool whose covers all differ) and the answer's position, or None
+    when the pool holds too few distinct covers."""
+    covers = {cover_word(views.views[i].meta)}
+    chosen: list[int] = []
+    for j in rng.permutation(len(pool)).tolist():
+        candidate = views.views[pool[j]]
+        cover = cover_word(candidate.meta)
+        if cover in covers or candidate.place == views.views[i].place:
+            continue
+        covers.add(cover)
+        chosen.append(pool[j])
+        if len(chosen) == CHOOSE_K - 1:
+            answer = int(rng.integers(CHOOSE_K))
+            return chosen[:answer] + [i] + chosen[answer:], answer
+    return None
+
+
 def build_instructions(
     views: ViewSet,
     config: InstructionConfig,
@@ -115,19 +160,62 @@ def build_instructions(
     places: set[str] | None = None,
     split: str = "all",
 ) -> list[dict[str, Any]]:
-    """Return single-view instruction examples with completions (image paths relative to ``out_dir``):
-    for every view of the chosen kinds (of ``places`` when given), one example per instruction kind."""
+    """Return instruction examples with completions (image paths relative to ``out_dir``): for every
+    view of the chosen kinds (of ``places`` when given), one example per instruction kind; a choose
+    example shows that view among views of the same kind of other places of ``places``."""
     for kind in config.views:
         views.require_kind(kind, "views")
     wanted = set(config.views)
     out_dir = Path(out_dir)
+    rng = np.random.default_rng(config.seed)
+    chosen = [
+        i
+        for i, view in enumerate(views.views)
+        if view.view in wanted and (places is None or view.place in places)
+    ]
+    pools = {kind: [i for i in chosen if views.views[i].view == kind] for kind in wanted}
     examples: list[dict[str, Any]] = []
-    for i, view in enumerate(views.views):
-        if view.view not in wanted or (places is not None and view.place not in places):
-            continue
+    for i in chosen:
+        view = views.views[i]
         image = views.image_relative_to(i, out_dir)
         meta = {**place_info(view.meta), "place": view.place, "lat": view.lat, "lon": view.lon}
         for kind in config.kinds:
+            if kind == "choose":
+                drawn = _choose_views(views, i, pools[view.view], rng)
+                if drawn is None:
+                    continue
+                shown, answer = drawn
+                covers = [cover_word(views.views[j].meta) for j in shown]
+                labels = [f"Candidate {OPTION_LETTERS[j]} ({view.view} view):" for j in range(CHOOSE_K)]
+                examples.append(
+                    {
+                        "id": f"choose-{view.id}",
+                        "task": kind,
+                        "images": [views.image_relative_to(j, out_dir) for j in shown],
+                        "prompt": user_prompt(CHOOSE_QUESTION.format(cover=covers[answer]), CHOOSE_K, labels),
+                        "solution": OPTION_LETTERS[answer],
+                        "completion": [
+                            {
+                                "role": "assistant",
+                                "content": [
+                                    {
+                                        "type": "text",
+                                        "text": choose_completion(covers[answer], covers, answer),
+                                    }
+                                ],
+                            }
+                        ],
+                        "meta": {
+                            **meta,
+                            "view_id": view.id,
+                            "view": view.view,
+                            "split": split,
+                            "answer_index": answer,
+                            "candidate_ids": [views.views[j].id for j in shown],
+                        },
+                    }
+                )
+                continue
             if kind == "describe":
                 question = DESCRIBE_QUESTION.format(view=view.view)
                 completion = describe_completion(view.meta, view.view)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from geor1.builders.describe import INSTRUCTION_KINDS
 from geor1.errors import ConfigError
 
 # The four models compared, in table order: (name, label).
@@ -63,6 +64,9 @@ class DataSettings:
     # cost pairing accuracy (seed 0: SFT 46.3 % -> 35.4 %, SFT+GRPO 48.7 % -> 38.1 %) for a GeoScore of
     # 175 (GRPO left it unchanged), so it is opt-in.
     scaffold_tasks: list[str] = field(default_factory=lambda: ["pairing"])
+    # the pretraining's instruction kinds (geor1.builders.describe): single-view describe and locate, and
+    # optionally choose (which of four views shows a named land cover, answered with a letter)
+    instructions: list[str] = field(default_factory=lambda: ["describe", "geolocation"])
 
 
 @dataclass
@@ -249,6 +253,10 @@ class DemoConfig:
         if "pairing" not in data.scaffold_tasks or set(data.scaffold_tasks) - set(SCAFFOLD_TASKS):
             raise ConfigError(
                 "data.scaffold_tasks", f"must include pairing and be a subset of {', '.join(SCAFFOLD_TASKS)}"
+            )
+        if not data.instructions or set(data.instructions) - set(INSTRUCTION_KINDS):
+            raise ConfigError(
+                "data.instructions", f"must be a non-empty subset of {', '.join(INSTRUCTION_KINDS)}"
             )
         unknown = set(self.eval.tasks) - set(EVAL_TASKS)
         if unknown or not self.eval.tasks:

@@ -166,7 +166,11 @@ def build_data(config: DemoConfig, paths: DemoPaths) -> dict[str, Any]:
     )
     instructions = build_instructions(
         views,
-        InstructionConfig(views=[config.data.query_view, config.data.candidate_view], seed=config.seed),
+        InstructionConfig(
+            views=[config.data.query_view, config.data.candidate_view],
+            kinds=config.data.instructions,
+            seed=config.seed,
+        ),
         paths.data,
         places=train_places,
         split="train",
