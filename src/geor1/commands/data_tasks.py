@@ -244,7 +244,10 @@ def instruct(
         "satellite,context", "--view", help="View kind(s) to describe and locate, comma-separated."
     ),
     kinds: str = typer.Option(
-        "describe,geolocation", "--kinds", help="Instruction kinds, comma-separated: describe, geolocation."
+        "describe,geolocation",
+        "--kinds",
+        help="Instruction kinds, comma-separated: describe, geolocation, choose (which of four views shows a "
+        "named land cover).",
     ),
     split: str = SPLIT_OPT,
     split_by: str = SPLIT_BY_OPT,
@@ -256,7 +259,8 @@ def instruct(
     hf_dataset: Path | None = HF_OPT,
     train_tasks: list[Path] | None = TRAIN_TASKS_OPT,
 ) -> None:
-    """Single-view instruction data with completions (SFT): describe a view, say where it was taken."""
+    """Instruction data with completions (SFT): describe a view, say where it was taken, or (choose) pick
+    which of four views shows a named land cover."""
     from geor1.builders.common import load_view_set
     from geor1.builders.describe import InstructionConfig, build_instructions
 
