@@ -570,3 +570,40 @@ def test_nearest_colour_rule_picks_the_candidate_whose_mean_colour_is_the_querys
         example["solution"] = "ABCD"[("ABCD".index(example["solution"]) + 1) % 4]
     assert nearest_colour_accuracy(examples, root) == 0.0
     assert nearest_colour_accuracy([], root) is None
+
+
+def test_grpo_learns_trains_on_the_same_view_variant_and_prints_its_curve(quick_run, tmp_path):
+    """benchmarks/grpo_learns.py on a finished demo run: the variant's positive is the query image itself
+    among views of the query's kind of four places, GRPO saves a checkpoint per step, and every checkpoint
+    is evaluated on the held-out variant."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run, _ = quick_run
+    out = tmp_path / "learns"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "grpo_learns.py"
+    args = [sys.executable, str(script), "--run", str(run), "--steps", "2", "--every", "1", "--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = (out / "same-view_test.jsonl").read_text(encoding="utf-8").splitlines()
+    source = (run / "data" / "pairing_test.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(source) > 0
+    for line, original in zip(lines, source, strict=True):
+        example, original = json.loads(line), json.loads(original)
+        images = [(out / rel).resolve() for rel in example["images"]]
+        assert all(image.is_file() and image.name == "satellite.png" for image in images)
+        assert images[1 + example["meta"]["answer_index"]] == images[0]
+        assert [i.parent.name for i in images] == [Path(rel).parent.name for rel in original["images"]]
+        labels = [
+            b["text"] for b in example["prompt"][0]["content"] if (b["text"] or "").startswith("Candidate")
+        ]
+        assert labels == [f"Candidate {letter} (satellite view):" for letter in "ABCD"]
+        assert example["solution"] == original["solution"]
+    assert (out / "model" / "checkpoint-1").is_dir()
+    curve = json.loads((out / "summary.json").read_text(encoding="utf-8"))["curve"]
+    assert [point["step"] for point in curve] == [0, 1, 2]
+    assert all(0.0 <= point["accuracy"] <= 1.0 for point in curve)
+    rows = [line for line in done.stdout.splitlines() if re.match(r"^\| [012] \| \d", line)]
+    assert len(rows) == 3, done.stdout
+    assert "held-out queries" in done.stdout
