@@ -65,8 +65,9 @@ class DataSettings:
     # 175 (GRPO left it unchanged), so it is opt-in.
     scaffold_tasks: list[str] = field(default_factory=lambda: ["pairing"])
     # the pretraining's instruction kinds (geor1.builders.describe): single-view describe and locate, and
-    # optionally choose (which of four views shows a named land cover, answered with a letter)
-    instructions: list[str] = field(default_factory=lambda: ["describe", "geolocation"])
+    # choose (which of four views shows a named land cover, answered with a letter), without which the
+    # base writes no letter for a multiple-choice prompt
+    instructions: list[str] = field(default_factory=lambda: ["describe", "geolocation", "choose"])
 
 
 @dataclass
@@ -104,7 +105,7 @@ class PretrainSettings:
     contrastive_batch: int = 64
     contrastive_lr: float = 3e-3
     contrastive_text_weight: float = 1.0  # image-text term: views against the words of their place
-    instruct_steps: int = 300
+    instruct_steps: int = 500
     instruct_lr: float = 2e-3
     instruct_batch: int = 16
 

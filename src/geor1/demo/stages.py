@@ -460,16 +460,20 @@ def pretrain_base(config: DemoConfig, paths: DemoPaths, callbacks: list[Any] | N
 
 
 def write_replay(config: DemoConfig, paths: DemoPaths, n_cot: int) -> int:
-    """Write the instruction examples mixed into SFT (``sft.replay`` of the mixture, drawn with the seed)
-    and return how many; 0 removes the file."""
+    """Write the instruction examples mixed into SFT (``sft.replay`` of the mixture, drawn with the seed
+    from the single-view ones: the pairing CoT already shows several views in one prompt) and return how
+    many; 0 removes the file."""
     from geor1.builders.common import write_task_set
+    from geor1.builders.describe import SINGLE_VIEW_KINDS
     from geor1.records import read_task_file
 
     n = round(n_cot * config.sft.replay / (1.0 - config.sft.replay))
     if n <= 0:
         paths.sft_replay.unlink(missing_ok=True)
         return 0
-    pool = read_task_file(paths.instruct_train, check_images=False)
+    pool = [
+        e for e in read_task_file(paths.instruct_train, check_images=False) if e.task in SINGLE_VIEW_KINDS
+    ]
     chosen = random.Random(config.seed).sample(pool, min(n, len(pool)))
     write_task_set(paths.sft_replay, [e.to_line(paths.sft_replay.parent) for e in chosen])
     return len(chosen)
