@@ -16,8 +16,8 @@ bootstrap CIs, the paired change over the start with its CI, and the training re
 
 ``--variant pairing`` runs the same loop on the run's own cross-view files (the demo's GRPO, longer).
 Everything is written under ``--out`` (default ``<run>/grpo_learns/<variant>-<model>``; the run
-folder itself is only read): the variant's task files, the GRPO run with its checkpoints and ``metrics.jsonl``, one eval folder per checkpoint and
-``summary.json``. A finished checkpoint's evaluation is reused when the script is run again.
+folder itself is only read): the variant's task files, the GRPO run with its checkpoints and
+``metrics.jsonl``, one eval folder per checkpoint and ``summary.json``. A finished checkpoint's evaluation is reused when the script is run again.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import yaml
+
+from geor1.io import read_jsonl, write_json, write_jsonl
 
 KIND_LABEL = re.compile(r"\((\w+) view\):$")
 
@@ -78,10 +82,7 @@ def write_variant(run: Path, variant: str, out: Path) -> tuple[Path, Path]:
             paths.append(source)
             continue
         target = out / f"{variant}_{split}.jsonl"
-        lines = [json.loads(line) for line in source.open(encoding="utf-8")]
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(same_view(e, data, out)) + "\n" for e in lines), encoding="utf-8")
-        tmp.replace(target)
+        write_jsonl(target, (same_view(e, data, out) for e in read_jsonl(source)))
         paths.append(target)
     return paths[0], paths[1]
 
@@ -120,7 +121,7 @@ def accuracy(doc: dict[str, Any], seed: int) -> tuple[float, list[float]]:
 
 def reward_by_step(metrics: Path, every: int) -> dict[int, float]:
     """Return the mean accuracy reward over each block of ``every`` training steps, keyed by its last step."""
-    records = [json.loads(line) for line in metrics.open(encoding="utf-8")] if metrics.is_file() else []
+    records = read_jsonl(metrics) if metrics.is_file() else []
     rewards = [r["rewards/accuracy/mean"] for r in records if "rewards/accuracy/mean" in r]
     return {
         i + every: sum(rewards[i : i + every]) / len(rewards[i : i + every])
@@ -155,7 +156,7 @@ def main() -> None:
             )
     out = args.out or args.run / "grpo_learns" / f"{args.variant}-{args.model}"
     train, test = write_variant(args.run, args.variant, out)
-    completion = int(re.search(r"^max_completion_length:\s*(\d+)", template.read_text(), re.M).group(1))
+    completion = int(yaml.safe_load(template.read_text(encoding="utf-8"))["max_completion_length"])
     model_dir = out / "model"
     if not (model_dir / "model.safetensors").is_file():
         geo_r1(
@@ -168,8 +169,8 @@ def main() -> None:
     docs = {0: evaluate(start, test, out, "step0", completion, args.seed)}
     for step in range(args.every, args.steps + 1, args.every):
         checkpoint = model_dir / f"checkpoint-{step}"
-        if not checkpoint.is_dir():
-            checkpoint = model_dir if step == args.steps else checkpoint
+        if step == args.steps and not checkpoint.is_dir():
+            checkpoint = model_dir  # the final model, when the last interval ended without a checkpoint
         if checkpoint.is_dir():
             docs[step] = evaluate(checkpoint, test, out, f"step{step}", completion, args.seed)
     rewards = reward_by_step(model_dir / "metrics.jsonl", args.every)
@@ -194,11 +195,10 @@ def main() -> None:
         summary.append(
             {"step": step, "accuracy": value, "ci": ci, "change": delta, "train_reward": rewards.get(step)}
         )
-    k = json.loads(test.open(encoding="utf-8").readline())["meta"]["k"]
+    k = read_jsonl(test)[0]["meta"]["k"]
     print(f"held-out queries: {len(docs[0]['examples'])}; chance {100 / k:.0f} %")
-    (out / "summary.json").write_text(
-        json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "curve": summary}, indent=1)
-    )
+    settings = {name: str(value) for name, value in vars(args).items()}
+    write_json(out / "summary.json", {"args": settings, "curve": summary})
 
 
 if __name__ == "__main__":

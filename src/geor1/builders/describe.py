@@ -180,43 +180,20 @@ def build_instructions(
         image = views.image_relative_to(i, out_dir)
         meta = {**place_info(view.meta), "place": view.place, "lat": view.lat, "lon": view.lon}
         for kind in config.kinds:
+            images, labels, extra = [image], None, {}
             if kind == "choose":
                 drawn = _choose_views(views, i, pools[view.view], rng)
                 if drawn is None:
                     continue
                 shown, answer = drawn
                 covers = [cover_word(views.views[j].meta) for j in shown]
+                images = [views.image_relative_to(j, out_dir) for j in shown]
                 labels = [f"Candidate {OPTION_LETTERS[j]} ({view.view} view):" for j in range(CHOOSE_K)]
-                examples.append(
-                    {
-                        "id": f"choose-{view.id}",
-                        "task": kind,
-                        "images": [views.image_relative_to(j, out_dir) for j in shown],
-                        "prompt": user_prompt(CHOOSE_QUESTION.format(cover=covers[answer]), CHOOSE_K, labels),
-                        "solution": OPTION_LETTERS[answer],
-                        "completion": [
-                            {
-                                "role": "assistant",
-                                "content": [
-                                    {
-                                        "type": "text",
-                                        "text": choose_completion(covers[answer], covers, answer),
-                                    }
-                                ],
-                            }
-                        ],
-                        "meta": {
-                            **meta,
-                            "view_id": view.id,
-                            "view": view.view,
-                            "split": split,
-                            "answer_index": answer,
-                            "candidate_ids": [views.views[j].id for j in shown],
-                        },
-                    }
-                )
-                continue
-            if kind == "describe":
+                question = CHOOSE_QUESTION.format(cover=covers[answer])
+                completion = choose_completion(covers[answer], covers, answer)
+                solution = OPTION_LETTERS[answer]
+                extra = {"answer_index": answer, "candidate_ids": [views.views[j].id for j in shown]}
+            elif kind == "describe":
                 question = DESCRIBE_QUESTION.format(view=view.view)
                 completion = describe_completion(view.meta, view.view)
                 solution = view_words(view.meta)
@@ -228,11 +205,11 @@ def build_instructions(
                 {
                     "id": f"{kind}-{view.id}",
                     "task": kind,
-                    "images": [image],
-                    "prompt": user_prompt(question, 1),
+                    "images": images,
+                    "prompt": user_prompt(question, len(images), labels),
                     "solution": solution,
                     "completion": [{"role": "assistant", "content": [{"type": "text", "text": completion}]}],
-                    "meta": {**meta, "view_id": view.id, "view": view.view, "split": split},
+                    "meta": {**meta, "view_id": view.id, "view": view.view, "split": split, **extra},
                 }
             )
     if config.limit is not None and len(examples) > config.limit:
