@@ -164,6 +164,8 @@ def main() -> None:
             "--output_dir", str(model_dir), "--max_steps", str(args.steps), "--learning_rate", str(args.lr),
             "--beta", str(args.beta), "--seed", str(args.seed), "--save_strategy", "steps",
             "--save_steps", str(args.every), "--save_only_model", "true",
+            # every checkpoint is evaluated, so none may be rotated away
+            "--save_total_limit", str(args.steps // args.every + 1),
             log=out / "grpo.log",
         )  # fmt: skip
     docs = {0: evaluate(start, test, out, "step0", completion, args.seed)}
