@@ -453,8 +453,9 @@ def _pairing_doc(correct: list[bool], parsed: int | None = None) -> dict:
 
 
 def test_findings_are_computed_from_the_results():
-    """The findings describe the numbers they are given: a GRPO that hurts is called so, an RL-only run
-    that learned is not told it could not start, and the base model's parse share is measured."""
+    """The findings describe the numbers they are given: each target is checked against its own gain and
+    paired CI, a GRPO that hurts is called so, an RL-only run that learned is not told it could not start,
+    and the base model's parse share is measured."""
     from geor1.demo.report import findings
 
     config = DemoConfig(eval=EvalSettings(n_boot=200))
@@ -470,7 +471,10 @@ def test_findings_are_computed_from_the_results():
     table = {m: {"pairing": {"value": d["pairing"]["metrics"]["accuracy"]}} for m, d in docs.items()}
     learned = {"grpo": {"summary": {"final_accuracy": 0.4, "final_zero_std_share": 0.2}}}
     text = "\n".join(findings(config, docs, table, 0.25, learned))
-    assert "NOT met" in text and "lowered pairing accuracy" in text
+    assert "lowered pairing accuracy" in text
+    assert "(GRPO without SFT − base ≥ +10 pp on pairing, paired CI above zero): met — +50.0 pp" in text
+    assert "(SFT+GRPO − SFT ≥ +5 pp on pairing, paired CI above zero): NOT met — -30.0 pp" in text
+    assert "(SFT+GRPO pairing accuracy ≥ 60%): NOT met — 20.0%" in text
     assert "15% of its answers name a letter" in text
     assert "could not start" not in text and "0.400" in text
     stuck = {"grpo": {"summary": {"final_accuracy": 0.0, "final_zero_std_share": 1.0}}}
