@@ -469,12 +469,19 @@ def test_findings_are_computed_from_the_results():
         "grpo": {"pairing": _pairing_doc(sft)},
     }
     table = {m: {"pairing": {"value": d["pairing"]["metrics"]["accuracy"]}} for m, d in docs.items()}
-    learned = {"grpo": {"summary": {"final_accuracy": 0.4, "final_zero_std_share": 0.2}}}
+    learned = {
+        "grpo": {"summary": {"final_accuracy": 0.4, "final_zero_std_share": 0.2}},
+        "data": {"summary": {"nearest_colour_accuracy": {"satellite->context": 0.77}}},
+        "pretrain": {"summary": {"vision": {"pairing_by_cosine": 0.976}}},
+    }
     text = "\n".join(findings(config, docs, table, 0.25, learned))
     assert "lowered pairing accuracy" in text
     assert "(GRPO without SFT − base ≥ +10 pp on pairing, paired CI above zero): met — +50.0 pp" in text
     assert "(SFT+GRPO − SFT ≥ +5 pp on pairing, paired CI above zero): NOT met — -30.0 pp" in text
-    assert "(SFT+GRPO pairing accuracy ≥ 60%): NOT met — 20.0%" in text
+    assert (
+        "(SFT+GRPO pairing accuracy ≥ 60%): NOT met — 20.0%, chance 25%; the nearest-mean-colour rule 77.0%; "
+        "the contrastive vision tower alone, by cosine 97.6%." in text
+    )
     assert "15% of its answers name a letter" in text
     assert "could not start" not in text and "0.400" in text
     stuck = {"grpo": {"summary": {"final_accuracy": 0.0, "final_zero_std_share": 1.0}}}

@@ -174,6 +174,20 @@ def _shares_text(docs: dict[str, dict[str, dict[str, Any]]], task: str) -> str:
     return ", ".join(f"{name} {share:.0%}" for name, share in shares if share is not None)
 
 
+def _references(config: DemoConfig, markers: dict[str, dict[str, Any]]) -> list[tuple[str, float]]:
+    """Return the held-out pairing accuracies the models are measured against, where the run recorded
+    them: the nearest-mean-colour rule on the demo's view pair, and the contrastive vision tower alone
+    (a specialist: the cosine of its view embeddings picks the candidate)."""
+    pair = f"{config.data.query_view}->{config.data.candidate_view}"
+    colour = ((markers.get("data") or {}).get("summary") or {}).get("nearest_colour_accuracy") or {}
+    vision = (((markers.get("pretrain") or {}).get("summary") or {}).get("vision")) or {}
+    found = [
+        ("the nearest-mean-colour rule", colour.get(pair)),
+        ("the contrastive vision tower alone, by cosine", vision.get("pairing_by_cosine")),
+    ]
+    return [(name, float(value)) for name, value in found if isinstance(value, (int, float))]
+
+
 def findings(
     config: DemoConfig,
     docs: dict[str, dict[str, dict[str, Any]]],
@@ -209,6 +223,7 @@ def findings(
             f"**Target** (SFT+GRPO pairing accuracy ≥ {TARGET_ACCURACY:.0%}): "
             f"{'met' if acc['sft_grpo'] >= TARGET_ACCURACY else 'NOT met'} — {acc['sft_grpo']:.1%}"
             + (f", chance {chance:.0%}" if chance is not None else "")
+            + "".join(f"; {name} {value:.1%}" for name, value in _references(config, markers))
             + "."
         )
     rl = delta("pairing", "accuracy")
