@@ -174,13 +174,18 @@ def _shares_text(docs: dict[str, dict[str, dict[str, Any]]], task: str) -> str:
     return ", ".join(f"{name} {share:.0%}" for name, share in shares if share is not None)
 
 
+def stage_summary(markers: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    """Return the summary a finished stage recorded in its done-marker ({} when it has none)."""
+    return (markers.get(name) or {}).get("summary") or {}
+
+
 def _references(config: DemoConfig, markers: dict[str, dict[str, Any]]) -> list[tuple[str, float]]:
     """Return the held-out pairing accuracies the models are measured against, where the run recorded
     them: the nearest-mean-colour rule on the demo's view pair, and the contrastive vision tower alone
     (a specialist: the cosine of its view embeddings picks the candidate)."""
     pair = f"{config.data.query_view}->{config.data.candidate_view}"
-    colour = ((markers.get("data") or {}).get("summary") or {}).get("nearest_colour_accuracy") or {}
-    vision = (((markers.get("pretrain") or {}).get("summary") or {}).get("vision")) or {}
+    colour = stage_summary(markers, "data").get("nearest_colour_accuracy") or {}
+    vision = stage_summary(markers, "pretrain").get("vision") or {}
     found = [
         ("the nearest-mean-colour rule", colour.get(pair)),
         ("the contrastive vision tower alone, by cosine", vision.get("pairing_by_cosine")),
@@ -256,7 +261,7 @@ def findings(
             f"chance), SFT+GRPO {acc['sft_grpo']:.1%} ({rl_gain:+.1%} over SFT), GRPO without SFT "
             f"{acc['grpo']:.1%}. " + verdict
         )
-    no_sft = (markers.get("grpo") or {}).get("summary") or {}
+    no_sft = stage_summary(markers, "grpo")
     final_acc, zero_std = no_sft.get("final_accuracy"), no_sft.get("final_zero_std_share")
     if isinstance(final_acc, (int, float)) and isinstance(zero_std, (int, float)):
         text = (
@@ -483,10 +488,9 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
     docs = load_eval_docs(paths)
     table = comparison(config, docs)
     chance = (docs.get("base", {}).get("pairing") or {}).get("metrics", {}).get("chance")
-    data = markers.get("data", {}).get("summary", {})
-    model = markers.get("model", {}).get("summary", {})
-    cot = markers.get("cot", {}).get("summary", {})
-    pretrain = markers.get("pretrain", {}).get("summary", {})
+    data, model, cot, pretrain = (
+        stage_summary(markers, name) for name in ("data", "model", "cot", "pretrain")
+    )
 
     lines = [
         "# geor1 demo: the Geo-R1 loop on CPU",
@@ -538,7 +542,7 @@ def render_markdown(config: DemoConfig, paths: DemoPaths) -> str:
         for caption, png in curves:
             lines += [f"![{caption}]({ASSETS}/{png.name})", "", f"*{caption}.*", ""]
         for name in ("sft_grpo", "grpo"):
-            s = markers.get(name, {}).get("summary")
+            s = stage_summary(markers, name)
             if s:
                 lines.append(
                     f"- {name}: {s.get('steps')} steps from `{s.get('init')}`; mean over the last fifth of the "
